@@ -1,0 +1,1 @@
+"""Neural-network modules built only from Tensor ops."""

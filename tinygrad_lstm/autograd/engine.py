@@ -1,0 +1,155 @@
+"""The tape: run the recorded nodes' VJPs in reverse order of creation.
+
+Iterative, never recursive, so a chain of any length backpropagates. Gradients are summed per
+graph key (a node, a (node, output index) pair, or a leaf Tensor) and popped once consumed.
+"""
+
+import numpy as np
+
+from ..tensor import Tensor
+from .function import _check_finite, _modified_since
+from .grad_mode import _State
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple, op: str) -> np.ndarray:
+    """Sum `grad` back to `shape`: over the leading axes NumPy added, then over the size-1 axes
+    it stretched."""
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    if extra >= 0:
+        axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+        if axes:
+            grad = grad.sum(axis=axes, keepdims=True)
+    if grad.shape != shape:
+        raise RuntimeError(f"{op}: backward returned a gradient of shape {grad.shape} for an "
+                           f"input of shape {shape}")
+    return grad
+
+
+def _reachable(root) -> list:
+    """Every node reachable from `root`, in decreasing sequence number (reverse tape order)."""
+    seen = {root}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.saved_tensors is None:
+            raise RuntimeError(
+                f"Trying to backward through the graph a second time: the saved arrays of "
+                f"{node.name()} were freed by the first backward. Pass retain_graph=True to the "
+                f"first backward() if you need to do this.")
+        for edge in node.edges:
+            if edge is not None and edge[0] is not None and edge[0] not in seen:
+                seen.add(edge[0])
+                stack.append(edge[0])
+    return sorted(seen, key=lambda n: n.seq, reverse=True)
+
+
+def _run_hooks(hooks, grad: np.ndarray, where: str) -> np.ndarray:
+    for fn in hooks:
+        out = fn(Tensor._make(grad))
+        if out is not None:
+            new = out.data if isinstance(out, Tensor) else np.asarray(out)
+            if new.shape != grad.shape:
+                raise RuntimeError(f"hook on {where} returned a gradient of shape {new.shape}, "
+                                   f"expected {grad.shape}")
+            grad = new
+    return grad
+
+
+def _check_saved(node) -> None:
+    """Refuse to run a VJP whose saved arrays were changed in place after it was recorded."""
+    for a in node.saved_tensors:
+        if isinstance(a, np.ndarray) and _modified_since(a, node.seq):
+            raise RuntimeError(
+                f"one of the arrays needed for gradient computation has been modified by an "
+                f"in-place operation: an array of shape {a.shape} saved by {node.name()} was "
+                f"changed after the op was recorded. Use out-of-place ops (x = x + y, not "
+                f"x.add_(y)) on tensors the graph still needs.")
+
+
+def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
+    """Accumulate d(root)/d(leaf), weighted by `gradient`, into every leaf's `.grad`."""
+    if not root.requires_grad:
+        raise RuntimeError("backward: the tensor does not require grad and has no grad_fn")
+    if gradient is None:
+        if root.data.size != 1:
+            raise RuntimeError(f"backward: grad can be implicitly created only for scalar "
+                               f"outputs, got shape {root.shape}; pass gradient=")
+        grad = np.ones_like(root.data)
+    else:
+        grad = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient,
+                          dtype=root.dtype)
+        if grad.shape != root.shape:
+            raise RuntimeError(f"backward: gradient has shape {grad.shape}, expected the "
+                               f"tensor's shape {root.shape}")
+    if root._ctx is None:
+        _accumulate_leaves({root: grad}, set())
+        return
+
+    grads = {root._key: grad}
+    owned = set()  # keys whose buffer this call allocated, so it may be added to in place
+    anomaly = _State.anomaly
+    for node in _reachable(root._ctx):
+        if node.outputs is None:
+            g = grads.pop(node, None)
+            if g is None:
+                continue
+            grad_outputs = (g,)
+        else:
+            grad_outputs = [grads.pop((node, i), None) for i in range(len(node.outputs))]
+            if all(g is None for g in grad_outputs):
+                continue
+            grad_outputs = [np.zeros(s, d) if g is None else g
+                            for g, (s, d) in zip(grad_outputs, node.outputs)]
+        if node.hooks:
+            grad_outputs = [_run_hooks(node.hooks[i], g, f"output {i} of {node.name()}")
+                            if i in node.hooks else g for i, g in enumerate(grad_outputs)]
+        if _State.last_inplace >= node.seq:
+            _check_saved(node)
+        try:
+            input_grads = node.backward(node, *grad_outputs)
+        except Exception as e:
+            raise RuntimeError(f"{node.name()} failed: {type(e).__name__}: {e}; the op was "
+                               f"created at {node.trace}") from e
+        if not retain_graph:
+            node.saved_tensors = None
+        if type(input_grads) is not tuple:
+            input_grads = (input_grads,)
+        if len(input_grads) != len(node.edges):
+            raise RuntimeError(f"{node.name()} returned {len(input_grads)} gradients, expected "
+                               f"{len(node.edges)} (one per forward argument)")
+        if anomaly:
+            _check_finite(node, input_grads, "gradient for input")
+        for edge, g in zip(node.edges, input_grads):
+            if edge is None or g is None:
+                continue
+            _, key, shape, dtype = edge
+            if type(g) is not np.ndarray:
+                g = np.asarray(g)
+            if g.shape != shape:
+                g = unbroadcast(g, shape, node.name())
+            if g.dtype != dtype:
+                g = g.astype(dtype)
+            prev = grads.get(key)
+            if prev is None:
+                grads[key] = g
+            elif key in owned:
+                prev += g
+            else:
+                grads[key] = prev + g
+                owned.add(key)
+    _accumulate_leaves(grads, owned)
+
+
+def _accumulate_leaves(grads: dict, owned: set) -> None:
+    """What is left in `grads` belongs to leaves: run their hooks, then add into `.grad`."""
+    for leaf, g in grads.items():
+        fresh = leaf in owned  # a buffer nobody else holds may become .grad without a copy
+        if leaf._hooks:
+            hooked = _run_hooks(leaf._hooks, g, f"a leaf of shape {leaf.shape}")
+            fresh, g = fresh and hooked is g, hooked
+        if leaf._grad is None:
+            leaf._grad = Tensor._make(g if fresh else g.copy())
+        else:
+            leaf._grad.data += g

@@ -1,0 +1,130 @@
+"""`Function`: the one way an op enters the tape, for built-in ops and user ops alike.
+
+A Function's `forward(ctx, *args)` and `backward(ctx, *grad_outputs)` are static methods that
+see NumPy arrays (Tensors are unwrapped on the way in and wrapped on the way out). The ctx *is*
+the graph node: `apply` creates one per call and records it only when a gradient is needed.
+"""
+
+import traceback
+import weakref
+
+import numpy as np
+
+from ..tensor import Tensor
+from .grad_mode import _State
+
+_modified = {}  # id(array) -> (weakref to the array, seq at its last in-place change)
+
+
+def note_inplace(array: np.ndarray) -> None:
+    """Record an in-place change of `array`, so backward can refuse stale saved arrays."""
+    _State.last_inplace = _State.seq
+    key = id(array)
+    _modified[key] = (weakref.ref(array, lambda _, key=key: _modified.pop(key, None)), _State.seq)
+
+
+def _modified_since(array: np.ndarray, seq: int) -> bool:
+    for a in (array, array.base):
+        entry = _modified.get(id(a)) if a is not None else None
+        if entry is not None and entry[0]() is a and entry[1] >= seq:
+            return True
+    return False
+
+
+def _user_frame() -> str:
+    """'file:line: code' of the innermost caller outside this package."""
+    package = __file__.rsplit("/", 2)[0]
+    for frame in reversed(traceback.extract_stack()[:-1]):
+        if not frame.filename.startswith(package):
+            return f"{frame.filename}:{frame.lineno}: {frame.line}"
+    return "<unknown>"
+
+
+class Function:
+    """Base class of every differentiable op.
+
+    Subclass it with `@staticmethod forward(ctx, *args)` returning an array (or a tuple of
+    arrays) and `@staticmethod backward(ctx, *grad_outputs)` returning one gradient per
+    argument of forward (None for arguments that need none), then call `MyOp.apply(*args)`.
+    """
+
+    __slots__ = ("edges", "needs_input_grad", "saved_tensors", "seq", "scope", "__dict__")
+    # rarely set, so class-level defaults rather than a per-op assignment:
+    outputs = None  # ((shape, dtype), ...) of a multi-output op, to zero-fill missing grads
+    hooks = None  # {output index: [fn]}, set by Tensor.register_hook on a non-leaf output
+    trace = "<unknown>"  # the user line that created the op, recorded under detect_anomaly
+
+    def save_for_backward(self, *arrays) -> None:
+        """Keep arrays for backward; they are freed after it unless retain_graph=True."""
+        self.saved_tensors = arrays
+
+    @staticmethod
+    def forward(ctx, *args):
+        raise NotImplementedError("forward of a Function must be defined")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError(f"backward of {type(ctx).__name__} not defined")
+
+    def name(self) -> str:
+        return f"{type(self).__name__}Backward"
+
+    def __repr__(self) -> str:
+        return f"<{self.name()}>"
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        """Run forward on the arrays inside `args`; record a node if any input needs a gradient."""
+        ctx = cls()
+        if _State.grad_enabled:
+            needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
+            requires_grad = True in needs
+        else:
+            needs = (False,) * len(args)
+            requires_grad = False
+        ctx.needs_input_grad = needs
+        ctx.saved_tensors = ()
+        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        try:
+            out = cls.forward(ctx, *arrays, **kwargs)
+        except (ValueError, TypeError) as e:
+            raise _op_error(cls, e, args) from None
+        if type(out) is tuple:
+            outs = tuple(Tensor._make(o, ctx, (ctx, i)) if requires_grad else Tensor._make(o)
+                         for i, o in enumerate(out))
+            ctx.outputs = tuple((o.data.shape, o.data.dtype) for o in outs)
+        else:
+            outs = Tensor._make(out, ctx, ctx) if requires_grad else Tensor._make(out)
+        if requires_grad:
+            _State.seq += 1
+            ctx.seq = _State.seq
+            ctx.scope = _State.scope
+            # edges hold graph keys and shapes, never the input Tensors, so activations that
+            # backward does not need are freed as soon as the user drops them
+            ctx.edges = tuple([(a._ctx, a._key if a._ctx is not None else a, a.data.shape,
+                                a.data.dtype) if need else None for a, need in zip(args, needs)])
+            if _State.anomaly:
+                ctx.trace = _user_frame()
+                _check_finite(ctx, outs if type(outs) is tuple else (outs,), "output")
+        return outs
+
+
+def _op_error(cls, e: Exception, args) -> Exception:
+    """Name the op and the input shapes in an error NumPy raised inside a forward."""
+    op = cls.__name__.lower()
+    msg = str(e)
+    if msg.startswith(op + ":"):
+        return e
+    shapes = ", ".join(str(tuple(a.shape)) if isinstance(a, Tensor) else type(a).__name__
+                       for a in args)
+    return type(e)(f"{op}: {msg} (inputs: {shapes})")
+
+
+def _check_finite(ctx: Function, arrays, what: str) -> None:
+    for i, a in enumerate(arrays):
+        a = a.data if isinstance(a, Tensor) else a
+        if a is not None and np.issubdtype(np.asarray(a).dtype, np.inexact) \
+                and not np.isfinite(a).all():
+            kind = "nan" if np.isnan(a).any() else "inf"
+            raise RuntimeError(f"{ctx.name()}: {what} {i} holds {kind} values; the op was "
+                               f"created at {ctx.trace}")

@@ -1,0 +1,84 @@
+"""gradcheck: the engine's gradients against central finite differences, in float64."""
+
+import numpy as np
+
+from ..tensor import Tensor
+from .grad_mode import no_grad
+
+
+class GradcheckError(RuntimeError):
+    pass
+
+
+def _flat_outputs(fn, inputs) -> list:
+    out = fn(*inputs)
+    outs = list(out) if isinstance(out, (tuple, list)) else [out]
+    for o in outs:
+        if not isinstance(o, Tensor):
+            raise TypeError(f"gradcheck: fn must return a Tensor or a tuple of Tensors, got "
+                            f"{type(o).__name__}")
+    return outs
+
+
+def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
+              raise_exception: bool = True) -> bool:
+    """Compare every d(output)/d(input) the engine computes with (f(x+eps) - f(x-eps)) / 2eps.
+
+    inputs: a Tensor or a tuple of them (and other arguments); every Tensor that requires grad
+    must be float64. Returns True, or raises GradcheckError naming the input, the worst element
+    and both values (returns False instead when raise_exception=False).
+    """
+    inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    if not checked:
+        raise ValueError("gradcheck: no input requires grad")
+    for i in checked:
+        if inputs[i].dtype != np.float64:
+            raise ValueError(f"gradcheck: input {i} is {inputs[i].dtype}; finite differences "
+                             f"need float64 inputs")
+    outs = [o for o in _flat_outputs(fn, inputs) if o.requires_grad]
+    sizes = [o.data.size for o in outs]
+
+    # analytical Jacobian: one backward per output element, rows of d(out)/d(input)
+    analytical = {i: np.zeros((sum(sizes), inputs[i].data.size)) for i in checked}
+    row = 0
+    for o_index, size in enumerate(sizes):
+        for j in range(size):
+            for i in checked:
+                inputs[i].grad = None
+            outs = [o for o in _flat_outputs(fn, inputs) if o.requires_grad]
+            seed = np.zeros(outs[o_index].shape, outs[o_index].dtype)
+            seed.flat[j] = 1
+            outs[o_index].backward(seed)
+            for i in checked:
+                g = inputs[i].grad
+                analytical[i][row] = 0 if g is None else g.data.ravel()
+            row += 1
+    for i in checked:
+        inputs[i].grad = None
+
+    # numerical Jacobian: columns by central differences
+    with no_grad():
+        for i in checked:
+            x = inputs[i].data
+            for k in range(x.size):
+                orig = x.flat[k]
+                x.flat[k] = orig + eps
+                plus = np.concatenate([o.data.ravel() for o in _flat_outputs(fn, inputs)
+                                       if o.dtype.kind == "f"])
+                x.flat[k] = orig - eps
+                minus = np.concatenate([o.data.ravel() for o in _flat_outputs(fn, inputs)
+                                        if o.dtype.kind == "f"])
+                x.flat[k] = orig
+                numerical = (plus - minus) / (2 * eps)
+                column = analytical[i][:, k]
+                err = np.abs(column - numerical) - (atol + rtol * np.abs(numerical))
+                if (err > 0).any() or not np.isfinite(column).all():
+                    r = int(np.argmax(np.where(np.isfinite(err), err, np.inf)))
+                    msg = (f"gradcheck: Jacobian mismatch for input {i} (shape {x.shape}) at "
+                           f"element {np.unravel_index(k, x.shape)} and output element {r}: "
+                           f"numerical {numerical[r]:.10g}, analytical {column[r]:.10g}")
+                    if raise_exception:
+                        raise GradcheckError(msg)
+                    return False
+    return True

@@ -1,0 +1,465 @@
+"""The primitive ops: each forward beside its vector-Jacobian product.
+
+Every op sees NumPy arrays. A VJP returns one gradient per forward argument (None where none
+is needed) in the shape of the broadcast result: the engine sums it back to the input's shape.
+A VJP never writes into `grad_output`, which other nodes may share.
+"""
+
+import numpy as np
+
+from .autograd.function import Function
+
+# ---------------------------------------------------------------- unary
+
+
+class Neg(Function):
+    """-x. VJP: -g."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.negative(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class Exp(Function):
+    """exp(x). VJP: g * out."""
+
+    @staticmethod
+    def forward(ctx, x):
+        out = np.exp(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * out
+
+
+class Log(Function):
+    """log(x). VJP: g / x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.log(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g / x
+
+
+class Tanh(Function):
+    """tanh(x). VJP: g * (1 - out**2)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        out = np.tanh(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * (1 - out * out)
+
+
+class Sigmoid(Function):
+    """1 / (1 + exp(-x)). VJP: g * out * (1 - out)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        with np.errstate(over="ignore"):  # exp(-x) = inf for very negative x gives out = 0
+            out = np.exp(-x)
+        out += 1
+        np.reciprocal(out, out=out)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * out * (1 - out)
+
+
+class Relu(Function):
+    """max(x, 0). VJP: g * (out > 0)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        out = np.maximum(x, 0)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * (out > 0)
+
+
+class Cast(Function):
+    """x.astype(dtype). VJP: g (the engine casts it back to x's dtype)."""
+
+    @staticmethod
+    def forward(ctx, x, dtype):
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None
+
+
+# ---------------------------------------------------------------- binary (broadcasting)
+
+
+class Add(Function):
+    """x + y. VJP: (g, g)."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        return x + y
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g
+
+
+class Sub(Function):
+    """x - y. VJP: (g, -g)."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        return x - y
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, (-g if ctx.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    """x * y. VJP: (g * y, g * x)."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return x * y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        dx, dy = ctx.needs_input_grad
+        return (g * y if dx else None), (g * x if dy else None)
+
+
+class Div(Function):
+    """x / y. VJP: (g / y, -g * out / y)."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        out = x / y
+        ctx.save_for_backward(y, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        y, out = ctx.saved_tensors
+        dx, dy = ctx.needs_input_grad
+        gx = g / y
+        return (gx if dx else None), (-gx * out if dy else None)
+
+
+class Pow(Function):
+    """x ** y. VJP: (g * y * x**(y-1), g * out * log(x))."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        out = np.power(x, y)
+        ctx.save_for_backward(x, y, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y, out = ctx.saved_tensors
+        dx, dy = ctx.needs_input_grad
+        return (g * y * np.power(x, y - 1) if dx else None), (g * out * np.log(x) if dy else None)
+
+
+class Matmul(Function):
+    """x @ y for 1-D, 2-D and batched operands. VJP: (g @ y^T, x^T @ g)."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        if x.ndim == 0 or y.ndim == 0:
+            raise ValueError(f"matmul: both operands need at least 1 dim, got "
+                             f"{x.shape} @ {y.shape}")
+        k_y = y.shape[0] if y.ndim == 1 else y.shape[-2]
+        if x.shape[-1] != k_y:
+            raise ValueError(f"matmul: {x.shape} @ {y.shape}: inner dimensions "
+                             f"{x.shape[-1]} and {k_y} differ")
+        ctx.save_for_backward(x, y)
+        return np.matmul(x, y)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        needs_x, needs_y = ctx.needs_input_grad
+        if x.ndim == 1 and y.ndim == 1:
+            return (g * y if needs_x else None), (g * x if needs_y else None)
+        # treat a 1-D operand as a matrix with a size-1 axis, then drop that axis again
+        x2 = x[None, :] if x.ndim == 1 else x
+        y2 = y[:, None] if y.ndim == 1 else y
+        g2 = g
+        if x.ndim == 1:
+            g2 = np.expand_dims(g2, -2)
+        if y.ndim == 1:
+            g2 = np.expand_dims(g2, -1)
+        dx = dy = None
+        if needs_x:
+            dx = np.matmul(g2, np.swapaxes(y2, -1, -2))
+            dx = dx[..., 0, :] if x.ndim == 1 else dx
+        if needs_y:
+            dy = np.matmul(np.swapaxes(x2, -1, -2), g2)
+            dy = dy[..., 0] if y.ndim == 1 else dy
+        return dx, dy
+
+
+# ---------------------------------------------------------------- reduce
+
+
+def _unreduce(g: np.ndarray, axes: tuple | None, keepdim: bool, shape: tuple) -> np.ndarray:
+    """The reduced gradient as a view broadcast over the input's shape."""
+    if not keepdim and axes is not None:
+        g = np.expand_dims(g, axes)
+    return np.broadcast_to(g, shape)
+
+
+class Sum(Function):
+    """x.sum(axes). VJP: g broadcast back over the summed axes."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        ctx.args = (axes, keepdim, x.shape)
+        return np.asarray(x.sum(axis=axes, keepdims=keepdim))
+
+    @staticmethod
+    def backward(ctx, g):
+        axes, keepdim, shape = ctx.args
+        return _unreduce(g, axes, keepdim, shape), None, None
+
+
+class Max(Function):
+    """x.max(axes). VJP: g shared equally among the elements equal to the max."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        if x.size == 0:
+            raise ValueError(f"max: cannot reduce an empty tensor of shape {x.shape}")
+        out = np.asarray(x.max(axis=axes, keepdims=True))
+        ctx.save_for_backward(x, out)
+        ctx.args = (axes, keepdim)
+        return out if keepdim else np.squeeze(out, axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        axes, keepdim = ctx.args
+        mask = x == out
+        share = mask / mask.sum(axis=axes, keepdims=True)
+        return _unreduce(g, axes, keepdim, x.shape) * share, None, None
+
+
+# ---------------------------------------------------------------- movement
+
+
+class Reshape(Function):
+    """x.reshape(shape). VJP: g.reshape(x.shape)."""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.x_shape = x.shape
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.x_shape), None
+
+
+class Permute(Function):
+    """x.transpose(axes). VJP: g transposed by the inverse permutation."""
+
+    @staticmethod
+    def forward(ctx, x, axes):
+        ctx.axes = axes
+        return np.transpose(x, axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.transpose(g, np.argsort(ctx.axes)), None
+
+
+def _is_basic(index) -> bool:
+    """True for slices, ints, None and Ellipsis only: such an index picks each element once."""
+    items = index if type(index) is tuple else (index,)
+    return all(i is None or i is Ellipsis or type(i) in (int, slice) or isinstance(i, np.integer)
+               for i in items)
+
+
+class Getitem(Function):
+    """x[index]. VJP: g scattered into zeros at index (added up where an index repeats)."""
+
+    @staticmethod
+    def forward(ctx, x, index):
+        ctx.args = (x.shape, x.dtype, index)
+        try:
+            return x[index]
+        except IndexError as e:
+            raise ValueError(f"getitem: {e} (tensor of shape {x.shape})") from None
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, dtype, index = ctx.args
+        dx = np.zeros(shape, dtype)
+        if _is_basic(index):
+            dx[index] = g
+        else:
+            np.add.at(dx, index, g)
+        return dx, None
+
+
+class Cat(Function):
+    """concatenate(xs, axis). VJP: g split back into the inputs' sizes along axis."""
+
+    @staticmethod
+    def forward(ctx, axis, *xs):
+        ctx.args = (axis, np.cumsum([x.shape[axis] for x in xs])[:-1])
+        return np.concatenate(xs, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        axis, offsets = ctx.args
+        return (None, *np.split(g, offsets, axis=axis))
+
+
+class Stack(Function):
+    """stack(xs, axis). VJP: g unstacked along axis."""
+
+    @staticmethod
+    def forward(ctx, axis, *xs):
+        ctx.axis = axis
+        return np.stack(xs, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (None, *np.moveaxis(g, ctx.axis, 0))
+
+
+# Split and Unbind are primitives, not getitem composites, for measured speed: as one node with
+# many outputs, their VJP is one concatenate, where n getitems would scatter n full-size
+# zero arrays (quadratic in T when an LSTM unbinds its hoisted input projection).
+
+
+class Split(Function):
+    """Views of x cut at `offsets` along axis (multi-output). VJP: concatenate(gs, axis)."""
+
+    @staticmethod
+    def forward(ctx, x, offsets, axis):
+        ctx.axis = axis
+        return tuple(np.split(x, offsets, axis=axis))
+
+    @staticmethod
+    def backward(ctx, *gs):
+        return np.concatenate(gs, axis=ctx.axis), None, None
+
+
+class Unbind(Function):
+    """The slices x[..., i, ...] along axis (multi-output). VJP: stack(gs, axis)."""
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        ctx.axis = axis
+        return tuple(np.moveaxis(x, axis, 0))
+
+    @staticmethod
+    def backward(ctx, *gs):
+        return np.stack(gs, axis=ctx.axis), None
+
+
+class Where(Function):
+    """where(cond, x, y). VJP: (None, g where cond, g where not cond)."""
+
+    @staticmethod
+    def forward(ctx, cond, x, y):
+        ctx.save_for_backward(cond)
+        return np.where(cond, x, y)
+
+    @staticmethod
+    def backward(ctx, g):
+        (cond,) = ctx.saved_tensors
+        _, dx, dy = ctx.needs_input_grad
+        return None, (np.where(cond, g, 0) if dx else None), (np.where(cond, 0, g) if dy else None)
+
+
+# ---------------------------------------------------------------- fused nn (for stability)
+
+
+class LogSoftmax(Function):
+    """x - logsumexp(x, axis). VJP: g - exp(out) * sum(g, axis)."""
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        shifted = x - x.max(axis=axis, keepdims=True)  # subtract the max so exp cannot overflow
+        out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        ctx.save_for_backward(out)
+        ctx.axis = axis
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g - np.exp(out) * g.sum(axis=ctx.axis, keepdims=True), None
+
+
+class CrossEntropy(Function):
+    """Mean/sum/per-row -log softmax(x)[target] over rows of x: (N, C), target: (N,) ints,
+    with label smoothing and an ignored class. VJP: (softmax(x) - smoothed onehot) * g / n."""
+
+    @staticmethod
+    def forward(ctx, x, target, ignore_index, label_smoothing, reduction):
+        n, c = x.shape
+        valid = target != ignore_index
+        t = np.where(valid, target, 0)
+        bad = (t < 0) | (t >= c)
+        if bad.any():
+            raise IndexError(f"cross_entropy: target {t[bad][0]} is out of bounds for "
+                             f"{c} classes")
+        shifted = x - x.max(axis=1, keepdims=True)  # subtract the max so exp cannot overflow
+        logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        rows = np.arange(n)
+        loss = -logp[rows, t]
+        if label_smoothing:
+            loss = (1 - label_smoothing) * loss - label_smoothing * logp.mean(axis=1)
+        loss = loss * valid
+        n_valid = valid.sum()
+        ctx.save_for_backward(logp, t, valid)
+        ctx.args = (label_smoothing, reduction, n_valid)
+        if reduction == "none":
+            return loss
+        total = loss.sum(dtype=x.dtype)
+        return np.asarray(total if reduction == "sum" else total / x.dtype.type(n_valid))
+
+    @staticmethod
+    def backward(ctx, g):
+        logp, t, valid = ctx.saved_tensors
+        label_smoothing, reduction, n_valid = ctx.args
+        dx = np.exp(logp)
+        dx[np.arange(len(t)), t] -= 1 - label_smoothing
+        if label_smoothing:
+            dx -= label_smoothing / logp.shape[1]
+        scale = valid * g if reduction == "none" else valid * (g / n_valid if reduction == "mean"
+                                                                else g)
+        dx *= scale.astype(dx.dtype, copy=False)[:, None]
+        return dx, None, None, None, None

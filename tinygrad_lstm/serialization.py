@@ -1,0 +1,367 @@
+"""Checkpoints without pickle: `save(obj, path)` and `load(path)`.
+
+`.npz` (the default): every array is stored as a plain `.npy` member of an uncompressed zip,
+and one more member, `__structure__`, holds JSON (as UTF-8 bytes in a uint8 array) describing
+the nested dicts, lists, tuples and plain values around them. Loading never unpickles, so a
+file cannot run code.
+
+`.safetensors`: a flat dict name -> tensor in Hugging Face's format, written with numpy and
+json alone and byte-identical to what the `safetensors` library writes: an 8-byte
+little-endian header length, a compact JSON header padded with spaces to a multiple of 8,
+then the raw little-endian bytes, tensors sorted by decreasing dtype alignment, then name.
+
+Both are written atomically: to a temporary file in the target's directory, fsync'ed, then
+`os.replace`d over the target, so a crash or error never leaves a half-written checkpoint.
+"""
+
+import io
+import json
+import math
+import os
+import struct
+import uuid
+import zipfile
+
+import numpy as np
+
+from .creation import from_numpy
+from .tensor import Tensor
+
+_STRUCTURE = "__structure__"
+_FORMAT = "tinygrad_lstm.checkpoint"
+_VERSION = 1
+
+# safetensors dtype names in the library's `Dtype` enum order ("increasing alignment"), which
+# sets the write order. None: a dtype the format knows but NumPy cannot hold.
+_ST_DTYPES = {
+    "BOOL": np.dtype(np.bool_),
+    "U8": np.dtype(np.uint8),
+    "I8": np.dtype(np.int8),
+    "F8_E5M2": None,
+    "F8_E4M3": None,
+    "I16": np.dtype(np.int16),
+    "U16": np.dtype(np.uint16),
+    "F16": np.dtype(np.float16),
+    "BF16": None,
+    "I32": np.dtype(np.int32),
+    "U32": np.dtype(np.uint32),
+    "F32": np.dtype(np.float32),
+    "F64": np.dtype(np.float64),
+    "I64": np.dtype(np.int64),
+    "U64": np.dtype(np.uint64),
+}
+_ST_NAME = {dt: name for name, dt in _ST_DTYPES.items() if dt is not None}
+_ST_RANK = {name: rank for rank, name in enumerate(_ST_DTYPES)}
+_ST_MAX_HEADER = 100_000_000  # the library's MAX_HEADER_SIZE
+
+
+def save(obj, path: str | os.PathLike) -> None:
+    """Write `obj` to `path` atomically, as `.npz`, or as safetensors if the name ends so.
+
+    obj: nested dicts (str or int keys), lists, tuples, Tensors, ndarrays, NumPy scalars and
+    int/float/bool/str/None; for `.safetensors`, a flat dict str -> Tensor/ndarray only.
+    Raises TypeError for an object that cannot be saved (object arrays included), ValueError
+    for a structure the format cannot hold; an existing file at `path` is then left as it was.
+    """
+    path = _check_path(path, "save")
+    if path.endswith(".safetensors"):
+        payload = _safetensors_bytes(obj, path)
+        _atomic_write(path, lambda f: f.write(payload))
+    else:
+        arrays: dict[str, np.ndarray] = {}
+        root = _encode(obj, arrays, "obj", set())
+        meta = {"format": _FORMAT, "version": _VERSION, "root": root}
+        text = json.dumps(meta, ensure_ascii=False, separators=(",", ":"))
+        arrays[_STRUCTURE] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+        # a file object, so np.savez cannot append ".npz" to the name the user gave; no
+        # allow_pickle=False (older NumPy would save it as an array): _encode refused objects
+        _atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def load(path: str | os.PathLike):
+    """Read what `save` wrote: the same structure, Tensors as Tensors (requires_grad False).
+
+    A `.safetensors` file gives a dict name -> Tensor. Raises FileNotFoundError for a missing
+    file and ValueError naming the file for a corrupt one or one holding pickled data.
+    """
+    path = _check_path(path, "load")
+    with open(path, "rb") as f:
+        buf = f.read()
+    if path.endswith(".safetensors"):
+        return _safetensors_load(buf, path)
+    return _npz_load(path, buf)
+
+
+def _check_path(path, fn: str) -> str:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{fn}: expected a str or os.PathLike path, got {type(path).__name__}")
+    path = os.fspath(path)
+    if not isinstance(path, str):
+        raise TypeError(f"{fn}: expected a str path, got {type(path).__name__}")
+    return path
+
+
+def _atomic_write(path: str, write) -> None:
+    """Run `write(f)` on a new file next to `path`, fsync it, then rename it over `path`."""
+    dirname, basename = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(dirname, f".{basename}.{uuid.uuid4().hex[:12]}.tmp")
+    # O_EXCL never clobbers; mode 0o666 lets the umask decide, as for an ordinary open()
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    fd = os.open(tmp, flags, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    if os.name == "posix":  # make the rename itself durable
+        dir_fd = os.open(dirname, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _corrupt(path: str, what: str) -> ValueError:
+    return ValueError(f"load: {path!r} is not a valid checkpoint: {what}")
+
+
+# ---------------------------------------------------------------- .npz: structure <-> JSON
+# Plain values are JSON scalars; everything else is a one-key JSON object naming its kind,
+# so the two never collide: {"dict": [[key, value], ...]}, {"list": [...]}, {"tuple": [...]},
+# {"tensor": member}, {"ndarray": member}, {"scalar": member} (NumPy scalar as a 0-d array).
+
+
+def _encode(obj, arrays: dict, where: str, active: set):
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    if isinstance(obj, float):
+        return obj  # json writes repr(obj), which reads back to the same float (nan/inf too)
+    if isinstance(obj, Tensor):
+        return {"tensor": _add_array(obj.data, arrays, where)}
+    if isinstance(obj, np.ndarray):
+        return {"ndarray": _add_array(obj, arrays, where)}
+    if isinstance(obj, np.generic):
+        return {"scalar": _add_array(np.asarray(obj), arrays, where)}
+    if isinstance(obj, (dict, list, tuple)):
+        if id(obj) in active:
+            raise ValueError(f"save: {where} contains itself")
+        active.add(id(obj))
+        if isinstance(obj, dict):
+            items = []
+            for k, v in obj.items():
+                if isinstance(k, bool) or not isinstance(k, (str, int)):
+                    raise TypeError(
+                        f"save: dict keys must be str or int, got {type(k).__name__} {k!r} "
+                        f"in {where}"
+                    )
+                items.append([k, _encode(v, arrays, f"{where}[{k!r}]", active)])
+            out = {"dict": items}
+        else:
+            kind = "list" if isinstance(obj, list) else "tuple"
+            out = {kind: [_encode(v, arrays, f"{where}[{i}]", active) for i, v in enumerate(obj)]}
+        active.discard(id(obj))
+        return out
+    raise TypeError(f"save: cannot save {type(obj).__name__} at {where}")
+
+
+def _add_array(a: np.ndarray, arrays: dict, where: str) -> str:
+    if a.dtype.hasobject:
+        raise TypeError(f"save: object arrays need pickle and are refused ({where})")
+    key = f"a{len(arrays)}"
+    arrays[key] = np.asarray(a)  # an ndarray subclass is stored as the plain array
+    return key
+
+
+def _npz_load(path: str, buf: bytes):
+    if buf[:1] == b"\x80":  # a pickle stream (protocol 2+) starts with PROTO
+        raise ValueError(f"load: refusing to load pickled data from {path!r}")
+    if not zipfile.is_zipfile(io.BytesIO(buf)):
+        raise _corrupt(path, "not a zip archive (truncated or not an .npz file)")
+    arrays = {}
+    try:
+        with zipfile.ZipFile(io.BytesIO(buf)) as zf:
+            members = [n for n in zf.namelist() if n.endswith(".npy")]
+            # check every header before reading any data, so a pickled member is refused
+            # whether or not the structure mentions it
+            for name in members:
+                with zf.open(name) as f:
+                    if _npy_dtype(f).hasobject:
+                        raise ValueError(f"load: refusing to load pickled data from {path!r}")
+            for name in members:
+                with zf.open(name) as f:
+                    arrays[name[: -len(".npy")]] = np.lib.format.read_array(f, allow_pickle=False)
+    except ValueError as e:
+        if str(e).startswith("load: "):
+            raise
+        raise _corrupt(path, str(e)) from e
+    except (zipfile.BadZipFile, EOFError, OSError) as e:
+        raise _corrupt(path, f"{type(e).__name__}: {e}") from e
+    if _STRUCTURE not in arrays:
+        raise _corrupt(path, f"no {_STRUCTURE!r} entry (not written by tinygrad_lstm.save)")
+    raw = arrays.pop(_STRUCTURE)
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise _corrupt(path, f"{_STRUCTURE!r} is not a 1-d uint8 array")
+    try:
+        meta = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise _corrupt(path, f"bad JSON in {_STRUCTURE!r}: {e}") from e
+    if not isinstance(meta, dict) or meta.get("format") != _FORMAT or "root" not in meta:
+        raise _corrupt(path, f"{_STRUCTURE!r} does not describe a {_FORMAT}")
+    if meta.get("version") != _VERSION:
+        raise _corrupt(path, f"unsupported format version {meta.get('version')!r}")
+    return _decode(meta["root"], arrays, path)
+
+
+def _npy_dtype(f) -> np.dtype:
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(f)[2]
+    return np.lib.format.read_array_header_2_0(f)[2]
+
+
+def _decode(node, arrays: dict, path: str):
+    if node is None or isinstance(node, (bool, int, float, str)):
+        return node
+    if isinstance(node, dict) and len(node) == 1:
+        ((kind, body),) = node.items()
+        if kind in ("tensor", "ndarray", "scalar"):
+            if not isinstance(body, str) or body not in arrays:
+                raise _corrupt(path, f"missing array {body!r}")
+            a = arrays[body]
+            if kind == "tensor":
+                return from_numpy(a)  # a fresh array: no need to copy it
+            return a if kind == "ndarray" else a[()]
+        if kind in ("list", "tuple") and isinstance(body, list):
+            out = [_decode(v, arrays, path) for v in body]
+            return out if kind == "list" else tuple(out)
+        if kind == "dict" and isinstance(body, list):
+            out = {}
+            for item in body:
+                ok = isinstance(item, list) and len(item) == 2
+                if not ok or isinstance(item[0], bool) or not isinstance(item[0], (str, int)):
+                    raise _corrupt(path, f"bad dict item {item!r}")
+                out[item[0]] = _decode(item[1], arrays, path)
+            return out
+    raise _corrupt(path, f"unknown structure node {node!r}"[:200])
+
+
+# ---------------------------------------------------------------- safetensors
+
+
+def _safetensors_bytes(obj, path: str) -> bytes:
+    """The whole file for a flat dict name -> Tensor/ndarray, as the library would write it."""
+    if not isinstance(obj, dict):
+        raise ValueError(
+            f"save: safetensors holds a flat dict name -> tensor, got {type(obj).__name__} "
+            f"for {path!r}"
+        )
+    tensors = []
+    for name, value in obj.items():
+        if not isinstance(name, str) or name == "__metadata__":
+            raise ValueError(
+                f"save: safetensors names must be str (not '__metadata__'), got "
+                f"{name!r} for {path!r}"
+            )
+        if isinstance(value, Tensor):
+            value = value.data
+        if not isinstance(value, np.ndarray):
+            raise ValueError(
+                f"save: safetensors holds tensors only, got "
+                f"{type(value).__name__} for {name!r} in {path!r}"
+            )
+        if value.dtype.newbyteorder("=") not in _ST_NAME:
+            raise ValueError(
+                f"save: dtype {value.dtype} of {name!r} has no safetensors equivalent ({path!r})"
+            )
+        dtype = _ST_NAME[value.dtype.newbyteorder("=")]
+        tensors.append((name, dtype, value))
+    # the library's order: decreasing dtype alignment, then name (Python compares str by code
+    # point, the same order as Rust's bytewise UTF-8 comparison)
+    tensors.sort(key=lambda t: (-_ST_RANK[t[1]], t[0]))
+    header, chunks, offset = {}, [], 0
+    for name, dtype, value in tensors:
+        data = np.ascontiguousarray(value, dtype=value.dtype.newbyteorder("<")).tobytes()
+        header[name] = {
+            "dtype": dtype,
+            "shape": list(value.shape),
+            "data_offsets": [offset, offset + len(data)],
+        }
+        chunks.append(data)
+        offset += len(data)
+    # serde_json's compact form, UTF-8 unescaped; padding keeps the data 8-byte aligned
+    text = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + b"".join(chunks)
+
+
+def _safetensors_load(buf: bytes, path: str) -> dict:
+    if len(buf) < 8:
+        raise _corrupt(path, f"{len(buf)} bytes, shorter than the 8-byte header length")
+    (n,) = struct.unpack("<Q", buf[:8])
+    if n > _ST_MAX_HEADER or 8 + n > len(buf):
+        raise _corrupt(path, f"header length {n} does not fit in a file of {len(buf)} bytes")
+    try:
+        header = json.loads(buf[8 : 8 + n].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise _corrupt(path, f"bad safetensors header: {e}") from e
+    if not isinstance(header, dict):
+        raise _corrupt(path, "safetensors header is not a JSON object")
+    meta = header.pop("__metadata__", {})
+    if not isinstance(meta, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in meta.items()
+    ):
+        raise _corrupt(path, "__metadata__ must map str to str")
+    entries = []
+    for name, info in header.items():
+        if (
+            not isinstance(info, dict)
+            or set(info) != {"dtype", "shape", "data_offsets"}
+            or not _int_list(info["shape"])
+            or not _int_list(info["data_offsets"])
+            or len(info["data_offsets"]) != 2
+        ):
+            raise _corrupt(path, f"bad entry for tensor {name!r}: {info!r}"[:300])
+        if info["dtype"] not in _ST_DTYPES:
+            raise _corrupt(path, f"unknown dtype {info['dtype']!r} of tensor {name!r}")
+        if _ST_DTYPES[info["dtype"]] is None:
+            raise ValueError(
+                f"load: dtype {info['dtype']} of tensor {name!r} in {path!r} "
+                f"has no NumPy equivalent"
+            )
+        entries.append((info["data_offsets"], name, info))
+    entries.sort(key=lambda e: e[0])
+    out, start, data = {}, 0, memoryview(buf)[8 + n :]
+    for (begin, end), name, info in entries:
+        dtype = _ST_DTYPES[info["dtype"]]
+        if begin != start or end < begin:
+            raise _corrupt(
+                path,
+                f"offsets {[begin, end]} of {name!r} are not contiguous "
+                f"(expected to begin at {start})",
+            )
+        if end - begin != math.prod(info["shape"]) * dtype.itemsize:
+            raise _corrupt(
+                path, f"{name!r}: {end - begin} bytes for shape {info['shape']} of {info['dtype']}"
+            )
+        if end > len(data):
+            raise _corrupt(path, f"{name!r} ends at {end}, past the {len(data)} data bytes")
+        a = np.frombuffer(data[begin:end], dtype=dtype.newbyteorder("<"))
+        a = a.astype(dtype).reshape(info["shape"])  # native order, writable copy
+        out[name] = from_numpy(a)
+        start = end
+    if start != len(data):
+        raise _corrupt(path, f"tensors cover {start} of the {len(data)} data bytes")
+    return out
+
+
+def _int_list(x) -> bool:
+    return isinstance(x, list) and all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in x
+    )

@@ -1,0 +1,496 @@
+"""Tensor: one NumPy array, the node that produced it, and its gradient."""
+
+import weakref
+
+import numpy as np
+
+from .autograd.grad_mode import _State
+
+_FLOATS = (np.float16, np.float32, np.float64)
+
+
+def _normalize_dim(dim: int, ndim: int, op: str) -> int:
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
+        raise IndexError(f"{op}: dimension out of range (expected to be in range of "
+                         f"[{-max(ndim, 1)}, {max(ndim, 1) - 1}], but got {dim})")
+    return dim % ndim if ndim else 0
+
+
+def _normalize_dims(dim, ndim: int, op: str) -> tuple | None:
+    """None (all dims) or a sorted tuple of non-negative dims."""
+    if dim is None:
+        return None
+    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    axes = tuple(sorted({_normalize_dim(d, ndim, op) for d in dims}))
+    if len(axes) != len(dims):
+        raise ValueError(f"{op}: dim {dim} repeats a dimension")
+    return axes if ndim else None
+
+
+def _as_array(data, dtype) -> np.ndarray:
+    """Copy user data into an array: Python floats become float32, NumPy keeps its dtype."""
+    if isinstance(data, Tensor):
+        data = data.data
+    from_python = not isinstance(data, (np.ndarray, np.generic))
+    try:
+        arr = np.array(data, dtype=dtype)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"Tensor: cannot convert {type(data).__name__} to a tensor: {e}") from None
+    if arr.dtype == object or arr.dtype.kind in "USV":
+        raise TypeError(f"Tensor: cannot make a tensor of {type(data).__name__} "
+                        f"(NumPy dtype {arr.dtype})")
+    if from_python and dtype is None and arr.dtype == np.float64:
+        arr = arr.astype(np.float32)  # the default dtype is float32, as in PyTorch
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it, for reverse-mode autograd."""
+
+    __slots__ = ("data", "requires_grad", "_grad", "_ctx", "_key", "_version", "_hooks",
+                 "__weakref__")
+    __array_ufunc__ = None  # make `ndarray * Tensor` call Tensor.__rmul__, not NumPy
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None) -> None:
+        self.data = _as_array(data, dtype)
+        self._grad = self._ctx = self._key = self._hooks = None
+        self._version = 0
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_()
+
+    @staticmethod
+    def _make(data, ctx=None, key=None) -> "Tensor":
+        """Wrap an op's result without copying; `ctx` is its node when it needs a gradient."""
+        t = object.__new__(Tensor)
+        t.data = data if type(data) is np.ndarray else np.asarray(data)
+        t.requires_grad = ctx is not None
+        t._ctx, t._key = ctx, key
+        t._grad = t._hooks = None
+        t._version = 0
+        return t
+
+    # ------------------------------------------------------------ attributes
+
+    shape = property(lambda self: self.data.shape)
+    dtype = property(lambda self: self.data.dtype)
+    ndim = property(lambda self: self.data.ndim)
+    is_leaf = property(lambda self: self._ctx is None)
+    grad_fn = property(lambda self: self._ctx)
+
+    @property
+    def grad(self) -> "Tensor | None":
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad must be a Tensor or None, got "
+                                f"{type(value).__name__}")
+            if value.shape != self.shape or value.dtype != self.dtype:
+                raise RuntimeError(f"assigned grad has shape {value.shape} and dtype "
+                                   f"{value.dtype}, but the tensor has {self.shape} {self.dtype}")
+        self._grad = value
+
+    def size(self, dim: int | None = None):
+        return self.shape if dim is None else self.shape[_normalize_dim(dim, self.ndim, "size")]
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item: a Tensor with {self.data.size} elements cannot be "
+                             f"converted to a Python number")
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(f"Boolean value of a Tensor with {self.data.size} values is "
+                               f"ambiguous")
+        return bool(self.data)
+
+    __hash__ = object.__hash__  # identity, although == is elementwise
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
+        extra = f"dtype={self.dtype}"
+        if self._ctx is not None:
+            extra += f", grad_fn=<{self._ctx.name()}>"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}, {extra})"
+
+    # ------------------------------------------------------------ autograd
+
+    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+        """Accumulate the gradient of this tensor into every leaf's `.grad`."""
+        from .autograd.engine import backward
+
+        backward(self, gradient, retain_graph)
+
+    def detach(self) -> "Tensor":
+        """The same data, cut from the graph."""
+        return Tensor._make(self.data)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        if self._ctx is not None:
+            if not requires_grad:
+                raise RuntimeError("requires_grad_: you can only change requires_grad flags of "
+                                   "leaf tensors; use detach() to cut a non-leaf from the graph")
+            return self
+        if requires_grad and self.data.dtype.type not in _FLOATS:
+            raise RuntimeError(f"requires_grad_: only tensors of floating point dtype can "
+                               f"require gradients, got {self.dtype}")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def register_hook(self, fn) -> "_HookHandle":
+        """Call fn(grad) when this tensor's gradient is computed; a returned tensor replaces it."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't "
+                               "require grad")
+        if self._ctx is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        else:
+            if self._ctx.hooks is None:
+                self._ctx.hooks = {}
+            index = self._key[1] if type(self._key) is tuple else 0
+            hooks = self._ctx.hooks.setdefault(index, [])
+        hooks.append(fn)
+        return _HookHandle(hooks, fn)
+
+    def retain_grad(self) -> None:
+        """Keep `.grad` on a non-leaf tensor after backward (leaves always keep it)."""
+        if self._ctx is None:
+            return
+        ref = weakref.ref(self)
+
+        def keep(grad):
+            t = ref()
+            if t is not None:
+                t._grad = Tensor._make(grad.data.copy()) if t._grad is None else \
+                    Tensor._make(t._grad.data + grad.data)
+
+        self.register_hook(keep)
+
+    # ------------------------------------------------------------ operators
+
+    def __add__(self, other): return ops.Add.apply(self, other)
+    def __radd__(self, other): return ops.Add.apply(other, self)  # other + self
+    def __sub__(self, other): return ops.Sub.apply(self, other)
+    def __rsub__(self, other): return ops.Sub.apply(other, self)  # other - self
+    def __mul__(self, other): return ops.Mul.apply(self, other)
+    def __rmul__(self, other): return ops.Mul.apply(other, self)  # other * self
+    def __truediv__(self, other): return ops.Div.apply(self, other)
+    def __rtruediv__(self, other): return ops.Div.apply(other, self)  # other / self
+    def __pow__(self, other): return ops.Pow.apply(self, other)
+    def __rpow__(self, other): return ops.Pow.apply(other, self)  # other ** self
+    def __matmul__(self, other): return ops.Matmul.apply(self, other)
+    def __rmatmul__(self, other): return ops.Matmul.apply(other, self)  # other @ self
+    def __neg__(self): return ops.Neg.apply(self)
+    def __getitem__(self, index): return ops.Getitem.apply(self, _unwrap_index(index))
+
+    # comparisons have no gradient: they return boolean tensors
+    def __lt__(self, other): return Tensor._make(self.data < _data(other))
+    def __le__(self, other): return Tensor._make(self.data <= _data(other))
+    def __gt__(self, other): return Tensor._make(self.data > _data(other))
+    def __ge__(self, other): return Tensor._make(self.data >= _data(other))
+    def __eq__(self, other): return Tensor._make(self.data == _data(other))
+    def __ne__(self, other): return Tensor._make(self.data != _data(other))
+    def __and__(self, other): return Tensor._make(self.data & _data(other))
+    def __or__(self, other): return Tensor._make(self.data | _data(other))
+    def __invert__(self): return Tensor._make(~self.data)
+
+    # ------------------------------------------------------------ primitive ops
+
+    def exp(self): return ops.Exp.apply(self)
+    def log(self): return ops.Log.apply(self)
+    def tanh(self): return ops.Tanh.apply(self)
+    def sigmoid(self): return ops.Sigmoid.apply(self)
+    def relu(self): return ops.Relu.apply(self)
+    def matmul(self, other): return ops.Matmul.apply(self, other)
+
+    def to(self, dtype) -> "Tensor":
+        dtype = np.dtype(dtype)
+        return self if dtype == self.dtype else ops.Cast.apply(self, dtype)
+
+    def float(self): return self.to(np.float32)
+    def double(self): return self.to(np.float64)
+    def long(self): return self.to(np.int64)
+
+    def sum(self, dim=None, keepdim: bool = False) -> "Tensor":
+        return ops.Sum.apply(self, _normalize_dims(dim, self.ndim, "sum"), keepdim)
+
+    def amax(self, dim=None, keepdim: bool = False) -> "Tensor":
+        return ops.Max.apply(self, _normalize_dims(dim, self.ndim, "amax"), keepdim)
+
+    def max(self, dim: int | None = None, keepdim: bool = False):
+        """The largest element; with `dim`, the pair (values, indices) as in PyTorch."""
+        if dim is None:
+            return self.amax()
+        values = self.amax(dim, keepdim)
+        return _MinMax(values, Tensor._make(self.data.argmax(dim, keepdims=keepdim)))
+
+    def reshape(self, *shape) -> "Tensor":
+        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) \
+            else shape
+        return ops.Reshape.apply(self, shape)
+
+    view = reshape
+
+    def permute(self, *dims) -> "Tensor":
+        dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+        axes = tuple(_normalize_dim(d, self.ndim, "permute") for d in dims)
+        if sorted(axes) != list(range(self.ndim)):
+            raise ValueError(f"permute: dims {dims} are not a permutation of the "
+                             f"{self.ndim} dims of a tensor of shape {self.shape}")
+        return ops.Permute.apply(self, axes)
+
+    def split(self, split_size_or_sections, dim: int = 0) -> tuple:
+        """Pieces of `split_size` (the last may be smaller) or of the given sizes along dim."""
+        dim = _normalize_dim(dim, self.ndim, "split")
+        n = self.shape[dim]
+        if isinstance(split_size_or_sections, (int, np.integer)):
+            if split_size_or_sections <= 0:
+                raise ValueError(f"split: split_size must be positive, got "
+                                 f"{split_size_or_sections}")
+            offsets = list(range(split_size_or_sections, n, split_size_or_sections))
+        else:
+            sizes = list(split_size_or_sections)
+            if sum(sizes) != n or any(s < 0 for s in sizes):
+                raise ValueError(f"split: sizes {sizes} do not add up to {n}, the size of dim "
+                                 f"{dim} of a tensor of shape {self.shape}")
+            offsets = list(np.cumsum(sizes)[:-1])
+        return ops.Split.apply(self, offsets, dim)
+
+    def unbind(self, dim: int = 0) -> tuple:
+        return ops.Unbind.apply(self, _normalize_dim(dim, self.ndim, "unbind"))
+
+    def log_softmax(self, dim: int) -> "Tensor":
+        return ops.LogSoftmax.apply(self, _normalize_dim(dim, self.ndim, "log_softmax"))
+
+    # ------------------------------------------------------------ composite ops (no backward)
+
+    def __abs__(self): return self.abs()
+    def abs(self): return self * np.sign(self.data)  # d|x|/dx = sign(x), 0 at 0
+    def sqrt(self): return self ** 0.5
+
+    def mean(self, dim=None, keepdim: bool = False) -> "Tensor":
+        axes = _normalize_dims(dim, self.ndim, "mean")
+        count = self.data.size if axes is None else int(np.prod([self.shape[a] for a in axes]))
+        return self.sum(axes, keepdim) / count
+
+    def amin(self, dim=None, keepdim: bool = False) -> "Tensor":
+        return -((-self).amax(dim, keepdim))
+
+    def min(self, dim: int | None = None, keepdim: bool = False):
+        """The smallest element; with `dim`, the pair (values, indices) as in PyTorch."""
+        if dim is None:
+            return self.amin()
+        return _MinMax(self.amin(dim, keepdim),
+                       Tensor._make(self.data.argmin(dim, keepdims=keepdim)))
+
+    def clamp(self, min=None, max=None) -> "Tensor":
+        """Clip to [min, max]; the gradient passes where min <= x <= max."""
+        if min is None and max is None:
+            raise ValueError("clamp: at least one of min and max must be given")
+        out = self
+        if min is not None:
+            out = where(self.data < _data(min), min, out)
+        if max is not None:
+            out = where(self.data > _data(max), max, out)
+        return out
+
+    clip = clamp
+
+    def softmax(self, dim: int) -> "Tensor":
+        return self.log_softmax(dim).exp()
+
+    def transpose(self, dim0: int, dim1: int) -> "Tensor":
+        axes = list(range(self.ndim))
+        d0, d1 = _normalize_dim(dim0, self.ndim, "transpose"), _normalize_dim(dim1, self.ndim,
+                                                                               "transpose")
+        axes[d0], axes[d1] = axes[d1], axes[d0]
+        return ops.Permute.apply(self, tuple(axes))
+
+    @property
+    def T(self) -> "Tensor":
+        return self if self.ndim < 2 else ops.Permute.apply(self, tuple(range(self.ndim))[::-1])
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple:
+        """`chunks` pieces of equal size ceil(n / chunks) along dim (the last may be smaller)."""
+        if chunks <= 0:
+            raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+        n = self.shape[_normalize_dim(dim, self.ndim, "chunk")]
+        return self.split(max(-(-n // chunks), 1), dim)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
+        if self.ndim == 0:
+            return self.reshape(1)
+        s, e = _normalize_dim(start_dim, self.ndim, "flatten"), _normalize_dim(end_dim, self.ndim,
+                                                                               "flatten")
+        return self.reshape(self.shape[:s] + (-1,) + self.shape[e + 1:])
+
+    def squeeze(self, dim: int | None = None) -> "Tensor":
+        if dim is None:
+            return self.reshape(tuple(n for n in self.shape if n != 1))
+        d = _normalize_dim(dim, self.ndim, "squeeze")
+        return self if self.shape[d] != 1 else self.reshape(self.shape[:d] + self.shape[d + 1:])
+
+    def unsqueeze(self, dim: int) -> "Tensor":
+        d = _normalize_dim(dim, self.ndim + 1, "unsqueeze")
+        return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
+
+    def expand(self, *shape) -> "Tensor":
+        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) \
+            else shape
+        shape = tuple(n if s == -1 else s for s, n in
+                      zip(shape, (1,) * (len(shape) - self.ndim) + self.shape))
+        return self + np.zeros(shape, self.dtype)  # broadcasting does the expanding
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
+        return Tensor._make(np.asarray(self.data.argmax(dim, keepdims=keepdim)))
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
+        return Tensor._make(np.asarray(self.data.argmin(dim, keepdims=keepdim)))
+
+    # ------------------------------------------------------------ in-place (no gradient)
+
+    def _inplace(self, op: str, fn, *args) -> "Tensor":
+        """Run fn(self.data, *args) in place and bump the version counter."""
+        if _State.grad_enabled and (self.requires_grad or any(
+                isinstance(a, Tensor) and a.requires_grad for a in args)):
+            what = "a leaf Variable that requires grad" if self._ctx is None and \
+                self.requires_grad else "a tensor that requires grad"
+            raise RuntimeError(f"{op}: {what} is being used in an in-place operation, which "
+                               f"autograd does not record; use the out-of-place op, or wrap "
+                               f"parameter updates in no_grad()")
+        try:
+            fn(self.data, *[_data(a) for a in args])
+        except (TypeError, ValueError) as e:
+            shapes = ", ".join(str(np.shape(_data(a))) for a in args)
+            raise RuntimeError(f"{op}: cannot update a tensor of shape {self.shape} and dtype "
+                               f"{self.dtype} in place with ({shapes}): {e}") from None
+        self._version += 1
+        note_inplace(self.data)
+        return self
+
+    def add_(self, other, alpha=1): return self._inplace("add_", _add_scaled, other, alpha)
+    def sub_(self, other, alpha=1): return self._inplace("sub_", _add_scaled, other, -alpha)
+    def mul_(self, other): return self._inplace("mul_", _mul_into, other)
+    def div_(self, other): return self._inplace("div_", _div_into, other)
+    def zero_(self): return self._inplace("zero_", np.copyto, 0)
+    def fill_(self, value): return self._inplace("fill_", np.copyto, value)
+    def copy_(self, src): return self._inplace("copy_", np.copyto, src)
+
+    def clamp_(self, min=None, max=None) -> "Tensor":
+        return self._inplace("clamp_", lambda x, lo, hi: np.clip(x, lo, hi, out=x), min, max)
+
+    def __setitem__(self, index, value) -> None:
+        self._inplace("__setitem__", lambda x, v: x.__setitem__(_unwrap_index(index), v), value)
+
+
+class _MinMax(tuple):
+    """(values, indices), like torch.return_types.max."""
+
+    values = property(lambda self: self[0])
+    indices = property(lambda self: self[1])
+
+    def __new__(cls, values, indices):
+        return super().__new__(cls, (values, indices))
+
+
+class _HookHandle:
+    def __init__(self, hooks: list, fn) -> None:
+        self.hooks, self.fn = hooks, fn
+
+    def remove(self) -> None:
+        if self.fn in self.hooks:
+            self.hooks.remove(self.fn)
+
+
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _add_scaled(x, y, alpha):
+    np.add(x, y if alpha == 1 else np.multiply(y, alpha), out=x)
+
+
+def _mul_into(x, y):
+    np.multiply(x, y, out=x)
+
+
+def _div_into(x, y):
+    np.divide(x, y, out=x)
+
+
+def _unwrap_index(index):
+    """Tensors inside an index become their arrays (integer or boolean)."""
+    if type(index) is tuple:
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return index.data if isinstance(index, Tensor) else index
+
+
+def cat(tensors, dim: int = 0) -> Tensor:
+    """Concatenate along an existing dim."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat: expected a non-empty list of tensors")
+    ref = tensors[0]
+    axis = _normalize_dim(dim, np.ndim(_data(ref)), "cat")
+    for t in tensors[1:]:
+        s, r = np.shape(_data(t)), np.shape(_data(ref))
+        if len(s) != len(r) or s[:axis] + s[axis + 1:] != r[:axis] + r[axis + 1:]:
+            raise ValueError(f"cat: shapes {r} and {s} differ outside dim {dim}")
+    return ops.Cat.apply(axis, *tensors)
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    """Stack along a new dim."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty list of tensors")
+    shapes = {np.shape(_data(t)) for t in tensors}
+    if len(shapes) > 1:
+        raise ValueError(f"stack: expects each tensor to be equal size, got {sorted(shapes)}")
+    axis = _normalize_dim(dim, np.ndim(_data(tensors[0])) + 1, "stack")
+    return ops.Stack.apply(axis, *tensors)
+
+
+def where(condition, x, y) -> Tensor:
+    """x where condition holds, else y (with broadcasting); no gradient for condition."""
+    return ops.Where.apply(np.asarray(_data(condition), dtype=bool), x, y)
+
+
+# ops and the tape build on Tensor, so they are imported after it is defined
+from . import ops  # noqa: E402
+from .autograd.function import note_inplace  # noqa: E402
