@@ -1,0 +1,81 @@
+"""Adagrad: per-coordinate steps scaled by the root of the summed squared gradients."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+import tinygrad_lstm as tl
+from tinygrad_lstm.optim.optimizer import Optimizer
+
+
+class Adagrad(Optimizer):
+    """Adagrad, as torch.optim.Adagrad.
+
+        input: γ (lr), θ_0 (params), f(θ) (objective), λ (weight decay),
+               τ (initial accumulator value), η (lr decay), ε (eps), maximize
+        initialize: state_sum_0 ← τ
+        for t = 1 to ... do
+            if maximize:  g_t ← -∇_θ f_t(θ_{t-1})
+            else:         g_t ←  ∇_θ f_t(θ_{t-1})
+            γ̃ ← γ / (1 + (t - 1) η)
+            if λ ≠ 0:  g_t ← g_t + λ θ_{t-1}
+            state_sum_t ← state_sum_{t-1} + g_t²
+            θ_t ← θ_{t-1} - γ̃ g_t / (√state_sum_t + ε)
+        return θ_t
+
+    State per parameter: 'step' (t), 'sum' (state_sum_t).
+    """
+
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-2,
+        lr_decay: float = 0,
+        weight_decay: float = 0,
+        initial_accumulator_value: float = 0,
+        eps: float = 1e-10,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if lr_decay < 0.0:
+            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if initial_accumulator_value < 0.0:
+            raise ValueError(
+                f"Invalid initial_accumulator_value value: {initial_accumulator_value}"
+            )
+        if eps < 0.0:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, maximize=maximize)
+        super().__init__(params, defaults)
+
+    @tl.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient; returns closure()'s loss, if given."""
+        loss = self._eval_closure(closure)
+        for group in self.param_groups:
+            lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
+            wd = group["weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0
+                    state["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
+                state["step"] += 1
+                g = -p.grad.data if group["maximize"] else p.grad.data
+                clr = lr / (1 + (state["step"] - 1) * lr_decay)
+                if wd != 0:
+                    g = g + wd * p.data
+                state_sum = state["sum"]
+                state_sum += g * g
+                p.sub_(clr * g / (np.sqrt(state_sum) + eps))
+        return loss

@@ -1,0 +1,99 @@
+"""Adam: steps from bias-corrected running moments of the gradient (Kingma & Ba, 2014)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+import tinygrad_lstm as tl
+from tinygrad_lstm.optim.optimizer import Optimizer
+
+
+class Adam(Optimizer):
+    """Adam, as torch.optim.Adam (weight decay is an L2 term added to the gradient).
+
+        input: γ (lr), β_1, β_2 (betas), θ_0 (params), f(θ) (objective),
+               λ (weight decay), ε (eps), amsgrad, maximize
+        initialize: m_0 ← 0 (first moment), v_0 ← 0 (second moment), v^max_0 ← 0
+        for t = 1 to ... do
+            if maximize:  g_t ← -∇_θ f_t(θ_{t-1})
+            else:         g_t ←  ∇_θ f_t(θ_{t-1})
+            if λ ≠ 0:  g_t ← g_t + λ θ_{t-1}
+            m_t ← β_1 m_{t-1} + (1 - β_1) g_t
+            v_t ← β_2 v_{t-1} + (1 - β_2) g_t²
+            m̂_t ← m_t / (1 - β_1^t)
+            if amsgrad:
+                v^max_t ← max(v^max_{t-1}, v_t)
+                v̂_t ← v^max_t / (1 - β_2^t)
+            else:
+                v̂_t ← v_t / (1 - β_2^t)
+            θ_t ← θ_{t-1} - γ m̂_t / (√v̂_t + ε)
+        return θ_t
+
+    State per parameter: 'step' (t), 'exp_avg' (m_t), 'exp_avg_sq' (v_t),
+    'max_exp_avg_sq' (v^max_t, if amsgrad).
+    """
+
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if eps < 0.0:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                        amsgrad=amsgrad, maximize=maximize)
+        super().__init__(params, defaults)
+
+    @tl.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient; returns closure()'s loss, if given."""
+        loss = self._eval_closure(closure)
+        for group in self.param_groups:
+            lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = np.zeros_like(p.data)
+                    state["exp_avg_sq"] = np.zeros_like(p.data)
+                    if group["amsgrad"]:
+                        state["max_exp_avg_sq"] = np.zeros_like(p.data)
+                state["step"] += 1
+                t = state["step"]
+                g = -p.grad.data if group["maximize"] else p.grad.data
+                if wd != 0:
+                    g = g + wd * p.data
+                m, v = state["exp_avg"], state["exp_avg_sq"]
+                m *= beta1
+                m += (1 - beta1) * g
+                v *= beta2
+                v += (1 - beta2) * g * g
+                m_hat = m / (1 - beta1**t)
+                if group["amsgrad"]:
+                    v_max = state["max_exp_avg_sq"]
+                    np.maximum(v_max, v, out=v_max)
+                    v_hat = v_max / (1 - beta2**t)
+                else:
+                    v_hat = v / (1 - beta2**t)
+                p.sub_(lr * m_hat / (np.sqrt(v_hat) + eps))
+        return loss

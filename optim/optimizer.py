@@ -1,0 +1,219 @@
+"""Optimizer: the base class holding parameter groups and per-parameter state (torch.optim)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from typing import Any
+
+import numpy as np
+
+import tinygrad_lstm as tl
+
+
+class _StateByParam(MutableMapping):
+    """`optimizer.state`: one dict per parameter, keyed by identity (Tensor `==` is elementwise).
+
+    Like PyTorch's `defaultdict(dict)`, reading a parameter that has no state yet creates it.
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[int, tuple[Any, dict]] = {}  # id(p) -> (p, state); p keeps id unique
+
+    def __getitem__(self, p) -> dict:
+        if id(p) not in self._items:
+            self._items[id(p)] = (p, {})
+        return self._items[id(p)][1]
+
+    def __setitem__(self, p, state: dict) -> None:
+        self._items[id(p)] = (p, state)
+
+    def __delitem__(self, p) -> None:
+        del self._items[id(p)]
+
+    def __contains__(self, p) -> bool:
+        return id(p) in self._items
+
+    def __iter__(self) -> Iterator:
+        return iter([p for p, _ in self._items.values()])
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, p, default=None):
+        return self._items[id(p)][1] if id(p) in self._items else default
+
+
+class Optimizer:
+    """Base class of all optimizers: parameter groups, per-parameter state, state_dict.
+
+    params: an iterable of Tensors, or of dicts (parameter groups) each holding 'params' and
+    any options that override `defaults` for that group, as in PyTorch:
+        SGD([{'params': body_params}, {'params': head_params, 'lr': 1e-2}], lr=1e-3)
+    Any leaf Tensor can be optimised; parameters whose .grad is None are skipped by step().
+    step() computes on the NumPy arrays and writes each parameter with an in-place Tensor op
+    (sub_/mul_), which bumps its version: a graph that saved the old values refuses backward.
+    `state[p]` holds the per-parameter buffers under PyTorch's keys.
+    """
+
+    def __init__(self, params: Iterable, defaults: dict[str, Any]) -> None:
+        self.defaults = defaults
+        if isinstance(params, tl.Tensor):
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of Tensors or "
+                f"dicts, but got {type(params).__name__}"
+            )
+        self.state = _StateByParam()
+        self.param_groups: list[dict[str, Any]] = []
+        param_groups = list(params)
+        if len(param_groups) == 0:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(param_groups[0], dict):
+            param_groups = [{"params": param_groups}]
+        for param_group in param_groups:
+            self.add_param_group(param_group)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters with its own options; missing options take the defaults."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+        params = param_group["params"]
+        if isinstance(params, tl.Tensor):
+            params = [params]
+        elif isinstance(params, (set, frozenset)):
+            raise TypeError(
+                "optimizer parameters need to be organized in ordered collections, but the "
+                "ordering of tensors in sets will change between runs. Please use a list instead."
+            )
+        params = list(params)
+        first_at: dict[int, int] = {}
+        for i, p in enumerate(params):
+            if not isinstance(p, tl.Tensor):
+                raise TypeError(
+                    f"optimizer can only optimize Tensors, but one of the params is "
+                    f"{type(p).__name__}"
+                )
+            if not p.is_leaf:
+                raise ValueError(f"can't optimize a non-leaf Tensor (params[{i}], shape {p.shape})")
+            if id(p) in first_at:
+                raise ValueError(
+                    "optimizer contains a parameter group with duplicate parameters: the Tensor "
+                    f"of shape {p.shape} is given at params[{first_at[id(p)]}] and params[{i}]"
+                )
+            first_at[id(p)] = i
+        for group in self.param_groups:
+            if any(id(p) in first_at for p in group["params"]):
+                raise ValueError("some parameters appear in more than one parameter group")
+        param_group["params"] = params
+        for name, default in self.defaults.items():
+            param_group.setdefault(name, default)
+        self.param_groups.append(param_group)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset every parameter's gradient: to None (default), or to zeros in place."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    if set_to_none:
+                        p.grad = None
+                    else:
+                        p.grad.data.fill(0)
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Perform one optimisation step; subclasses implement it."""
+        raise NotImplementedError(f"{type(self).__name__}.step is not implemented")
+
+    @staticmethod
+    def _eval_closure(closure: Callable[[], Any] | None) -> Any:
+        """Run `closure` (it recomputes the loss and calls backward) with grad enabled."""
+        if closure is None:
+            return None
+        with tl.enable_grad():
+            return closure()
+
+    def state_dict(self) -> dict[str, Any]:
+        """A snapshot in PyTorch's layout, parameters replaced by their index across groups.
+
+        {'state': {index: {'step': int, 'exp_avg': ndarray, ...}},
+         'param_groups': [{'lr': ..., ..., 'params': [index, ...]}, ...]}
+        Arrays are copies, so the snapshot does not change as training goes on.
+        """
+        index: dict[int, int] = {}
+        param_groups = []
+        for group in self.param_groups:
+            for p in group["params"]:
+                index[id(p)] = len(index)
+            packed = {k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
+            packed["params"] = [index[id(p)] for p in group["params"]]
+            param_groups.append(packed)
+        state = {
+            index[id(p)]: {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in s.items()}
+            for p, s in self.state.items()
+        }
+        return {"state": dict(sorted(state.items())), "param_groups": param_groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore a `state_dict()` onto this optimizer's parameters, matched by index.
+
+        The number of groups and each group's size must match. Arrays are copied into the
+        parameter's dtype (their shapes checked); 'step' becomes a Python number. The saved
+        group options (lr, betas, ...) replace the current ones.
+        """
+        groups, saved_groups = self.param_groups, state_dict["param_groups"]
+        if len(groups) != len(saved_groups):
+            raise ValueError(
+                "loaded state dict has a different number of parameter groups: "
+                f"{len(saved_groups)} in the state dict, {len(groups)} in the optimizer"
+            )
+        param_of: dict[int, Any] = {}
+        for i, (group, saved) in enumerate(zip(groups, saved_groups, strict=True)):
+            if len(group["params"]) != len(saved["params"]):
+                raise ValueError(
+                    "loaded state dict contains a parameter group that doesn't match the size "
+                    f"of optimizer's group: group {i} has {len(saved['params'])} parameters in "
+                    f"the state dict, {len(group['params'])} in the optimizer"
+                )
+            param_of.update(zip((int(k) for k in saved["params"]), group["params"], strict=True))
+        state = _StateByParam()
+        for k, saved_state in state_dict["state"].items():
+            if int(k) not in param_of:
+                raise ValueError(
+                    f"loaded state dict has state for parameter {k}, which is in none of its "
+                    f"parameter groups (indices 0..{len(param_of) - 1})"
+                )
+            p = param_of[int(k)]
+            state[p] = {name: _load_value(name, v, p) for name, v in saved_state.items()}
+        self.state = state
+        self.param_groups = [
+            {**{k: _python_value(v) for k, v in saved.items() if k != "params"},
+             "params": group["params"]}
+            for group, saved in zip(groups, saved_groups, strict=True)
+        ]
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {group[k]}" for k in sorted(group) if k != "params"]
+        return "\n".join(lines + [")"])
+
+
+def _python_value(v):
+    """NumPy scalars (as a checkpoint may return them) -> Python numbers; 1-d arrays -> tuples,
+    so that e.g. `lr * grad` keeps the parameter's dtype."""
+    if isinstance(v, np.generic) or (isinstance(v, np.ndarray) and v.ndim == 0):
+        return v.item()
+    if isinstance(v, np.ndarray) and v.ndim == 1:
+        return tuple(v.tolist())
+    return copy.deepcopy(v)
+
+
+def _load_value(name: str, v, p):
+    if isinstance(v, np.ndarray) and v.ndim > 0:
+        if v.shape != p.data.shape:
+            raise ValueError(
+                f"loaded state dict has {name!r} of shape {v.shape} for a parameter of shape "
+                f"{p.data.shape}"
+            )
+        return np.array(v, dtype=p.data.dtype)  # a copy, in the parameter's dtype
+    return _python_value(v)

@@ -1,0 +1,79 @@
+"""SGD: stochastic gradient descent, optionally with (Nesterov) momentum."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+
+import tinygrad_lstm as tl
+from tinygrad_lstm.optim.optimizer import Optimizer
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent (optionally with momentum), as torch.optim.SGD.
+
+        input: γ (lr), θ_0 (params), f(θ) (objective), λ (weight decay),
+               μ (momentum), τ (dampening), nesterov, maximize
+        for t = 1 to ... do
+            if maximize:  g_t ← -∇_θ f_t(θ_{t-1})
+            else:         g_t ←  ∇_θ f_t(θ_{t-1})
+            if λ ≠ 0:     g_t ← g_t + λ θ_{t-1}
+            if μ ≠ 0:
+                if t > 1:  b_t ← μ b_{t-1} + (1 - τ) g_t
+                else:      b_t ← g_t
+                if nesterov:  g_t ← g_t + μ b_t
+                else:         g_t ← b_t
+            θ_t ← θ_{t-1} - γ g_t
+        return θ_t
+
+    State per parameter: 'momentum_buffer' (b_t), kept only when μ ≠ 0.
+    """
+
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
+        super().__init__(params, defaults)
+
+    @tl.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient; returns closure()'s loss, if given."""
+        loss = self._eval_closure(closure)
+        for group in self.param_groups:
+            lr, wd = group["lr"], group["weight_decay"]
+            mu, tau = group["momentum"], group["dampening"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = -p.grad.data if group["maximize"] else p.grad.data
+                if wd != 0:
+                    g = g + wd * p.data
+                if mu != 0:
+                    state = self.state[p]
+                    if "momentum_buffer" not in state:
+                        b = state["momentum_buffer"] = g.copy()
+                    else:
+                        b = state["momentum_buffer"]
+                        b *= mu
+                        b += (1 - tau) * g
+                    g = g + mu * b if group["nesterov"] else b
+                p.sub_(lr * g)
+        return loss
