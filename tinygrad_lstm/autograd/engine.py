@@ -4,6 +4,8 @@ Iterative, never recursive, so a chain of any length backpropagates. Gradients a
 graph key (a node, a (node, output index) pair, or a leaf Tensor) and popped once consumed.
 """
 
+from operator import attrgetter
+
 import numpy as np
 
 from ..tensor import Tensor
@@ -42,7 +44,7 @@ def _reachable(root) -> list:
             if edge is not None and edge[0] is not None and edge[0] not in seen:
                 seen.add(edge[0])
                 stack.append(edge[0])
-    return sorted(seen, key=lambda n: n.seq, reverse=True)
+    return sorted(seen, key=attrgetter("seq"), reverse=True)
 
 
 def _run_hooks(hooks, grad: np.ndarray, where: str) -> np.ndarray:

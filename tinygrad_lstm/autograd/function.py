@@ -76,37 +76,47 @@ class Function:
     def apply(cls, *args, **kwargs):
         """Run forward on the arrays inside `args`; record a node if any input needs a gradient."""
         ctx = cls()
-        if _State.grad_enabled:
-            needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
-            requires_grad = True in needs
-        else:
-            needs = (False,) * len(args)
-            requires_grad = False
-        ctx.needs_input_grad = needs
+        arrays = []
+        edges = []  # per argument: None, or (producing node, gradient key, shape, dtype)
+        requires_grad = False
+        grad_enabled = _State.grad_enabled
+        for a in args:
+            if isinstance(a, Tensor):
+                data = a.data
+                arrays.append(data)
+                if grad_enabled and a.requires_grad:
+                    requires_grad = True
+                    # the edge holds graph keys and shapes, never the input Tensor, so
+                    # activations that backward does not need are freed when the user drops them
+                    edges.append((a._ctx, a._key or a, data.shape, data.dtype))
+                    continue
+            else:
+                arrays.append(a)
+            edges.append(None)
+        ctx.needs_input_grad = tuple([e is not None for e in edges]) if requires_grad \
+            else (False,) * len(args)
         ctx.saved_tensors = ()
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
         try:
             out = cls.forward(ctx, *arrays, **kwargs)
         except (ValueError, TypeError) as e:
             raise _op_error(cls, e, args) from None
+        if not requires_grad:
+            if type(out) is tuple:
+                return tuple([Tensor._make(o) for o in out])
+            return Tensor._make(out)
+        _State.seq += 1
+        ctx.seq = _State.seq
+        ctx.scope = _State.scope
+        ctx.edges = edges
         if type(out) is tuple:
-            outs = tuple(Tensor._make(o, ctx, (ctx, i)) if requires_grad else Tensor._make(o)
-                         for i, o in enumerate(out))
-            ctx.outputs = tuple((o.data.shape, o.data.dtype) for o in outs)
+            out = tuple([Tensor._make(o, ctx, (ctx, i)) for i, o in enumerate(out)])
+            ctx.outputs = tuple([(o.data.shape, o.data.dtype) for o in out])
         else:
-            outs = Tensor._make(out, ctx, ctx) if requires_grad else Tensor._make(out)
-        if requires_grad:
-            _State.seq += 1
-            ctx.seq = _State.seq
-            ctx.scope = _State.scope
-            # edges hold graph keys and shapes, never the input Tensors, so activations that
-            # backward does not need are freed as soon as the user drops them
-            ctx.edges = tuple([(a._ctx, a._key if a._ctx is not None else a, a.data.shape,
-                                a.data.dtype) if need else None for a, need in zip(args, needs)])
-            if _State.anomaly:
-                ctx.trace = _user_frame()
-                _check_finite(ctx, outs if type(outs) is tuple else (outs,), "output")
-        return outs
+            out = Tensor._make(out, ctx, ctx)
+        if _State.anomaly:
+            ctx.trace = _user_frame()
+            _check_finite(ctx, out if type(out) is tuple else (out,), "output")
+        return out
 
 
 def _op_error(cls, e: Exception, args) -> Exception:
