@@ -30,8 +30,12 @@ def empty(*shape, dtype=np.float32, requires_grad: bool = False) -> Tensor:
     return _make(np.empty(_shape(shape), dtype), requires_grad)
 
 
-def full(shape, fill_value, dtype=np.float32, requires_grad: bool = False) -> Tensor:
+def full(shape, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+    """The dtype follows fill_value when not given: bool, int64 or float32, as in PyTorch."""
     shape = (shape,) if isinstance(shape, (int, np.integer)) else shape
+    if dtype is None:
+        dtype = np.asarray(fill_value).dtype
+        dtype = np.float32 if dtype.kind == "f" else dtype
     return _make(np.full(_shape(shape), fill_value, dtype), requires_grad)
 
 

@@ -79,7 +79,8 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, x):
-        out = np.exp(-x)  # overflows to inf for very negative x, giving the exact limit 0
+        out = np.negative(x, out=np.empty(x.shape, np.result_type(x, np.float32)))
+        np.exp(out, out=out)  # overflows to inf for very negative x, giving the exact limit 0
         out += 1
         np.reciprocal(out, out=out)
         ctx.save_for_backward(out)
@@ -121,12 +122,24 @@ class Cast(Function):
 # ---------------------------------------------------------------- binary (broadcasting)
 
 
+def _torch_dtype(out, *inputs):
+    """NumPy makes float64 from an int array and a Python float, or from a float32 array and a
+    0-d float64 one; PyTorch keeps the default float32 and lets dimensioned tensors decide."""
+    if type(out) is not np.ndarray or out.dtype != np.float64:
+        return out
+    arrays = [a for a in inputs if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
+    decisive = [a.dtype for a in arrays if a.ndim > 0] or [a.dtype for a in arrays]
+    dtype = np.result_type(*decisive) if decisive else np.dtype(np.float32)
+    return out if dtype == np.float64 else out.astype(dtype)
+
+
+
 class Add(Function):
     """x + y. VJP: (g, g)."""
 
     @staticmethod
     def forward(ctx, x, y):
-        return x + y
+        return _torch_dtype(x + y, x, y)
 
     @staticmethod
     def backward(ctx, g):
@@ -138,7 +151,7 @@ class Sub(Function):
 
     @staticmethod
     def forward(ctx, x, y):
-        return x - y
+        return _torch_dtype(x - y, x, y)
 
     @staticmethod
     def backward(ctx, g):
@@ -150,14 +163,14 @@ class Mul(Function):
 
     @staticmethod
     def forward(ctx, x, y):
-        ctx.save_for_backward(x, y)
-        return x * y
+        dx, dy = ctx.needs_input_grad
+        ctx.save_for_backward(x if dy else None, y if dx else None)
+        return _torch_dtype(x * y, x, y)
 
     @staticmethod
     def backward(ctx, g):
         x, y = ctx.saved_tensors
-        dx, dy = ctx.needs_input_grad
-        return (g * y if dx else None), (g * x if dy else None)
+        return (None if y is None else g * y), (None if x is None else g * x)
 
 
 class Div(Function):
@@ -165,7 +178,7 @@ class Div(Function):
 
     @staticmethod
     def forward(ctx, x, y):
-        out = x / y
+        out = _torch_dtype(x / y, x, y)
         ctx.save_for_backward(y, out)
         return out
 
@@ -178,11 +191,11 @@ class Div(Function):
 
 
 class Pow(Function):
-    """x ** y. VJP: (g * y * x**(y-1), g * out * log(x))."""
+    """x ** y. VJP: (g * y * x**(y-1), g * out * log(x)), each 0 where PyTorch masks it."""
 
     @staticmethod
     def forward(ctx, x, y):
-        out = np.power(x, y)
+        out = _torch_dtype(np.power(x, y), x, y)
         ctx.save_for_backward(x, y, out)
         return out
 
@@ -190,7 +203,11 @@ class Pow(Function):
     def backward(ctx, g):
         x, y, out = ctx.saved_tensors
         dx, dy = ctx.needs_input_grad
-        return (g * y * np.power(x, y - 1) if dx else None), (g * out * np.log(x) if dy else None)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # x**0 has slope 0 even at x = 0; and a 0 base with y >= 0 gives y no gradient
+            gx = np.where(np.equal(y, 0), 0, g * y * np.power(x, y - 1)) if dx else None
+            gy = np.where((x == 0) & (y >= 0), 0, g * out * np.log(x)) if dy else None
+        return gx, gy
 
 
 class Matmul(Function):
@@ -205,7 +222,9 @@ class Matmul(Function):
         if x.shape[-1] != k_y:
             raise ValueError(f"matmul: {x.shape} @ {y.shape}: inner dimensions "
                              f"{x.shape[-1]} and {k_y} differ")
-        ctx.save_for_backward(x, y)
+        needs_x, needs_y = ctx.needs_input_grad
+        ctx.save_for_backward(x if needs_y else None, y if needs_x else None)
+        ctx.x_shape, ctx.y_shape = x.shape, y.shape
         if x.ndim > 2 and y.ndim == 2:  # one large GEMM beats NumPy's loop over the batch
             return np.dot(x.reshape(-1, k_y), y).reshape(*x.shape[:-1], y.shape[1])
         # np.dot always reaches BLAS; np.matmul does not for some 2-D layouts (10x slower)
@@ -213,30 +232,27 @@ class Matmul(Function):
 
     @staticmethod
     def backward(ctx, g):
-        x, y = ctx.saved_tensors
-        needs_x, needs_y = ctx.needs_input_grad
-        if x.ndim == 1 and y.ndim == 1:
-            return (g * y if needs_x else None), (g * x if needs_y else None)
-        if x.ndim >= 2 and y.ndim == 2:  # fold any batch into rows: dy is one GEMM, no batch sum
+        x, y = ctx.saved_tensors  # x is kept only when dy is needed, y only when dx is
+        x_ndim, y_ndim = len(ctx.x_shape), len(ctx.y_shape)
+        if x_ndim == 1 and y_ndim == 1:
+            return (None if y is None else g * y), (None if x is None else g * x)
+        if x_ndim >= 2 and y_ndim == 2:  # fold any batch into rows: dy is one GEMM, no batch sum
             g2 = g.reshape(-1, g.shape[-1])
-            dx = np.dot(g2, y.T).reshape(x.shape) if needs_x else None
-            dy = np.dot(x.reshape(-1, x.shape[-1]).T, g2) if needs_y else None
+            dx = None if y is None else np.dot(g2, y.T).reshape(ctx.x_shape)
+            dy = None if x is None else np.dot(x.reshape(-1, x.shape[-1]).T, g2)
             return dx, dy
         # treat a 1-D operand as a matrix with a size-1 axis, then drop that axis again
-        x2 = x[None, :] if x.ndim == 1 else x
-        y2 = y[:, None] if y.ndim == 1 else y
-        g2 = g
-        if x.ndim == 1:
-            g2 = np.expand_dims(g2, -2)
-        if y.ndim == 1:
-            g2 = np.expand_dims(g2, -1)
+        if x_ndim == 1:
+            g = np.expand_dims(g, -2)
+        if y_ndim == 1:
+            g = np.expand_dims(g, -1)
         dx = dy = None
-        if needs_x:
-            dx = np.matmul(g2, np.swapaxes(y2, -1, -2))
-            dx = dx[..., 0, :] if x.ndim == 1 else dx
-        if needs_y:
-            dy = np.matmul(np.swapaxes(x2, -1, -2), g2)
-            dy = dy[..., 0] if y.ndim == 1 else dy
+        if y is not None:
+            dx = np.matmul(g, np.swapaxes(y[:, None] if y_ndim == 1 else y, -1, -2))
+            dx = dx[..., 0, :] if x_ndim == 1 else dx
+        if x is not None:
+            dy = np.matmul(np.swapaxes(x[None, :] if x_ndim == 1 else x, -1, -2), g)
+            dy = dy[..., 0] if y_ndim == 1 else dy
         return dx, dy
 
 
@@ -330,7 +346,7 @@ class Getitem(Function):
         try:
             return x[index]
         except IndexError as e:
-            raise ValueError(f"getitem: {e} (tensor of shape {x.shape})") from None
+            raise IndexError(f"getitem: {e} (tensor of shape {x.shape})") from None
 
     @staticmethod
     def backward(ctx, g):
@@ -407,7 +423,7 @@ class Where(Function):
     @staticmethod
     def forward(ctx, cond, x, y):
         ctx.save_for_backward(cond)
-        return np.where(cond, x, y)
+        return _torch_dtype(np.where(cond, x, y), x, y)
 
     @staticmethod
     def backward(ctx, g):
@@ -462,7 +478,10 @@ class CrossEntropy(Function):
         if reduction == "none":
             return loss
         total = loss.sum(dtype=x.dtype)
-        return np.asarray(total if reduction == "sum" else total / x.dtype.type(n_valid))
+        if reduction == "sum":
+            return np.asarray(total)
+        # every target ignored: the mean is 0/0 = nan (as in PyTorch), the gradient 0
+        return np.asarray(total / x.dtype.type(n_valid) if n_valid else x.dtype.type(np.nan))
 
     @staticmethod
     def backward(ctx, g):
@@ -472,7 +491,8 @@ class CrossEntropy(Function):
         dx[np.arange(len(t)), t] -= 1 - label_smoothing
         if label_smoothing:
             dx -= label_smoothing / logp.shape[1]
-        scale = valid * g if reduction == "none" else valid * (g / n_valid if reduction == "mean"
-                                                                else g)
+        if reduction == "mean":
+            g = g / max(n_valid, 1)
+        scale = valid * g
         dx *= scale.astype(dx.dtype, copy=False)[:, None]
         return dx, None, None, None, None

@@ -49,14 +49,12 @@ def _as_array(data, dtype) -> np.ndarray:
 class Tensor:
     """An n-dimensional array that records the ops applied to it, for reverse-mode autograd."""
 
-    __slots__ = ("data", "requires_grad", "_grad", "_ctx", "_key", "_version", "_hooks",
-                 "__weakref__")
+    __slots__ = ("data", "requires_grad", "_grad", "_ctx", "_key", "_hooks", "__weakref__")
     __array_ufunc__ = None  # make `ndarray * Tensor` call Tensor.__rmul__, not NumPy
 
     def __init__(self, data, requires_grad: bool = False, dtype=None) -> None:
         self.data = _as_array(data, dtype)
         self._grad = self._ctx = self._key = self._hooks = None
-        self._version = 0
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_()
@@ -69,7 +67,6 @@ class Tensor:
         t.requires_grad = ctx is not None
         t._ctx, t._key = ctx, key
         t._grad = t._hooks = None
-        t._version = 0
         return t
 
     # ------------------------------------------------------------ attributes
@@ -79,6 +76,7 @@ class Tensor:
     ndim = property(lambda self: self.data.ndim)
     is_leaf = property(lambda self: self._ctx is None)
     grad_fn = property(lambda self: self._ctx)
+    _version = property(lambda self: version_of(self.data))  # shared by all views of the data
 
     @property
     def grad(self) -> "Tensor | None":
@@ -239,8 +237,16 @@ class Tensor:
     def matmul(self, other): return ops.Matmul.apply(self, other)
 
     def to(self, dtype) -> "Tensor":
+        """A copy in another dtype; casting to a non-float dtype leaves the graph, as in PyTorch.
+        `to("cpu")` is accepted and does nothing: NumPy is the only device."""
+        if isinstance(dtype, str) and dtype == "cpu":
+            return self
         dtype = np.dtype(dtype)
-        return self if dtype == self.dtype else ops.Cast.apply(self, dtype)
+        if dtype == self.dtype:
+            return self
+        if dtype.type not in _FLOATS:
+            return Tensor._make(self.data.astype(dtype))
+        return ops.Cast.apply(self, dtype)
 
     def float(self): return self.to(np.float32)
     def double(self): return self.to(np.float64)
@@ -309,7 +315,7 @@ class Tensor:
         return self.sum(axes, keepdim) / count
 
     def amin(self, dim=None, keepdim: bool = False) -> "Tensor":
-        return -((-self).amax(dim, keepdim))
+        return -((-self).amax(_normalize_dims(dim, self.ndim, "amin"), keepdim))
 
     def min(self, dim: int | None = None, keepdim: bool = False):
         """The smallest element; with `dim`, the pair (values, indices) as in PyTorch."""
@@ -324,9 +330,9 @@ class Tensor:
             raise ValueError("clamp: at least one of min and max must be given")
         out = self
         if min is not None:
-            out = where(self.data < _data(min), min, out)
-        if max is not None:
-            out = where(self.data > _data(max), max, out)
+            out = where(out.data < _data(min), min, out)
+        if max is not None:  # applied last, so min > max gives max everywhere (as PyTorch)
+            out = where(out.data > _data(max), max, out)
         return out
 
     clip = clamp
@@ -374,6 +380,10 @@ class Tensor:
             else shape
         shape = tuple(n if s == -1 else s for s, n in
                       zip(shape, (1,) * (len(shape) - self.ndim) + self.shape))
+        ok = len(shape) >= self.ndim and all(n in (1, s) for n, s in
+                                             zip(self.shape[::-1], shape[::-1]))
+        if not ok:
+            raise ValueError(f"expand: cannot expand a tensor of shape {self.shape} to {shape}")
         return self + np.zeros(shape, self.dtype)  # broadcasting does the expanding
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
@@ -399,7 +409,6 @@ class Tensor:
             shapes = ", ".join(str(np.shape(_data(a))) for a in args)
             raise RuntimeError(f"{op}: cannot update a tensor of shape {self.shape} and dtype "
                                f"{self.dtype} in place with ({shapes}): {e}") from None
-        self._version += 1
         note_inplace(self.data)
         return self
 
@@ -493,4 +502,4 @@ def where(condition, x, y) -> Tensor:
 
 # ops and the tape build on Tensor, so they are imported after it is defined
 from . import ops  # noqa: E402
-from .autograd.function import note_inplace  # noqa: E402
+from .autograd.function import note_inplace, version_of  # noqa: E402

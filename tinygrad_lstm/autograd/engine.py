@@ -114,8 +114,8 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
         except Exception as e:
             raise RuntimeError(f"{node.name()} failed: {type(e).__name__}: {e}; the op was "
                                f"created at {node.trace}") from e
-        if not retain_graph:
-            node.saved_tensors = None
+        if not retain_graph and node.saved_tensors:
+            node.saved_tensors = None  # a node that saved nothing may be walked again
         if type(input_grads) is not tuple:
             input_grads = (input_grads,)
         if len(input_grads) != len(node.edges):
@@ -137,9 +137,9 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
             if prev is None:
                 grads[key] = g
             elif key in owned:
-                prev += g
-            else:
-                grads[key] = prev + g
+                np.add(prev, g, out=prev)
+            else:  # a fresh buffer: `prev` may be shared with another node or the user
+                grads[key] = np.add(prev, g, out=np.empty(shape, dtype))
                 owned.add(key)
     _accumulate_leaves(grads, owned)
 

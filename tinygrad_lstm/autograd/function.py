@@ -13,22 +13,41 @@ import numpy as np
 from ..tensor import Tensor
 from .grad_mode import _State
 
-_modified = {}  # id(array) -> (weakref to the array, seq at its last in-place change)
+# id(root array) -> (weakref to it, seq at its last in-place change, number of changes).
+# Keyed by the array that owns the memory, so every view of it shares one version counter.
+_modified = {}
+
+
+def _root(array: np.ndarray) -> np.ndarray:
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
+def _entry(array: np.ndarray):
+    root = _root(array)
+    entry = _modified.get(id(root))
+    return entry if entry is not None and entry[0]() is root else None
 
 
 def note_inplace(array: np.ndarray) -> None:
     """Record an in-place change of `array`, so backward can refuse stale saved arrays."""
     _State.last_inplace = _State.seq
-    key = id(array)
-    _modified[key] = (weakref.ref(array, lambda _, key=key: _modified.pop(key, None)), _State.seq)
+    root, entry = _root(array), _entry(array)
+    key = id(root)
+    _modified[key] = (weakref.ref(root, lambda _, key=key: _modified.pop(key, None)),
+                      _State.seq, 1 if entry is None else entry[2] + 1)
+
+
+def version_of(array: np.ndarray) -> int:
+    """How many in-place changes the memory of `array` has seen (PyTorch's `_version`)."""
+    entry = _entry(array)
+    return 0 if entry is None else entry[2]
 
 
 def _modified_since(array: np.ndarray, seq: int) -> bool:
-    for a in (array, array.base):
-        entry = _modified.get(id(a)) if a is not None else None
-        if entry is not None and entry[0]() is a and entry[1] >= seq:
-            return True
-    return False
+    entry = _entry(array)
+    return entry is not None and entry[1] >= seq
 
 
 def _user_frame() -> str:
@@ -127,7 +146,9 @@ def _op_error(cls, e: Exception, args) -> Exception:
         return e
     shapes = ", ".join(str(tuple(a.shape)) if isinstance(a, Tensor) else type(a).__name__
                        for a in args)
-    return type(e)(f"{op}: {msg} (inputs: {shapes})")
+    # the builtin class: NumPy's subclasses of it take other constructor arguments
+    kind = ValueError if isinstance(e, ValueError) else TypeError
+    return kind(f"{op}: {msg} (inputs: {shapes})")
 
 
 def _check_finite(ctx: Function, arrays, what: str) -> None:

@@ -20,6 +20,11 @@ def _flat_outputs(fn, inputs) -> list:
     return outs
 
 
+def _numerical_outputs(fn, inputs, which: list) -> np.ndarray:
+    outs = _flat_outputs(fn, inputs)
+    return np.concatenate([outs[k].data.ravel() for k in which])
+
+
 def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
               raise_exception: bool = True) -> bool:
     """Compare every d(output)/d(input) the engine computes with (f(x+eps) - f(x-eps)) / 2eps.
@@ -36,8 +41,9 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         if inputs[i].dtype != np.float64:
             raise ValueError(f"gradcheck: input {i} is {inputs[i].dtype}; finite differences "
                              f"need float64 inputs")
-    outs = [o for o in _flat_outputs(fn, inputs) if o.requires_grad]
-    sizes = [o.data.size for o in outs]
+    first = _flat_outputs(fn, inputs)
+    differentiable = [k for k, o in enumerate(first) if o.requires_grad]
+    sizes = [first[k].data.size for k in differentiable]
 
     # analytical Jacobian: one backward per output element, rows of d(out)/d(input)
     analytical = {i: np.zeros((sum(sizes), inputs[i].data.size)) for i in checked}
@@ -46,10 +52,10 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         for j in range(size):
             for i in checked:
                 inputs[i].grad = None
-            outs = [o for o in _flat_outputs(fn, inputs) if o.requires_grad]
-            seed = np.zeros(outs[o_index].shape, outs[o_index].dtype)
+            out = _flat_outputs(fn, inputs)[differentiable[o_index]]
+            seed = np.zeros(out.shape, out.dtype)
             seed.flat[j] = 1
-            outs[o_index].backward(seed)
+            out.backward(seed)
             for i in checked:
                 g = inputs[i].grad
                 analytical[i][row] = 0 if g is None else g.data.ravel()
@@ -64,11 +70,9 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
             for k in range(x.size):
                 orig = x.flat[k]
                 x.flat[k] = orig + eps
-                plus = np.concatenate([o.data.ravel() for o in _flat_outputs(fn, inputs)
-                                       if o.dtype.kind == "f"])
+                plus = _numerical_outputs(fn, inputs, differentiable)
                 x.flat[k] = orig - eps
-                minus = np.concatenate([o.data.ravel() for o in _flat_outputs(fn, inputs)
-                                        if o.dtype.kind == "f"])
+                minus = _numerical_outputs(fn, inputs, differentiable)
                 x.flat[k] = orig
                 numerical = (plus - minus) / (2 * eps)
                 column = analytical[i][:, k]
