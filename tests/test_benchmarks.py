@@ -1,0 +1,96 @@
+"""The benchmark is fair: its hand-NumPy model and the project's train the same model identically.
+
+Both are run in float64 from the same parameters on the same windows, through the exact code
+the benchmark times (bench_lstm.HandRun / ProjectRun); then the scripts run end to end.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import bench_lstm  # noqa: E402
+
+V, H, T, B = 7, 5, 6, 3
+
+
+def _runs():
+    return (bench_lstm.HandRun(V, H, np.float64, seed=0),
+            bench_lstm.ProjectRun(V, H, np.float64, seed=0))
+
+
+def _windows():
+    return bench_lstm.make_windows(B, T, V, seed=0)
+
+
+def test_same_loss_gradients_and_state_float64():
+    hand, project = _runs()
+    params = dict(project.model.named_parameters())
+    assert sorted(params) == sorted(hand.model.params)
+    for name, p in params.items():
+        assert p.dtype == np.float64
+        np.testing.assert_array_equal(p.data, hand.model.params[name])
+
+    state = None  # the second window starts from the state the first one left
+    for inputs, targets in _windows()[:2]:
+        h0, c0 = (None, None) if state is None else state
+        loss, grads, state = hand.model.loss_and_grads(inputs, targets, h0, c0)
+        project.model.zero_grad()
+        project_loss = project.loss(inputs, targets)
+        project_loss.backward()
+        np.testing.assert_allclose(project_loss.item(), loss, rtol=1e-12)
+        for name, p in params.items():
+            assert np.abs(grads[name]).max() > 1e-4, name  # a real gradient, not zeros
+            np.testing.assert_allclose(p.grad.data, grads[name], rtol=1e-10, atol=1e-13,
+                                       err_msg=name)
+        for got, want in zip(project.state, state):
+            np.testing.assert_allclose(got.data, want, rtol=1e-12, atol=1e-15)
+
+
+def test_adam_steps_agree_float64():
+    hand, project = _runs()
+    windows = _windows()
+    for k in range(3):
+        np.testing.assert_allclose(project.step(*windows[k]), hand.step(*windows[k]),
+                                   rtol=1e-12)
+    for name, p in project.model.named_parameters():
+        np.testing.assert_allclose(p.data, hand.model.params[name], rtol=1e-10, atol=1e-13,
+                                   err_msg=name)
+        opt_state = project.optimizer.state[p]
+        assert opt_state["step"] == hand.model.step == 3
+        np.testing.assert_allclose(opt_state["exp_avg"], hand.model.exp_avg[name], rtol=1e-10,
+                                   atol=1e-14, err_msg=name)
+    initial = bench_lstm.HandLSTM(V, H, np.float64, seed=0).params
+    assert all(not np.allclose(initial[n], hand.model.params[n]) for n in initial)
+
+
+def test_bench_lstm_quick_json_runs():
+    out = subprocess.run([sys.executable, str(BENCHMARKS / "bench_lstm.py"), "--config", "tiny",
+                          "--quick", "--json"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    (res,) = report["results"]
+    assert (res["config"], res["B"], res["T"], res["H"], res["V"]) == ("tiny", 1, 25, 100, 65)
+    assert res["flops_per_token"] == 3 * (2 * (65 + 100) * 400 + 2 * 100 * 65)
+    project, hand = res["impls"]["project"], res["impls"]["hand"]
+    np.testing.assert_allclose(project["loss0"], hand["loss0"], rtol=1e-5)  # float32
+    np.testing.assert_allclose(project["loss0"], np.log(65), rtol=0.05)  # near-uniform start
+    for impl in (project, hand):
+        assert impl["tokens_per_s"] > 0
+        assert impl["peak_rss_mib"] > report["baseline_rss_mib"] > 0
+
+
+def test_bench_ops_runs():
+    out = subprocess.run([sys.executable, str(BENCHMARKS / "bench_ops.py"), "--chain", "3",
+                          "--repeats", "2", "--json"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)["ops"]
+    assert {r["op"].split()[0] for r in rows} >= {"matmul", "add", "mul", "sigmoid", "tanh",
+                                                    "chunk(4,", "unbind(0)"}
+    for r in rows:
+        assert r["numpy_us"] > 0 and r["engine_us"] > 0
