@@ -1,0 +1,184 @@
+"""nn.functional: stateless layer and loss functions, composed of Tensor ops."""
+
+import numpy as np
+
+from tinygrad_lstm import ops
+from tinygrad_lstm.random import rng
+from tinygrad_lstm.tensor import Tensor, where
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def _check_tensor(x, fn: str, what: str = "input") -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{fn}: expected {what} to be a Tensor, got {type(x).__name__}")
+
+
+# ---------------------------------------------------------------- layers
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x W^T + b.  Shape: input (*, in), weight (out, in), bias (out,) -> (*, out)."""
+    _check_tensor(input, "linear")
+    if weight.ndim != 2 or input.ndim == 0 or input.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: input of shape {input.shape} does not match weight of shape "
+                         f"{weight.shape} (expected input (*, {weight.shape[-1]}))")
+    lead = input.shape[:-1]
+    if input.ndim > 2:  # one 2-D matmul: a batched one would build a (*, in, out) weight grad
+        input = input.reshape(-1, input.shape[-1])
+    out = input @ weight.T
+    if bias is not None:
+        out = out + bias
+    return out.reshape(*lead, weight.shape[0]) if len(lead) > 1 else out
+
+
+def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Rows of `weight` at the indices in `input`; the padding_idx row gets no gradient.
+
+    Shape: input (*) integer, weight (num_embeddings, embedding_dim) -> (*, embedding_dim).
+    """
+    idx = input.data if isinstance(input, Tensor) else np.asarray(input)
+    num = weight.shape[0]
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: expected indices of an integer dtype, got {idx.dtype}")
+    bad = (idx < 0) | (idx >= num)
+    if bad.any():
+        raise IndexError(f"embedding: index {idx[bad].flat[0]} is out of range for an embedding "
+                         f"with {num} rows")
+    out = weight[idx]  # (*, D)
+    if padding_idx is None:
+        return out
+    if padding_idx < 0:
+        padding_idx += num
+    # the same values, but the padding rows come from the array, outside the graph
+    return where((idx == padding_idx)[..., None], weight.data[padding_idx], out)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zero each element with probability p and scale the rest by 1/(1-p) (inverted dropout);
+    the identity when not training."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * np.zeros(input.shape, input.dtype)
+    draw = np.float32 if input.dtype == np.float32 else np.float64
+    mask = rng().random(input.shape, dtype=draw) >= p
+    return input * (mask * input.dtype.type(1.0 / (1.0 - p)))
+
+
+# ---------------------------------------------------------------- activations
+
+
+def relu(input: Tensor) -> Tensor:
+    return input.relu()
+
+
+def tanh(input: Tensor) -> Tensor:
+    return input.tanh()
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    return input.sigmoid()
+
+
+def softmax(input: Tensor, dim: int) -> Tensor:
+    return input.softmax(dim)
+
+
+def log_softmax(input: Tensor, dim: int) -> Tensor:
+    return input.log_softmax(dim)
+
+
+# ---------------------------------------------------------------- losses
+
+
+def _class_target(fn: str, input: Tensor, target, reduction: str) -> np.ndarray:
+    """Check input (C,), (N, C) or (N, C, d1, ...) against integer target (), (N,), (N, d1, ...)
+    and the reduction; return the target's array."""
+    _check_tensor(input, fn)
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if input.ndim == 0:
+        raise ValueError(f"{fn}: expected input of shape (C,), (N, C) or (N, C, d1, ...), got a "
+                         f"0-d tensor")
+    if input.dtype.kind != "f":
+        raise TypeError(f"{fn}: expected floating point input, got {input.dtype}")
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{fn}: expected target of an integer dtype (class indices), got "
+                        f"{t.dtype}")
+    expected = () if input.ndim == 1 else (input.shape[0],) + input.shape[2:]
+    if t.shape != expected:
+        raise ValueError(f"{fn}: expected target of shape {expected} for input of shape "
+                         f"{input.shape}, got target of shape {t.shape}")
+    return t
+
+
+def _rows(input: Tensor, t: np.ndarray) -> tuple[Tensor, np.ndarray]:
+    """Classes last and everything else flattened: (M, C) and (M,)."""
+    if input.ndim == 1:
+        return input.reshape(1, -1), t.reshape(1)
+    if input.ndim > 2:
+        input = input.permute(0, *range(2, input.ndim), 1)  # (N, d1, ..., C)
+    return input.reshape(-1, input.shape[-1]), t.reshape(-1)
+
+
+def cross_entropy(input: Tensor, target, ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
+    """Fused log_softmax + NLL over class dim 1, stable for logits of any magnitude.
+
+    l_n = (1 - eps) * -log p[n, y_n] + eps * mean_c(-log p[n, c]), 0 where y_n == ignore_index;
+    'mean' divides the sum by the number of non-ignored targets, as in PyTorch.
+    Shape: input (N, C) or (N, C, d1, ...), target (N,) or (N, d1, ...) integer
+    -> () or, with reduction='none', the target's shape.
+    """
+    t = _class_target("cross_entropy", input, target, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    x2, t2 = _rows(input, t)
+    loss = ops.CrossEntropy.apply(x2, t2, ignore_index, float(label_smoothing), reduction)
+    return loss.reshape(t.shape) if reduction == "none" else loss
+
+
+def nll_loss(input: Tensor, target, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of log-probabilities: l_n = -input[n, y_n] (0 where ignored).
+
+    Shape: input (N, C) or (N, C, d1, ...), target (N,) or (N, d1, ...) integer
+    -> () or, with reduction='none', the target's shape.
+    """
+    t = _class_target("nll_loss", input, target, reduction)
+    x2, t2 = _rows(input, t)
+    n_classes = x2.shape[1]
+    valid = t2 != ignore_index
+    safe = np.where(valid, t2, 0)
+    bad = (safe < 0) | (safe >= n_classes)
+    if bad.any():
+        raise IndexError(f"nll_loss: target {safe[bad][0]} is out of bounds for {n_classes} "
+                         f"classes")
+    loss = -x2[np.arange(len(safe)), safe] * valid.astype(x2.dtype)  # (M,)
+    if reduction == "none":
+        return loss.reshape(t.shape)
+    if reduction == "sum":
+        return loss.sum()
+    n_valid = int(valid.sum())
+    if n_valid == 0:  # 0/0: NaN as in PyTorch, but a zero gradient (ignored rows get none)
+        return loss.sum() + float("nan")
+    return loss.sum() / n_valid
+
+
+def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    """(input - target)**2, elementwise then reduced. Shape: input and target (*) alike."""
+    _check_tensor(input, "mse_loss")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if np.shape(target.data if isinstance(target, Tensor) else target) != input.shape:
+        raise ValueError(f"mse_loss: target size {np.shape(target)} differs from input size "
+                         f"{input.shape}; broadcasting them would likely give wrong results. "
+                         f"Please ensure they have the same size.")
+    diff = input - target
+    loss = diff * diff
+    if reduction == "none":
+        return loss
+    return loss.sum() if reduction == "sum" else loss.mean()

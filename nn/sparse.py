@@ -1,0 +1,58 @@
+"""Embedding: a lookup table of learned vectors."""
+
+import numpy as np
+
+from tinygrad_lstm.nn import functional as F
+from tinygrad_lstm.nn import init
+from tinygrad_lstm.nn.linear import _check_size
+from tinygrad_lstm.nn.module import Module
+from tinygrad_lstm.nn.parameter import Parameter
+from tinygrad_lstm.tensor import Tensor
+
+
+class Embedding(Module):
+    """Row i of weight for each index i, weight drawn from N(0, 1); the padding_idx row starts
+    at zero and receives no gradient.
+
+    Parameters: weight (num_embeddings, embedding_dim).
+    Shape: input (*) integer -> (*, embedding_dim).
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int,
+                 padding_idx: int | None = None) -> None:
+        super().__init__()
+        _check_size(num_embeddings, "num_embeddings", "Embedding")
+        _check_size(embedding_dim, "embedding_dim", "Embedding")
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(f"Embedding: padding_idx {padding_idx} must be within "
+                                 f"num_embeddings {num_embeddings}")
+            padding_idx %= num_embeddings
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.padding_idx = padding_idx
+        self.weight = Parameter(np.empty((num_embeddings, embedding_dim), np.float32))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            self.weight.data[self.padding_idx] = 0
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze: bool = True,
+                        padding_idx: int | None = None) -> "Embedding":
+        """An Embedding holding a copy of `embeddings` (num_embeddings, embedding_dim)."""
+        data = embeddings.data if isinstance(embeddings, Tensor) else np.asarray(embeddings)
+        if data.ndim != 2:
+            raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape "
+                             f"{data.shape}")
+        module = cls(*data.shape, padding_idx=padding_idx)
+        module.weight = Parameter(data, requires_grad=not freeze)
+        return module
+
+    def forward(self, input) -> Tensor:
+        return F.embedding(input, self.weight, self.padding_idx)
+
+    def extra_repr(self) -> str:
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        return s if self.padding_idx is None else s + f", padding_idx={self.padding_idx}"
