@@ -5,7 +5,7 @@
     (x * x).sum().backward()   # x.grad == [2., 4.]
 """
 
-from . import autograd, random
+from . import autograd, data, random, viz
 from .autograd import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (arange, empty, from_numpy, full, ones, ones_like, rand, randn, tensor,
                        zeros, zeros_like)
@@ -18,7 +18,7 @@ float32, float64, int64, int32, bool_ = "float32", "float64", "int64", "int32", 
 # last: nn and optim build on the engine above
 from . import nn, optim  # noqa: E402
 
-__all__ = ["Tensor", "arange", "autograd", "cat", "detect_anomaly", "empty", "enable_grad",
+__all__ = ["Tensor", "arange", "autograd", "cat", "data", "detect_anomaly", "empty", "enable_grad",
            "from_numpy", "full", "is_grad_enabled", "manual_seed", "nn", "no_grad", "ones",
            "load", "ones_like", "optim", "rand", "randn", "random", "save", "set_grad_enabled",
-           "stack", "tensor", "where", "zeros", "zeros_like"]
+           "stack", "tensor", "viz", "where", "zeros", "zeros_like"]
