@@ -563,7 +563,8 @@ def test_matches_torch(mode):
     hx = [rng.standard_normal((4, 2, 4)) for _ in range(NUM_STATES[mode])]
     d_out = rng.standard_normal((2, 5, 8))
 
-    out, finals = call(module, mode, t64(x), tuple(t64(s) for s in hx))
+    xt = t64(x)
+    out, finals = call(module, mode, xt, tuple(t64(s) for s in hx))
     (out * Tensor(d_out)).sum().backward()
     tx = torch.tensor(x, requires_grad=True)
     ths = [torch.tensor(s) for s in hx]
@@ -577,3 +578,4 @@ def test_matches_torch(mode):
     for (name, p), (t_name, t_p) in zip(module.named_parameters(), theirs.named_parameters()):
         assert name == t_name
         np.testing.assert_allclose(p.grad.data, t_p.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
