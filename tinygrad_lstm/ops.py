@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from .autograd.function import Function
+from .autograd.function import Function, OuterSum
 
 # sigmoid's exp(-x) overflows to inf for x < -88 (float32) and gives the right limit, 0;
 # np.errstate around each call would cost more than the op on small arrays
@@ -71,7 +71,9 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
-        return g * (1 - out * out)
+        dx = 1 - out * out
+        dx *= g  # in place: one temporary fewer
+        return dx
 
 
 class Sigmoid(Function):
@@ -79,17 +81,22 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, x):
-        out = np.negative(x, out=np.empty(x.shape, np.result_type(x, np.float32)))
-        np.exp(out, out=out)  # overflows to inf for very negative x, giving the exact limit 0
-        out += 1
-        np.reciprocal(out, out=out)
+        out = np.exp(-x)  # overflows to inf for very negative x, giving the exact limit 0
+        if type(out) is np.ndarray:  # in place; a 0-d x gives a NumPy scalar instead
+            out += 1
+            np.reciprocal(out, out=out)
+        else:
+            out = np.asarray(1 / (1 + out))
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
-        return g * out * (1 - out)
+        dx = 1 - out
+        dx *= out  # in place: two temporaries fewer
+        dx *= g
+        return dx
 
 
 class Relu(Function):
@@ -239,7 +246,7 @@ class Matmul(Function):
         if x_ndim >= 2 and y_ndim == 2:  # fold any batch into rows: dy is one GEMM, no batch sum
             g2 = g.reshape(-1, g.shape[-1])
             dx = None if y is None else np.dot(g2, y.T).reshape(ctx.x_shape)
-            dy = None if x is None else np.dot(x.reshape(-1, x.shape[-1]).T, g2)
+            dy = None if x is None else OuterSum(x.reshape(-1, x.shape[-1]), g2)  # lazy x^T g
             return dx, dy
         # treat a 1-D operand as a matrix with a size-1 axis, then drop that axis again
         if x_ndim == 1:
@@ -392,12 +399,14 @@ class Stack(Function):
 
 
 class Split(Function):
-    """Views of x cut at `offsets` along axis (multi-output). VJP: concatenate(gs, axis)."""
+    """Views x[..., a:b, ...] along axis for each (a, b) in bounds (multi-output).
+    VJP: concatenate(gs, axis)."""
 
     @staticmethod
-    def forward(ctx, x, offsets, axis):
+    def forward(ctx, x, bounds, axis):
         ctx.axis = axis
-        return tuple(np.split(x, offsets, axis=axis))
+        lead = (slice(None),) * axis
+        return tuple([x[lead + (slice(a, b),)] for a, b in bounds])
 
     @staticmethod
     def backward(ctx, *gs):
@@ -410,7 +419,7 @@ class Unbind(Function):
     @staticmethod
     def forward(ctx, x, axis):
         ctx.axis = axis
-        return tuple(np.moveaxis(x, axis, 0))
+        return tuple(x if axis == 0 else np.moveaxis(x, axis, 0))  # views, one per index
 
     @staticmethod
     def backward(ctx, *gs):

@@ -288,14 +288,16 @@ class Tensor:
             if split_size_or_sections <= 0:
                 raise ValueError(f"split: split_size must be positive, got "
                                  f"{split_size_or_sections}")
-            offsets = list(range(split_size_or_sections, n, split_size_or_sections))
+            starts = range(0, n, split_size_or_sections)
+            bounds = [(a, min(a + split_size_or_sections, n)) for a in starts] or [(0, 0)]
         else:
             sizes = list(split_size_or_sections)
             if sum(sizes) != n or any(s < 0 for s in sizes):
                 raise ValueError(f"split: sizes {sizes} do not add up to {n}, the size of dim "
                                  f"{dim} of a tensor of shape {self.shape}")
-            offsets = list(np.cumsum(sizes)[:-1])
-        return ops.Split.apply(self, offsets, dim)
+            ends = np.cumsum(sizes).tolist()
+            bounds = list(zip([0] + ends[:-1], ends))
+        return ops.Split.apply(self, bounds, dim)
 
     def unbind(self, dim: int = 0) -> tuple:
         return ops.Unbind.apply(self, _normalize_dim(dim, self.ndim, "unbind"))
@@ -488,11 +490,8 @@ def stack(tensors, dim: int = 0) -> Tensor:
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack: expected a non-empty list of tensors")
-    shapes = {np.shape(_data(t)) for t in tensors}
-    if len(shapes) > 1:
-        raise ValueError(f"stack: expects each tensor to be equal size, got {sorted(shapes)}")
     axis = _normalize_dim(dim, np.ndim(_data(tensors[0])) + 1, "stack")
-    return ops.Stack.apply(axis, *tensors)
+    return ops.Stack.apply(axis, *tensors)  # NumPy's shape check is named by Function.apply
 
 
 def where(condition, x, y) -> Tensor:

@@ -9,8 +9,12 @@ from operator import attrgetter
 import numpy as np
 
 from ..tensor import Tensor
-from .function import _check_finite, _modified_since
+from .function import OuterSum, _check_finite, _modified_since
 from .grad_mode import _State
+
+
+def _dense(g):
+    return g.materialize() if type(g) is OuterSum else g
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple, op: str) -> np.ndarray:
@@ -97,12 +101,12 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
             g = grads.pop(node, None)
             if g is None:
                 continue
-            grad_outputs = (g,)
+            grad_outputs = (g.materialize() if type(g) is OuterSum else g,)
         else:
             grad_outputs = [grads.pop((node, i), None) for i in range(len(node.outputs))]
             if all(g is None for g in grad_outputs):
                 continue
-            grad_outputs = [np.zeros(s, d) if g is None else g
+            grad_outputs = [np.zeros(s, d) if g is None else _dense(g)
                             for g, (s, d) in zip(grad_outputs, node.outputs)]
         if node.hooks:
             grad_outputs = [_run_hooks(node.hooks[i], g, f"output {i} of {node.name()}")
@@ -127,17 +131,27 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
             if edge is None or g is None:
                 continue
             _, key, shape, dtype = edge
+            prev = grads.get(key)
             if type(g) is not np.ndarray:
-                g = np.asarray(g)
+                if type(g) is OuterSum and g.shape == shape and g.dtype == dtype:
+                    if prev is None:
+                        grads[key] = g
+                        continue
+                    if type(prev) is OuterSum:
+                        prev.extend(g)
+                        continue
+                g = np.asarray(_dense(g))
             if g.shape != shape:
                 g = unbroadcast(g, shape, node.name())
             if g.dtype != dtype:
                 g = g.astype(dtype)
-            prev = grads.get(key)
             if prev is None:
                 grads[key] = g
             elif key in owned:
                 np.add(prev, g, out=prev)
+            elif type(prev) is OuterSum:
+                grads[key] = np.add(prev.materialize(), g, out=np.empty(shape, dtype))
+                owned.add(key)
             else:  # a fresh buffer: `prev` may be shared with another node or the user
                 grads[key] = np.add(prev, g, out=np.empty(shape, dtype))
                 owned.add(key)
@@ -147,7 +161,8 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
 def _accumulate_leaves(grads: dict, owned: set) -> None:
     """What is left in `grads` belongs to leaves: run their hooks, then add into `.grad`."""
     for leaf, g in grads.items():
-        fresh = leaf in owned  # a buffer nobody else holds may become .grad without a copy
+        fresh = leaf in owned or type(g) is OuterSum  # a buffer nobody else holds needs no copy
+        g = _dense(g)
         if leaf._hooks:
             hooked = _run_hooks(leaf._hooks, g, f"a leaf of shape {leaf.shape}")
             fresh, g = fresh and hooked is g, hooked

@@ -59,6 +59,31 @@ def _user_frame() -> str:
     return "<unknown>"
 
 
+class OuterSum:
+    """A gradient x_1^T g_1 + x_2^T g_2 + ... kept as its factors until it is needed.
+
+    Matmul's VJP for a weight returns one; when the same weight is used at every time step of a
+    recurrence, the tape concatenates the factors and makes the gradient with one GEMM over all
+    steps instead of T thin ones, each added into a full-size buffer.
+    """
+
+    __slots__ = ("xs", "gs", "shape", "dtype")
+
+    def __init__(self, x: np.ndarray, g: np.ndarray) -> None:
+        self.xs, self.gs = [x], [g]  # x: (N, K), g: (N, M) -> x^T g: (K, M)
+        self.shape = (x.shape[1], g.shape[1])
+        self.dtype = g.dtype if x.dtype == g.dtype else np.result_type(x, g)
+
+    def extend(self, other: "OuterSum") -> None:
+        self.xs += other.xs
+        self.gs += other.gs
+
+    def materialize(self) -> np.ndarray:
+        if len(self.xs) == 1:
+            return np.dot(self.xs[0].T, self.gs[0])
+        return np.dot(np.concatenate(self.xs).T, np.concatenate(self.gs))
+
+
 class Function:
     """Base class of every differentiable op.
 
