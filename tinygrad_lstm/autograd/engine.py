@@ -111,7 +111,7 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
         if node.hooks:
             grad_outputs = [_run_hooks(node.hooks[i], g, f"output {i} of {node.name()}")
                             if i in node.hooks else g for i, g in enumerate(grad_outputs)]
-        if _State.last_inplace >= node.seq:
+        if _State.last_inplace > node.seq:
             _check_saved(node)
         try:
             input_grads = node.backward(node, *grad_outputs)

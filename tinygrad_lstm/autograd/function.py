@@ -5,6 +5,7 @@ see NumPy arrays (Tensors are unwrapped on the way in and wrapped on the way out
 the graph node: `apply` creates one per call and records it only when a gradient is needed.
 """
 
+import itertools
 import traceback
 import weakref
 
@@ -12,6 +13,10 @@ import numpy as np
 
 from ..tensor import Tensor
 from .grad_mode import _State
+
+# node sequence numbers and in-place marks, one increasing count (a module-level counter:
+# writing a class attribute on every op would invalidate CPython's attribute caches)
+_sequence = itertools.count(1)
 
 # id(root array) -> (weakref to it, seq at its last in-place change, number of changes).
 # Keyed by the array that owns the memory, so every view of it shares one version counter.
@@ -32,11 +37,11 @@ def _entry(array: np.ndarray):
 
 def note_inplace(array: np.ndarray) -> None:
     """Record an in-place change of `array`, so backward can refuse stale saved arrays."""
-    _State.last_inplace = _State.seq
+    mark = _State.last_inplace = next(_sequence)  # nodes with a smaller seq saw the old values
     root, entry = _root(array), _entry(array)
     key = id(root)
     _modified[key] = (weakref.ref(root, lambda _, key=key: _modified.pop(key, None)),
-                      _State.seq, 1 if entry is None else entry[2] + 1)
+                      mark, 1 if entry is None else entry[2] + 1)
 
 
 def version_of(array: np.ndarray) -> int:
@@ -47,7 +52,7 @@ def version_of(array: np.ndarray) -> int:
 
 def _modified_since(array: np.ndarray, seq: int) -> bool:
     entry = _entry(array)
-    return entry is not None and entry[1] >= seq
+    return entry is not None and entry[1] > seq
 
 
 def _user_frame() -> str:
@@ -92,8 +97,9 @@ class Function:
     argument of forward (None for arguments that need none), then call `MyOp.apply(*args)`.
     """
 
-    __slots__ = ("edges", "needs_input_grad", "saved_tensors", "seq", "scope", "__dict__")
-    # rarely set, so class-level defaults rather than a per-op assignment:
+    __slots__ = ("edges", "needs_input_grad", "seq", "scope", "__dict__")
+    # often or always left as they are, so class-level defaults rather than per-op assignments:
+    saved_tensors = ()  # set by save_for_backward; None once backward has freed them
     outputs = None  # ((shape, dtype), ...) of a multi-output op, to zero-fill missing grads
     hooks = None  # {output index: [fn]}, set by Tensor.register_hook on a non-leaf output
     trace = "<unknown>"  # the user line that created the op, recorded under detect_anomaly
@@ -117,39 +123,38 @@ class Function:
         return f"<{self.name()}>"
 
     @classmethod
-    def apply(cls, *args, **kwargs):
+    def apply(cls, *args):
         """Run forward on the arrays inside `args`; record a node if any input needs a gradient."""
         ctx = cls()
         arrays = []
+        needs = []
         edges = []  # per argument: None, or (producing node, gradient key, shape, dtype)
-        requires_grad = False
         grad_enabled = _State.grad_enabled
         for a in args:
             if isinstance(a, Tensor):
                 data = a.data
                 arrays.append(data)
                 if grad_enabled and a.requires_grad:
-                    requires_grad = True
+                    needs.append(True)
                     # the edge holds graph keys and shapes, never the input Tensor, so
                     # activations that backward does not need are freed when the user drops them
                     edges.append((a._ctx, a._key or a, data.shape, data.dtype))
                     continue
             else:
                 arrays.append(a)
+            needs.append(False)
             edges.append(None)
-        ctx.needs_input_grad = tuple([e is not None for e in edges]) if requires_grad \
-            else (False,) * len(args)
-        ctx.saved_tensors = ()
+        requires_grad = True in needs
+        ctx.needs_input_grad = tuple(needs)
         try:
-            out = cls.forward(ctx, *arrays, **kwargs)
+            out = cls.forward(ctx, *arrays)
         except (ValueError, TypeError) as e:
             raise _op_error(cls, e, args) from None
         if not requires_grad:
             if type(out) is tuple:
                 return tuple([Tensor._make(o) for o in out])
             return Tensor._make(out)
-        _State.seq += 1
-        ctx.seq = _State.seq
+        ctx.seq = next(_sequence)
         ctx.scope = _State.scope
         ctx.edges = edges
         if type(out) is tuple:

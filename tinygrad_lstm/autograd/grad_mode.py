@@ -9,8 +9,7 @@ import functools
 class _State:
     grad_enabled = True
     anomaly = False
-    seq = 0  # sequence number of the last recorded node
-    last_inplace = -1  # `seq` at the last in-place op; nodes created after it need no version check
+    last_inplace = 0  # mark of the last in-place op; nodes recorded after it need no check
     scope = ()  # labels of the modules (str) and time steps (int) the current op is made in
 
 
