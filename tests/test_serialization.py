@@ -249,10 +249,15 @@ def test_corrupt_structure_raises(tmp_path, structure, msg):
     assert "s.npz" in str(e.value)
 
 
-def test_plain_npz_without_structure_raises(tmp_path):
-    np.savez(tmp_path / "plain.npz", w=np.ones(2))
-    with pytest.raises(ValueError, match="plain.npz.*__structure__"):
-        load(tmp_path / "plain.npz")
+def test_plain_npz_loads_as_a_flat_dict_of_tensors(tmp_path):
+    # e.g. np.savez(path, **{k: v.numpy() for k, v in torch_model.state_dict().items()})
+    w, b = np.arange(6, dtype=np.float32).reshape(2, 3), np.array([1, 2], dtype=np.int64)
+    np.savez(tmp_path / "plain.npz", **{"lstm.weight_ih_l0": w, "fc.bias": b})
+    loaded = load(tmp_path / "plain.npz")
+    assert sorted(loaded) == ["fc.bias", "lstm.weight_ih_l0"]
+    assert all(isinstance(t, Tensor) for t in loaded.values())
+    np.testing.assert_array_equal(loaded["lstm.weight_ih_l0"].numpy(), w)
+    assert loaded["fc.bias"].dtype == np.int64
 
 
 @pytest.mark.parametrize("name", ["c.npz", "c.safetensors"])

@@ -81,7 +81,8 @@ def save(obj, path: str | os.PathLike) -> None:
 def load(path: str | os.PathLike):
     """Read what `save` wrote: the same structure, Tensors as Tensors (requires_grad False).
 
-    A `.safetensors` file gives a dict name -> Tensor. Raises FileNotFoundError for a missing
+    A `.safetensors` file, or a plain `np.savez` archive (PyTorch weights exported as NumPy),
+    gives a dict name -> Tensor. Raises FileNotFoundError for a missing
     file and ValueError naming the file for a corrupt one or one holding pickled data.
     """
     path = _check_path(path, "load")
@@ -203,8 +204,8 @@ def _npz_load(path: str, buf: bytes):
         raise _corrupt(path, str(e)) from e
     except (zipfile.BadZipFile, EOFError, OSError) as e:
         raise _corrupt(path, f"{type(e).__name__}: {e}") from e
-    if _STRUCTURE not in arrays:
-        raise _corrupt(path, f"no {_STRUCTURE!r} entry (not written by tinygrad_lstm.save)")
+    if _STRUCTURE not in arrays:  # a plain np.savez archive, e.g. weights exported from torch
+        return {name: from_numpy(a) for name, a in arrays.items()}
     raw = arrays.pop(_STRUCTURE)
     if raw.dtype != np.uint8 or raw.ndim != 1:
         raise _corrupt(path, f"{_STRUCTURE!r} is not a 1-d uint8 array")
