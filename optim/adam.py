@@ -8,11 +8,12 @@ from typing import Any
 import numpy as np
 
 import tinygrad_lstm as tl
-from tinygrad_lstm.optim.optimizer import Optimizer
+from tinygrad_lstm.optim.optimizer import Optimizer, check_nonnegative
 
 
 class Adam(Optimizer):
-    """Adam, as torch.optim.Adam (weight decay is an L2 term added to the gradient).
+    """Adam, as torch.optim.Adam (weight decay is an L2 term added to the gradient, or, with
+    decoupled_weight_decay=True, AdamW's shrinking of θ: see optim.AdamW).
 
         input: γ (lr), β_1, β_2 (betas), θ_0 (params), f(θ) (objective),
                λ (weight decay), ε (eps), amsgrad, maximize
@@ -20,7 +21,7 @@ class Adam(Optimizer):
         for t = 1 to ... do
             if maximize:  g_t ← -∇_θ f_t(θ_{t-1})
             else:         g_t ←  ∇_θ f_t(θ_{t-1})
-            if λ ≠ 0:  g_t ← g_t + λ θ_{t-1}
+            if λ ≠ 0:  g_t ← g_t + λ θ_{t-1}      (decoupled: θ_{t-1} ← θ_{t-1} - γ λ θ_{t-1})
             m_t ← β_1 m_{t-1} + (1 - β_1) g_t
             v_t ← β_2 v_{t-1} + (1 - β_2) g_t²
             m̂_t ← m_t / (1 - β_1^t)
@@ -46,19 +47,16 @@ class Adam(Optimizer):
         amsgrad: bool = False,
         *,
         maximize: bool = False,
+        decoupled_weight_decay: bool = False,
     ) -> None:
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if eps < 0.0:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        check_nonnegative(lr=lr, eps=eps)
+        for i, beta in enumerate(betas):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+        check_nonnegative(weight_decay=weight_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                        amsgrad=amsgrad, maximize=maximize)
+                        amsgrad=amsgrad, maximize=maximize,
+                        decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
     @tl.no_grad()
@@ -81,7 +79,9 @@ class Adam(Optimizer):
                 state["step"] += 1
                 t = state["step"]
                 g = -p.grad.data if group["maximize"] else p.grad.data
-                if wd != 0:
+                if wd != 0 and group["decoupled_weight_decay"]:
+                    p.mul_(1 - lr * wd)
+                elif wd != 0:
                     g = g + wd * p.data
                 m, v = state["exp_avg"], state["exp_avg_sq"]
                 m *= beta1

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
 
-import numpy as np
-
-import tinygrad_lstm as tl
-from tinygrad_lstm.optim.optimizer import Optimizer
+from tinygrad_lstm.optim.adam import Adam
 
 
-class AdamW(Optimizer):
+class AdamW(Adam):
     """AdamW, as torch.optim.AdamW: the decay shrinks θ directly and never enters m_t or v_t.
 
         input: γ (lr), β_1, β_2 (betas), θ_0 (params), f(θ) (objective),
@@ -47,52 +43,5 @@ class AdamW(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if eps < 0.0:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                        amsgrad=amsgrad, maximize=maximize)
-        super().__init__(params, defaults)
-
-    @tl.no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient; returns closure()'s loss, if given."""
-        loss = self._eval_closure(closure)
-        for group in self.param_groups:
-            lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
-            beta1, beta2 = group["betas"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = np.zeros_like(p.data)
-                    state["exp_avg_sq"] = np.zeros_like(p.data)
-                    if group["amsgrad"]:
-                        state["max_exp_avg_sq"] = np.zeros_like(p.data)
-                state["step"] += 1
-                t = state["step"]
-                g = -p.grad.data if group["maximize"] else p.grad.data
-                p.mul_(1 - lr * wd)
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                m *= beta1
-                m += (1 - beta1) * g
-                v *= beta2
-                v += (1 - beta2) * g * g
-                m_hat = m / (1 - beta1**t)
-                if group["amsgrad"]:
-                    v_max = state["max_exp_avg_sq"]
-                    np.maximum(v_max, v, out=v_max)
-                    v_hat = v_max / (1 - beta2**t)
-                else:
-                    v_hat = v / (1 - beta2**t)
-                p.sub_(lr * m_hat / (np.sqrt(v_hat) + eps))
-        return loss
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                         decoupled_weight_decay=True)

@@ -44,6 +44,14 @@ class _StateByParam(MutableMapping):
         return self._items[id(p)][1] if id(p) in self._items else default
 
 
+def check_nonnegative(**hyperparameters) -> None:
+    """PyTorch's argument checks, in its words: `Invalid learning rate: -1`, ..."""
+    for name, value in hyperparameters.items():
+        if value < 0.0:
+            label = {"lr": "learning rate", "eps": "epsilon value"}.get(name, f"{name} value")
+            raise ValueError(f"Invalid {label}: {value}")
+
+
 class Optimizer:
     """Base class of all optimizers: parameter groups, per-parameter state, state_dict.
 

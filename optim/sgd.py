@@ -7,7 +7,7 @@ from typing import Any
 
 
 import tinygrad_lstm as tl
-from tinygrad_lstm.optim.optimizer import Optimizer
+from tinygrad_lstm.optim.optimizer import Optimizer, check_nonnegative
 
 
 class SGD(Optimizer):
@@ -41,12 +41,7 @@ class SGD(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if momentum < 0.0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        check_nonnegative(lr=lr, momentum=momentum, weight_decay=weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,

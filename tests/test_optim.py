@@ -198,9 +198,9 @@ DEFAULTS = [
     (optim.RMSprop, dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
                          centered=False, maximize=False)),
     (optim.Adam, dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
-                      maximize=False)),
+                      maximize=False, decoupled_weight_decay=False)),
     (optim.AdamW, dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                       amsgrad=False, maximize=False)),
+                       amsgrad=False, maximize=False, decoupled_weight_decay=True)),
 ]
 
 
