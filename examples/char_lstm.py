@@ -13,10 +13,16 @@ optimizer, vocabulary, step, RNG state, written atomically at every evaluation a
 loss.csv (and loss.png with matplotlib) and graph.svg, the compute graph of one window.
 """
 
+import os
+
+# The recurrent matmuls are small ((B, H) @ (H, 4H)): OpenBLAS's threads cost more than they
+# give at this size, and slow down many times over when another process holds a core.
+# Set OPENBLAS_NUM_THREADS yourself to override (it must be set before NumPy loads).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import argparse
 import csv
 import math
-import os
 import signal
 import sys
 import time
@@ -253,6 +259,7 @@ def main(argv=None) -> dict:
         save_checkpoint(ckpt_path, model, opt, sched, vocab, args,
                         **{**run, "elapsed": time.perf_counter() - start})
 
+    session_start, first_step = time.perf_counter(), run["step"]
     try:
         done = False
         while not done:
@@ -277,8 +284,6 @@ def main(argv=None) -> dict:
                 step, last_loss = run["step"], loss.item()
                 smooth = last_loss if smooth is None else 0.98 * smooth + 0.02 * last_loss
                 seconds = time.perf_counter() - t0
-                if run["horizon"] is None and step == 20:  # fit the lr decay to the budget
-                    run["horizon"] = max(step + 1, int(budget / (seconds * 1.15)))
                 bar.update()
                 bar.set_postfix(loss=f"{smooth:.3f}", refresh=False,
                                 tok_s=f"{tokens_per_step / seconds:,.0f}")
@@ -291,6 +296,11 @@ def main(argv=None) -> dict:
                               f"lr {sched.get_last_lr()[0]:.2e}, "
                               f"{time.perf_counter() - start:.0f}s")
                     checkpoint()
+                if not args.steps and (step == first_step + 20 or evaluated):
+                    # fit the lr decay to the time budget, at the pace so far (evaluations too)
+                    now = time.perf_counter()
+                    pace = (now - session_start) / (step - first_step)
+                    run["horizon"] = step + max(1, int((budget - (now - start)) / pace))
                 writer.writerow([step, step * tokens_per_step,
                                  f"{time.perf_counter() - start:.1f}",
                                  f"{sched.get_last_lr()[0]:.3e}", f"{smooth:.4f}",

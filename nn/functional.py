@@ -23,13 +23,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if weight.ndim != 2 or input.ndim == 0 or input.shape[-1] != weight.shape[1]:
         raise ValueError(f"linear: input of shape {input.shape} does not match weight of shape "
                          f"{weight.shape} (expected input (*, {weight.shape[-1]}))")
-    lead = input.shape[:-1]
-    if input.ndim > 2:  # one 2-D matmul: a batched one would build a (*, in, out) weight grad
-        input = input.reshape(-1, input.shape[-1])
-    out = input @ weight.T
-    if bias is not None:
-        out = out + bias
-    return out.reshape(*lead, weight.shape[0]) if len(lead) > 1 else out
+    out = input @ weight.T  # matmul folds any leading dims into one GEMM
+    return out if bias is None else out + bias
 
 
 def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
