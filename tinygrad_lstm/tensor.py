@@ -4,7 +4,7 @@ import weakref
 
 import numpy as np
 
-from .autograd.grad_mode import _State
+from .autograd.grad_mode import _state
 
 _FLOATS = (np.float16, np.float32, np.float64)
 
@@ -398,7 +398,7 @@ class Tensor:
 
     def _inplace(self, op: str, fn, *args) -> "Tensor":
         """Run fn(self.data, *args) in place and bump the version counter."""
-        if _State.grad_enabled and (self.requires_grad or any(
+        if _state.grad_enabled and (self.requires_grad or any(
                 isinstance(a, Tensor) and a.requires_grad for a in args)):
             what = "a leaf Variable that requires grad" if self._ctx is None and \
                 self.requires_grad else "a tensor that requires grad"

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from .function import OuterSum, _check_finite, _modified_since
-from .grad_mode import _State
+from .grad_mode import _state
 
 
 def _dense(g):
@@ -95,15 +95,16 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
 
     grads = {root._key: grad}
     owned = set()  # keys whose buffer this call allocated, so it may be added to in place
-    anomaly = _State.anomaly
+    anomaly = _state.anomaly
+    pop, get = grads.pop, grads.get  # the loop below runs once per node: keep it lean
     for node in _reachable(root._ctx):
         if node.outputs is None:
-            g = grads.pop(node, None)
+            g = pop(node, None)
             if g is None:
                 continue
             grad_outputs = (g.materialize() if type(g) is OuterSum else g,)
         else:
-            grad_outputs = [grads.pop((node, i), None) for i in range(len(node.outputs))]
+            grad_outputs = [pop((node, i), None) for i in range(len(node.outputs))]
             if all(g is None for g in grad_outputs):
                 continue
             grad_outputs = [np.zeros(s, d) if g is None else _dense(g)
@@ -111,7 +112,7 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
         if node.hooks:
             grad_outputs = [_run_hooks(node.hooks[i], g, f"output {i} of {node.name()}")
                             if i in node.hooks else g for i, g in enumerate(grad_outputs)]
-        if _State.last_inplace > node.seq:
+        if _state.last_inplace > node.seq:
             _check_saved(node)
         try:
             input_grads = node.backward(node, *grad_outputs)
@@ -122,16 +123,17 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
             node.saved_tensors = None  # a node that saved nothing may be walked again
         if type(input_grads) is not tuple:
             input_grads = (input_grads,)
-        if len(input_grads) != len(node.edges):
+        edges = node.edges
+        if len(input_grads) != len(edges):
             raise RuntimeError(f"{node.name()} returned {len(input_grads)} gradients, expected "
-                               f"{len(node.edges)} (one per forward argument)")
+                               f"{len(edges)} (one per forward argument)")
         if anomaly:
             _check_finite(node, input_grads, "gradient for input")
-        for edge, g in zip(node.edges, input_grads):
+        for edge, g in zip(edges, input_grads):
             if edge is None or g is None:
                 continue
             _, key, shape, dtype = edge
-            prev = grads.get(key)
+            prev = get(key)
             if type(g) is not np.ndarray:
                 if type(g) is OuterSum and g.shape == shape and g.dtype == dtype:
                     if prev is None:
@@ -143,7 +145,7 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
                 g = np.asarray(_dense(g))
             if g.shape != shape:
                 g = unbroadcast(g, shape, node.name())
-            if g.dtype != dtype:
+            if g.dtype is not dtype and g.dtype != dtype:
                 g = g.astype(dtype)
             if prev is None:
                 grads[key] = g

@@ -12,7 +12,7 @@ import weakref
 import numpy as np
 
 from ..tensor import Tensor
-from .grad_mode import _State
+from .grad_mode import _state
 
 # node sequence numbers and in-place marks, one increasing count (a module-level counter:
 # writing a class attribute on every op would invalidate CPython's attribute caches)
@@ -37,7 +37,7 @@ def _entry(array: np.ndarray):
 
 def note_inplace(array: np.ndarray) -> None:
     """Record an in-place change of `array`, so backward can refuse stale saved arrays."""
-    mark = _State.last_inplace = next(_sequence)  # nodes with a smaller seq saw the old values
+    mark = _state.last_inplace = next(_sequence)  # nodes with a smaller seq saw the old values
     root, entry = _root(array), _entry(array)
     key = id(root)
     _modified[key] = (weakref.ref(root, lambda _, key=key: _modified.pop(key, None)),
@@ -129,7 +129,7 @@ class Function:
         arrays = []
         needs = []
         edges = []  # per argument: None, or (producing node, gradient key, shape, dtype)
-        grad_enabled = _State.grad_enabled
+        grad_enabled = _state.grad_enabled
         for a in args:
             if isinstance(a, Tensor):
                 data = a.data
@@ -155,14 +155,14 @@ class Function:
                 return tuple([Tensor._make(o) for o in out])
             return Tensor._make(out)
         ctx.seq = next(_sequence)
-        ctx.scope = _State.scope
+        ctx.scope = _state.scope
         ctx.edges = edges
         if type(out) is tuple:
             out = tuple([Tensor._make(o, ctx, (ctx, i)) for i, o in enumerate(out)])
             ctx.outputs = tuple([(o.data.shape, o.data.dtype) for o in out])
         else:
             out = Tensor._make(out, ctx, ctx)
-        if _State.anomaly:
+        if _state.anomaly:
             ctx.trace = _user_frame()
             _check_finite(ctx, out if type(out) is tuple else (out,), "output")
         return out

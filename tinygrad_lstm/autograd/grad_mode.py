@@ -1,16 +1,23 @@
-"""Grad modes: whether ops record onto the tape, and whether anomaly detection is on.
-
-`_State` is read by every op, so it is a plain class with class attributes (one lookup each).
-"""
+"""Grad modes: whether ops record onto the tape, and whether anomaly detection is on."""
 
 import functools
 
 
-class _State:
-    grad_enabled = True
-    anomaly = False
-    last_inplace = 0  # mark of the last in-place op; nodes recorded after it need no check
-    scope = ()  # labels of the modules (str) and time steps (int) the current op is made in
+class _GradState:
+    """Read by every op. An instance with slots, not class attributes: writing a class
+    attribute (as scopes and in-place marks do often) would invalidate CPython's attribute
+    caches for every later read."""
+
+    __slots__ = ("grad_enabled", "anomaly", "last_inplace", "scope")
+
+    def __init__(self) -> None:
+        self.grad_enabled = True
+        self.anomaly = False
+        self.last_inplace = 0  # mark of the last in-place op; nodes recorded after it need no check
+        self.scope = ()  # labels of the modules (str) and time steps (int) the current op is in
+
+
+_state = _GradState()
 
 
 class _GradModeContext:
@@ -20,11 +27,11 @@ class _GradModeContext:
         self.mode = bool(mode)
 
     def __enter__(self) -> None:
-        self.prev = _State.grad_enabled
-        _State.grad_enabled = self.mode
+        self.prev = _state.grad_enabled
+        _state.grad_enabled = self.mode
 
     def __exit__(self, *exc) -> None:
-        _State.grad_enabled = self.prev
+        _state.grad_enabled = self.prev
 
     def __call__(self, fn):
         mode = self.mode
@@ -56,14 +63,14 @@ class set_grad_enabled(_GradModeContext):
 
     def __init__(self, mode: bool) -> None:
         super().__init__(mode)
-        self.prev = _State.grad_enabled
-        _State.grad_enabled = self.mode  # a plain call takes effect at once, as in PyTorch
+        self.prev = _state.grad_enabled
+        _state.grad_enabled = self.mode  # a plain call takes effect at once, as in PyTorch
 
     def __enter__(self) -> None:
         pass  # __init__ already switched the mode and kept the previous one
 
     def __call__(self, fn):
-        _State.grad_enabled = self.prev  # used as a decorator: undo the switch made by __init__
+        _state.grad_enabled = self.prev  # used as a decorator: undo the switch made by __init__
         return super().__call__(fn)
 
 
@@ -78,15 +85,15 @@ class graph_scope:
         self.label = label
 
     def __enter__(self) -> None:
-        self.prev = _State.scope
-        _State.scope = self.prev + (self.label,)
+        self.prev = _state.scope
+        _state.scope = self.prev + (self.label,)
 
     def __exit__(self, *exc) -> None:
-        _State.scope = self.prev
+        _state.scope = self.prev
 
 
 def is_grad_enabled() -> bool:
-    return _State.grad_enabled
+    return _state.grad_enabled
 
 
 class detect_anomaly:
@@ -97,11 +104,11 @@ class detect_anomaly:
         self.mode = bool(check_nan)
 
     def __enter__(self) -> None:
-        self.prev = _State.anomaly
-        _State.anomaly = self.mode
+        self.prev = _state.anomaly
+        _state.anomaly = self.mode
 
     def __exit__(self, *exc) -> None:
-        _State.anomaly = self.prev
+        _state.anomaly = self.prev
 
     def __call__(self, fn):
         @functools.wraps(fn)
@@ -113,4 +120,4 @@ class detect_anomaly:
 
 
 def is_anomaly_enabled() -> bool:
-    return _State.anomaly
+    return _state.anomaly
