@@ -357,8 +357,11 @@ class Tensor:
         """`chunks` pieces of equal size ceil(n / chunks) along dim (the last may be smaller)."""
         if chunks <= 0:
             raise ValueError(f"chunk: chunks must be positive, got {chunks}")
-        n = self.shape[_normalize_dim(dim, self.ndim, "chunk")]
-        return self.split(max(-(-n // chunks), 1), dim)
+        dim = _normalize_dim(dim, self.ndim, "chunk")
+        n = self.shape[dim]
+        size = max(-(-n // chunks), 1)
+        bounds = [(a, min(a + size, n)) for a in range(0, n, size)] or [(0, 0)]
+        return ops.Split.apply(self, bounds, dim)  # every LSTM step chunks: no detour via split
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
         if self.ndim == 0:
