@@ -168,7 +168,7 @@ def assert_close(actual, desired, err_msg=""):
 
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
-@pytest.mark.parametrize("index, case", enumerate(ORACLE_CASES))
+@pytest.mark.parametrize("index, case", list(enumerate(ORACLE_CASES)))
 def test_rnn_gradients_match_bptt(index, case, nonlinearity):
     T, num_layers, batch_first, with_state, bias = case
     mode = "RNN_" + nonlinearity.upper()
@@ -189,7 +189,7 @@ def test_rnn_gradients_match_bptt(index, case, nonlinearity):
         assert_close(hx[0].grad.data, dh0)
 
 
-@pytest.mark.parametrize("index, case", enumerate(ORACLE_CASES))
+@pytest.mark.parametrize("index, case", list(enumerate(ORACLE_CASES)))
 def test_lstm_gradients_match_bptt(index, case):
     T, num_layers, batch_first, with_state, bias = case
     module, params, x, states, d_out, d_states = oracle_case(index, T, num_layers, "LSTM",
