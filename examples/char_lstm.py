@@ -97,10 +97,6 @@ def config_of(args) -> dict:
     return {k: getattr(args, k) for k in ("hidden", "layers", "embed", "dropout")}
 
 
-def detach(state):
-    return tuple(s.detach() for s in state)
-
-
 @tl.no_grad()
 def evaluate(model: CharLSTM, ids: np.ndarray, batch_size: int = 64, seq_len: int = 128) -> float:
     """Mean cross-entropy (nats/char) over all of `ids`, streams carried across windows."""

@@ -173,6 +173,6 @@ class ModuleDict(Module):
         return module
 
     def update(self, modules: Mapping | Iterable) -> None:
-        items = modules.items() if isinstance(modules, Mapping) else modules
+        items = modules.items() if isinstance(modules, (Mapping, ModuleDict)) else modules
         for key, module in items:
             self[key] = module

@@ -23,6 +23,9 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if weight.ndim != 2 or input.ndim == 0 or input.shape[-1] != weight.shape[1]:
         raise ValueError(f"linear: input of shape {input.shape} does not match weight of shape "
                          f"{weight.shape} (expected input (*, {weight.shape[-1]}))")
+    if input.dtype != weight.dtype:
+        raise RuntimeError(f"linear: input has dtype {input.dtype}, but the weight is "
+                           f"{weight.dtype}; convert one of them with .float() or .double()")
     out = input @ weight.T  # matmul folds any leading dims into one GEMM
     return out if bias is None else out + bias
 
@@ -120,8 +123,15 @@ def _rows(input: Tensor, t: np.ndarray) -> tuple[Tensor, np.ndarray]:
     return input.reshape(-1, input.shape[-1]), t.reshape(-1)
 
 
-def cross_entropy(input: Tensor, target, ignore_index: int = -100, reduction: str = "mean",
-                  label_smoothing: float = 0.0) -> Tensor:
+def _no_class_weights(weight, fn: str) -> None:
+    # PyTorch's third positional argument is `weight`: refuse it rather than misread it
+    if weight is not None:
+        raise NotImplementedError(f"{fn}: class weights are not supported; pass ignore_index, "
+                                  f"reduction and label_smoothing by keyword")
+
+
+def cross_entropy(input: Tensor, target, weight=None, *, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Fused log_softmax + NLL over class dim 1, stable for logits of any magnitude.
 
     l_n = (1 - eps) * -log p[n, y_n] + eps * mean_c(-log p[n, c]), 0 where y_n == ignore_index;
@@ -129,6 +139,7 @@ def cross_entropy(input: Tensor, target, ignore_index: int = -100, reduction: st
     Shape: input (N, C) or (N, C, d1, ...), target (N,) or (N, d1, ...) integer
     -> () or, with reduction='none', the target's shape.
     """
+    _no_class_weights(weight, "cross_entropy")
     t = _class_target("cross_entropy", input, target, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
@@ -137,12 +148,14 @@ def cross_entropy(input: Tensor, target, ignore_index: int = -100, reduction: st
     return loss.reshape(t.shape) if reduction == "none" else loss
 
 
-def nll_loss(input: Tensor, target, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+def nll_loss(input: Tensor, target, weight=None, *, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of log-probabilities: l_n = -input[n, y_n] (0 where ignored).
 
     Shape: input (N, C) or (N, C, d1, ...), target (N,) or (N, d1, ...) integer
     -> () or, with reduction='none', the target's shape.
     """
+    _no_class_weights(weight, "nll_loss")
     t = _class_target("nll_loss", input, target, reduction)
     x2, t2 = _rows(input, t)
     n_classes = x2.shape[1]

@@ -17,9 +17,10 @@ class CrossEntropyLoss(_Loss):
     """F.cross_entropy: fused log_softmax + NLL.
     Shape: input (N, C) or (N, C, d1, ...), target (N,) or (N, d1, ...) -> () or target's."""
 
-    def __init__(self, ignore_index: int = -100, reduction: str = "mean",
+    def __init__(self, weight=None, *, ignore_index: int = -100, reduction: str = "mean",
                  label_smoothing: float = 0.0) -> None:
         super().__init__(reduction)
+        F._no_class_weights(weight, "CrossEntropyLoss")
         self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
     def forward(self, input: Tensor, target) -> Tensor:
@@ -31,8 +32,10 @@ class NLLLoss(_Loss):
     """F.nll_loss on log-probabilities.
     Shape: input (N, C) or (N, C, d1, ...), target (N,) or (N, d1, ...) -> () or target's."""
 
-    def __init__(self, ignore_index: int = -100, reduction: str = "mean") -> None:
+    def __init__(self, weight=None, *, ignore_index: int = -100,
+                 reduction: str = "mean") -> None:
         super().__init__(reduction)
+        F._no_class_weights(weight, "NLLLoss")
         self.ignore_index = ignore_index
 
     def forward(self, input: Tensor, target) -> Tensor:

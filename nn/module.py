@@ -223,7 +223,9 @@ class Module:
 
     def to(self, dtype) -> "Module":
         """Cast floating-point parameters and buffers in place: the same Parameter objects
-        hold new arrays, so optimizers built on them keep working."""
+        hold new arrays, so optimizers built on them keep working. `to("cpu")` does nothing."""
+        if isinstance(dtype, str) and dtype == "cpu":
+            return self
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"Module.to only accepts floating point dtypes, but got {dtype}")

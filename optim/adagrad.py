@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-import tinygrad_lstm as tl
+from tinygrad_lstm.autograd import no_grad
 from tinygrad_lstm.optim.optimizer import Optimizer, check_nonnegative
 
 
@@ -46,7 +46,7 @@ class Adagrad(Optimizer):
                         initial_accumulator_value=initial_accumulator_value, maximize=maximize)
         super().__init__(params, defaults)
 
-    @tl.no_grad()
+    @no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; returns closure()'s loss, if given."""
         loss = self._eval_closure(closure)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-import tinygrad_lstm as tl
+from tinygrad_lstm.autograd import no_grad
 from tinygrad_lstm.optim.optimizer import Optimizer, check_nonnegative
 
 
@@ -50,6 +50,8 @@ class Adam(Optimizer):
         decoupled_weight_decay: bool = False,
     ) -> None:
         check_nonnegative(lr=lr, eps=eps)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"Invalid betas: expected a pair (beta1, beta2), got {betas!r}")
         for i, beta in enumerate(betas):
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
@@ -59,7 +61,7 @@ class Adam(Optimizer):
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
-    @tl.no_grad()
+    @no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; returns closure()'s loss, if given."""
         loss = self._eval_closure(closure)

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-import tinygrad_lstm as tl
+from tinygrad_lstm.autograd import enable_grad
+from tinygrad_lstm.tensor import Tensor
 
 
 class _StateByParam(MutableMapping):
@@ -66,7 +67,7 @@ class Optimizer:
 
     def __init__(self, params: Iterable, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
-        if isinstance(params, tl.Tensor):
+        if isinstance(params, Tensor):
             raise TypeError(
                 "params argument given to the optimizer should be an iterable of Tensors or "
                 f"dicts, but got {type(params).__name__}"
@@ -86,7 +87,7 @@ class Optimizer:
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
         params = param_group["params"]
-        if isinstance(params, tl.Tensor):
+        if isinstance(params, Tensor):
             params = [params]
         elif isinstance(params, (set, frozenset)):
             raise TypeError(
@@ -96,7 +97,7 @@ class Optimizer:
         params = list(params)
         first_at: dict[int, int] = {}
         for i, p in enumerate(params):
-            if not isinstance(p, tl.Tensor):
+            if not isinstance(p, Tensor):
                 raise TypeError(
                     f"optimizer can only optimize Tensors, but one of the params is "
                     f"{type(p).__name__}"
@@ -136,7 +137,7 @@ class Optimizer:
         """Run `closure` (it recomputes the loss and calls backward) with grad enabled."""
         if closure is None:
             return None
-        with tl.enable_grad():
+        with enable_grad():
             return closure()
 
     def state_dict(self) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-import tinygrad_lstm as tl
+from tinygrad_lstm.autograd import no_grad
 from tinygrad_lstm.optim.optimizer import Optimizer, check_nonnegative
 
 
@@ -55,7 +55,7 @@ class RMSprop(Optimizer):
                         momentum=momentum, centered=centered, maximize=maximize)
         super().__init__(params, defaults)
 
-    @tl.no_grad()
+    @no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; returns closure()'s loss, if given."""
         loss = self._eval_closure(closure)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 
-import tinygrad_lstm as tl
+from tinygrad_lstm.autograd import no_grad
 from tinygrad_lstm.optim.optimizer import Optimizer, check_nonnegative
 
 
@@ -48,7 +48,7 @@ class SGD(Optimizer):
                         weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
         super().__init__(params, defaults)
 
-    @tl.no_grad()
+    @no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; returns closure()'s loss, if given."""
         loss = self._eval_closure(closure)

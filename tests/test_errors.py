@@ -277,3 +277,10 @@ def test_backward_not_defined():
     y = NoBackward.apply(ones(2, requires_grad=True)).sum()
     with pytest.raises((NotImplementedError, RuntimeError), match="NoBackward"):
         y.backward()
+
+
+def test_dims_of_zero_dim_tensors_and_bad_flatten_ranges_are_named():
+    raises(IndexError, lambda: Tensor(1.0).size(0), "size")
+    raises(IndexError, lambda: Tensor(np.ones((2, 3))).argmax(5), "argmax")
+    raises(ValueError, lambda: Tensor(np.ones((2, 3, 4))).flatten(2, 0), "flatten")
+    assert Tensor(1.0).squeeze(0).shape == ()

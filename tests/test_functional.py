@@ -5,7 +5,7 @@ activations; gradients against closed forms and float64 finite differences."""
 import numpy as np
 import pytest
 
-from tinygrad_lstm import Tensor
+from tinygrad_lstm import Tensor, nn
 from tinygrad_lstm.autograd import gradcheck
 from tinygrad_lstm.nn import functional as F
 
@@ -243,3 +243,20 @@ def test_linear_dropout_embedding_functional():
     assert F.dropout(t, 0.9, training=False) is t
     idx = np.array([[2, 0]])
     np.testing.assert_array_equal(F.embedding(idx, Tensor(w)).data, w[idx])
+
+
+def test_class_weights_in_pytorchs_position_are_refused_not_misread():
+    # PyTorch's third positional argument is `weight`; reading it as ignore_index would
+    # silently drop rows
+    x, t = Tensor(np.zeros((3, 3))), Tensor([2, 0, 1])
+    w = Tensor([2.0, 1.0, 1.0])
+    for call in (lambda: F.cross_entropy(x, t, w), lambda: F.nll_loss(x, t, w),
+                 lambda: nn.CrossEntropyLoss(w), lambda: nn.NLLLoss(w)):
+        with pytest.raises(NotImplementedError, match="class weights"):
+            call()
+
+
+def test_linear_refuses_an_input_of_another_dtype():
+    layer = nn.Linear(3, 2)
+    with pytest.raises(RuntimeError, match="linear: input has dtype float64"):
+        layer(Tensor(np.ones((2, 3))))

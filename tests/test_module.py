@@ -15,9 +15,9 @@ class Block(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.scale = nn.Parameter(np.ones(3))
+        self.scale = nn.Parameter(np.ones(3, np.float32))
         self.fc = nn.Linear(3, 3)
-        self.shift = nn.Parameter(np.zeros(3))
+        self.shift = nn.Parameter(np.zeros(3, np.float32))
         self.register_buffer("count", Tensor(np.zeros(1)))
         self.register_buffer("cache", Tensor(np.zeros(2)), persistent=False)
 
@@ -294,7 +294,7 @@ def test_register_buffer_and_assignment_checks():
 
 def test_call_labels_nodes_with_module_scope():
     net = nn.Sequential(nn.Linear(2, 2))
-    x = Tensor(np.ones((1, 2)), requires_grad=True)
+    x = Tensor(np.ones((1, 2), np.float32), requires_grad=True)
     assert net(x).grad_fn.scope == ("sequential", "0")  # a root: its class name
 
     class Outer(nn.Module):
@@ -362,3 +362,11 @@ def test_deepcopy_gives_independent_parameters():
     for (name, p), (name2, q) in zip(net.named_parameters(), clone.named_parameters()):
         assert name == name2 and isinstance(q, nn.Parameter) and q.data is not p.data
         np.testing.assert_array_equal(p.data, q.data)
+
+
+def test_to_cpu_is_accepted_and_module_dicts_copy_module_dicts():
+    model = nn.Linear(2, 2)
+    assert model.to("cpu") is model
+    first = nn.ModuleDict({"a": nn.Linear(1, 1)})
+    second = nn.ModuleDict(first)
+    assert list(second.keys()) == ["a"] and second["a"] is first["a"]

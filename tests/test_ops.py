@@ -460,3 +460,25 @@ def test_log_softmax_property(shape, data):
     # the Jacobian of log_softmax is I - softmax along dim
     p = np.exp(_log_softmax(x, dim))
     np.testing.assert_allclose(t.grad.numpy(), g - p * g.sum(dim, keepdims=True), atol=1e-12)
+
+
+def test_max_and_min_along_a_dim_send_the_gradient_to_the_returned_index():
+    # PyTorch: max(dim)/min(dim) are gathers at their indices; only amax/amin share ties
+    y = Tensor([[1.0, 1.0, 0.0], [0.0, 3.0, 3.0]], requires_grad=True)
+    values, indices = y.max(1)
+    values.sum().backward()
+    np.testing.assert_array_equal(indices.numpy(), [0, 1])
+    np.testing.assert_array_equal(y.grad.numpy(), [[1, 0, 0], [0, 1, 0]])
+    y.grad = None
+    values, indices = y.min(0, keepdim=True)
+    assert values.shape == indices.shape == (1, 3)
+    values.sum().backward()
+    np.testing.assert_array_equal(y.grad.numpy(), [[0, 1, 1], [1, 0, 0]])
+
+
+@pytest.mark.parametrize("op", ["exp", "log", "tanh", "sigmoid"])
+def test_unary_ops_on_integers_compute_in_float32(op):
+    out = getattr(Tensor([1, 2]), op)()
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.numpy(), getattr(Tensor([1.0, 2.0]), op)().numpy())
+    assert (Tensor([[1, 2]]) @ Tensor(np.ones((2, 2), np.float32))).dtype == np.float32

@@ -442,3 +442,9 @@ def test_load_state_dict_rejects_mismatched_layout():
     with pytest.raises(ValueError, match=r"'momentum_buffer' of shape \(3, 4\) for a parameter "
                                          r"of shape \(5,\)"):
         optim.SGD(swapped).load_state_dict(sd)
+
+
+def test_adam_betas_must_be_a_pair():
+    p = Tensor(np.zeros(2), requires_grad=True)
+    with pytest.raises(ValueError, match="betas"):
+        optim.Adam([p], betas=0.9)

@@ -11,11 +11,19 @@ import numpy as np
 
 from .autograd.function import Function, OuterSum
 
-# sigmoid's exp(-x) overflows to inf for x < -88 (float32) and gives the right limit, 0;
-# np.errstate around each call would cost more than the op on small arrays
+# exp overflows to inf for large arguments, which is the right value (sigmoid's exp(-x) for
+# x < -88 in float32 gives the exact limit 0; exp and log_softmax's exp give inf / 0 as they
+# should): silence only that warning, only for this module. np.errstate around each call would
+# cost more than the op on small arrays.
 warnings.filterwarnings("ignore", "overflow encountered in exp", RuntimeWarning, __name__)
 
 # ---------------------------------------------------------------- unary
+
+
+def _floating(x):
+    """Integer input computes in float32, PyTorch's default dtype (NumPy would use float64)."""
+    return x if x.dtype.kind == "f" else x.astype(np.float32)
+
 
 
 class Neg(Function):
@@ -35,6 +43,7 @@ class Exp(Function):
 
     @staticmethod
     def forward(ctx, x):
+        x = _floating(x)
         out = np.exp(x)
         ctx.save_for_backward(out)
         return out
@@ -50,6 +59,7 @@ class Log(Function):
 
     @staticmethod
     def forward(ctx, x):
+        x = _floating(x)
         ctx.save_for_backward(x)
         return np.log(x)
 
@@ -64,6 +74,7 @@ class Tanh(Function):
 
     @staticmethod
     def forward(ctx, x):
+        x = _floating(x)
         out = np.tanh(x)
         ctx.save_for_backward(out)
         return out
@@ -81,6 +92,7 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, x):
+        x = _floating(x)
         out = np.exp(-x)  # overflows to inf for very negative x, giving the exact limit 0
         if type(out) is np.ndarray:  # in place; a 0-d x gives a NumPy scalar instead
             out += 1
@@ -115,7 +127,8 @@ class Relu(Function):
 
 
 class Cast(Function):
-    """x.astype(dtype). VJP: g (the engine casts it back to x's dtype)."""
+    """x.astype(dtype). VJP: g (the engine casts it back to x's dtype).
+    A primitive because no arithmetic composite changes a dtype (float() / double())."""
 
     @staticmethod
     def forward(ctx, x, dtype):
@@ -233,9 +246,10 @@ class Matmul(Function):
         ctx.save_for_backward(x if needs_y else None, y if needs_x else None)
         ctx.x_shape, ctx.y_shape = x.shape, y.shape
         if x.ndim > 2 and y.ndim == 2:  # one large GEMM beats NumPy's loop over the batch
-            return np.dot(x.reshape(-1, k_y), y).reshape(*x.shape[:-1], y.shape[1])
-        # np.dot always reaches BLAS; np.matmul does not for some 2-D layouts (10x slower)
-        return np.dot(x, y) if x.ndim <= 2 and y.ndim <= 2 else np.matmul(x, y)
+            out = np.dot(x.reshape(-1, k_y), y).reshape(*x.shape[:-1], y.shape[1])
+        else:  # np.dot always reaches BLAS; np.matmul does not for some 2-D layouts (10x slower)
+            out = np.dot(x, y) if x.ndim <= 2 and y.ndim <= 2 else np.matmul(x, y)
+        return _torch_dtype(out, x, y)
 
     @staticmethod
     def backward(ctx, g):

@@ -94,6 +94,8 @@ class Tensor:
         self._grad = value
 
     def size(self, dim: int | None = None):
+        if dim is not None and self.ndim == 0:
+            raise IndexError(f"size: dimension specified as {dim} but the tensor has no dims")
         return self.shape if dim is None else self.shape[_normalize_dim(dim, self.ndim, "size")]
 
     def dim(self) -> int:
@@ -259,11 +261,24 @@ class Tensor:
         return ops.Max.apply(self, _normalize_dims(dim, self.ndim, "amax"), keepdim)
 
     def max(self, dim: int | None = None, keepdim: bool = False):
-        """The largest element; with `dim`, the pair (values, indices) as in PyTorch."""
+        """The largest element; with `dim`, the pair (values, indices) as in PyTorch, whose
+        gradient goes to the returned index only (amax shares it among ties)."""
         if dim is None:
             return self.amax()
-        values = self.amax(dim, keepdim)
-        return _MinMax(values, Tensor._make(self.data.argmax(dim, keepdims=keepdim)))
+        return self._pick(np.argmax, dim, keepdim, "max")
+
+    def _pick(self, arg, dim: int, keepdim: bool, op: str) -> "_MinMax":
+        """(values, indices) at arg(x, dim): values gathered by index, so ties do not share."""
+        if self.ndim == 0:
+            return _MinMax(self, Tensor._make(np.zeros((), np.int64)))
+        dim = _normalize_dim(dim, self.ndim, op)
+        index = arg(self.data, axis=dim, keepdims=True)
+        where_ = list(np.indices(index.shape, sparse=True))
+        where_[dim] = index
+        values = self[tuple(where_)]
+        if not keepdim:
+            values, index = values.squeeze(dim), index.squeeze(dim)
+        return _MinMax(values, Tensor._make(index))
 
     def reshape(self, *shape) -> "Tensor":
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) \
@@ -320,11 +335,10 @@ class Tensor:
         return -((-self).amax(_normalize_dims(dim, self.ndim, "amin"), keepdim))
 
     def min(self, dim: int | None = None, keepdim: bool = False):
-        """The smallest element; with `dim`, the pair (values, indices) as in PyTorch."""
+        """The smallest element; with `dim`, (values, indices) as `max` gives them."""
         if dim is None:
             return self.amin()
-        return _MinMax(self.amin(dim, keepdim),
-                       Tensor._make(self.data.argmin(dim, keepdims=keepdim)))
+        return self._pick(np.argmin, dim, keepdim, "min")
 
     def clamp(self, min=None, max=None) -> "Tensor":
         """Clip to [min, max]; the gradient passes where min <= x <= max."""
@@ -368,10 +382,12 @@ class Tensor:
             return self.reshape(1)
         s, e = _normalize_dim(start_dim, self.ndim, "flatten"), _normalize_dim(end_dim, self.ndim,
                                                                                "flatten")
+        if s > e:
+            raise ValueError(f"flatten: start_dim {start_dim} cannot come after end_dim {end_dim}")
         return self.reshape(self.shape[:s] + (-1,) + self.shape[e + 1:])
 
     def squeeze(self, dim: int | None = None) -> "Tensor":
-        if dim is None:
+        if dim is None or self.ndim == 0:
             return self.reshape(tuple(n for n in self.shape if n != 1))
         d = _normalize_dim(dim, self.ndim, "squeeze")
         return self if self.shape[d] != 1 else self.reshape(self.shape[:d] + self.shape[d + 1:])
@@ -392,10 +408,12 @@ class Tensor:
         return self + np.zeros(shape, self.dtype)  # broadcasting does the expanding
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
-        return Tensor._make(np.asarray(self.data.argmax(dim, keepdims=keepdim)))
+        axis = None if dim is None or self.ndim == 0 else _normalize_dim(dim, self.ndim, "argmax")
+        return Tensor._make(np.asarray(self.data.argmax(axis, keepdims=keepdim)))
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
-        return Tensor._make(np.asarray(self.data.argmin(dim, keepdims=keepdim)))
+        axis = None if dim is None or self.ndim == 0 else _normalize_dim(dim, self.ndim, "argmin")
+        return Tensor._make(np.asarray(self.data.argmin(axis, keepdims=keepdim)))
 
     # ------------------------------------------------------------ in-place (no gradient)
 

@@ -412,7 +412,7 @@ def _step_keys(hidden) -> list:
             keys.append(h._key or h)
         return keys
     node = hidden._ctx
-    # through the transpose of batch_first or a reshape, to the op that joined the steps
+    # through a permute or a reshape, if any, to the op that joined the steps
     while isinstance(node, (ops.Permute, ops.Reshape)):
         node = node.edges[0][0]
     if not isinstance(node, ops.Stack):
