@@ -11,10 +11,11 @@ Usage:
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
+
+from .serialization import atomic_write
 
 
 def read_text(path: str | os.PathLike) -> str:
@@ -48,19 +49,7 @@ def read_text(path: str | os.PathLike) -> str:
 
 
 def _atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write to a temporary file in the same directory, then os.replace it over `path`,
-    so a crash never leaves a half-written file behind."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    atomic_write(os.fspath(path), lambda f: f.write(text.encode("utf-8")))
 
 
 def _read_json(path: str | os.PathLike, who: str) -> dict:

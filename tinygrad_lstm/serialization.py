@@ -66,7 +66,7 @@ def save(obj, path: str | os.PathLike) -> None:
     path = _check_path(path, "save")
     if path.endswith(".safetensors"):
         payload = _safetensors_bytes(obj, path)
-        _atomic_write(path, lambda f: f.write(payload))
+        atomic_write(path, lambda f: f.write(payload))
     else:
         arrays: dict[str, np.ndarray] = {}
         root = _encode(obj, arrays, "obj", set())
@@ -75,7 +75,7 @@ def save(obj, path: str | os.PathLike) -> None:
         arrays[_STRUCTURE] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
         # a file object, so np.savez cannot append ".npz" to the name the user gave; no
         # allow_pickle=False (older NumPy would save it as an array): _encode refused objects
-        _atomic_write(path, lambda f: np.savez(f, **arrays))
+        atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def load(path: str | os.PathLike):
@@ -102,7 +102,7 @@ def _check_path(path, fn: str) -> str:
     return path
 
 
-def _atomic_write(path: str, write) -> None:
+def atomic_write(path: str, write) -> None:
     """Run `write(f)` on a new file next to `path`, fsync it, then rename it over `path`."""
     dirname, basename = os.path.split(os.path.abspath(path))
     tmp = os.path.join(dirname, f".{basename}.{uuid.uuid4().hex[:12]}.tmp")
