@@ -10,7 +10,6 @@ the time steps pushed by recurrent modules), so any user-written module is group
 
 import math
 import subprocess
-import sys
 import warnings
 import weakref
 from collections.abc import Mapping, Sequence
@@ -382,10 +381,10 @@ def render(graph: graphviz.Digraph, path: "str | Path") -> str | None:
         except graphviz.ExecutableNotFound:
             if not _told_to_install:
                 _told_to_install = True
-                print("tinygrad_lstm.viz.render: the Graphviz `dot` program was not found, so "
-                      "the DOT source is written instead. Install Graphviz to get pictures: "
-                      "`apt install graphviz`, `brew install graphviz`, `conda install graphviz` "
-                      "or https://graphviz.org/download/", file=sys.stderr)
+                warnings.warn("render: the Graphviz `dot` program was not found, so the DOT "
+                              "source is written instead. Install Graphviz to get pictures: "
+                              "`apt install graphviz`, `brew install graphviz`, `conda install "
+                              "graphviz` or https://graphviz.org/download/", stacklevel=2)
         except subprocess.CalledProcessError as e:
             warnings.warn(f"render: dot failed on {path} ({e}); writing the DOT source instead",
                           RuntimeWarning, stacklevel=2)
@@ -457,8 +456,8 @@ def plot_gradient_flow(flows: "np.ndarray | dict", path: "str | Path | None" = N
     try:
         import matplotlib.pyplot as plt
     except ImportError:
-        print("plot_gradient_flow: matplotlib is not installed (pip install "
-              "'tinygrad_lstm[plot]'); no plot drawn", file=sys.stderr)
+        warnings.warn("plot_gradient_flow: matplotlib is not installed (pip install "
+                      "'tinygrad_lstm[plot]'); no plot drawn", stacklevel=2)
         return None
     if not isinstance(flows, dict):
         flows = {"||dL/dh_t||": flows}
