@@ -4,7 +4,7 @@ import numpy as np
 
 from tinygrad_lstm import ops
 from tinygrad_lstm.random import rng
-from tinygrad_lstm.tensor import Tensor, addmm, where
+from tinygrad_lstm.tensor import Tensor, where
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -26,7 +26,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if input.dtype != weight.dtype:
         raise RuntimeError(f"linear: input has dtype {input.dtype}, but the weight is "
                            f"{weight.dtype}; convert one of them with .float() or .double()")
-    return input @ weight.T if bias is None else addmm(bias, input, weight.T)
+    out = input @ weight.T  # matmul folds any leading dims into one GEMM
+    return out if bias is None else out + bias
 
 
 def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:

@@ -17,7 +17,7 @@ from tinygrad_lstm.nn import functional as F
 from tinygrad_lstm.nn.init import uniform_
 from tinygrad_lstm.nn.module import Module
 from tinygrad_lstm.nn.parameter import Parameter
-from tinygrad_lstm.tensor import Tensor, addmm, cat, stack
+from tinygrad_lstm.tensor import Tensor, cat, stack
 
 _PARAM_NAMES = ("weight_ih_l{}{}", "weight_hh_l{}{}", "bias_ih_l{}{}", "bias_hh_l{}{}")
 
@@ -28,7 +28,7 @@ _PARAM_NAMES = ("weight_ih_l{}{}", "weight_hh_l{}{}", "bias_ih_l{}{}", "bias_hh_
 def _rnn_step(xw: Tensor, state: tuple, w_hh_t: Tensor, b_hh: Tensor | None,
               nonlinearity: str) -> tuple:
     """h' = act(xw + h @ W_hh.T + b_hh)."""
-    a = addmm(xw, state[0], w_hh_t)  # (N, H)
+    a = xw + state[0] @ w_hh_t  # (N, H)
     if b_hh is not None:
         a = a + b_hh
     return (a.tanh() if nonlinearity == "tanh" else a.relu(),)
@@ -37,7 +37,7 @@ def _rnn_step(xw: Tensor, state: tuple, w_hh_t: Tensor, b_hh: Tensor | None,
 def _lstm_step(xw: Tensor, state: tuple, w_hh_t: Tensor, b_hh: Tensor | None) -> tuple:
     """(h', c') from xw = x @ W_ih.T + b_ih (+ b_hh), gate order i, f, g, o."""
     h, c = state
-    gates = addmm(xw, h, w_hh_t)  # (N, 4H)
+    gates = xw + h @ w_hh_t  # (N, 4H)
     if b_hh is not None:
         gates = gates + b_hh
     i, f, g, o = gates.chunk(4, 1)
@@ -49,7 +49,9 @@ def _lstm_step(xw: Tensor, state: tuple, w_hh_t: Tensor, b_hh: Tensor | None) ->
 def _gru_step(xw: Tensor, state: tuple, w_hh_t: Tensor, b_hh: Tensor | None) -> tuple:
     """h' from xw = x @ W_ih.T + b_ih, gate order r, z, n; b_hh stays apart (b_hn is gated)."""
     h = state[0]
-    hw = h @ w_hh_t if b_hh is None else addmm(b_hh, h, w_hh_t)  # (N, 3H)
+    hw = h @ w_hh_t  # (N, 3H)
+    if b_hh is not None:
+        hw = hw + b_hh
     x_r, x_z, x_n = xw.chunk(3, 1)
     h_r, h_z, h_n = hw.chunk(3, 1)
     r, z = (x_r + h_r).sigmoid(), (x_z + h_z).sigmoid()
@@ -164,8 +166,9 @@ class RNNCellBase(Module):
             state = hx
         if not batched:
             x, state = x.unsqueeze(0), tuple(s.unsqueeze(0) for s in state)
-        w_ih_t = self.weight_ih.T
-        xw = addmm(self.bias_ih, x, w_ih_t) if self.bias else x @ w_ih_t  # (N, chunks*H)
+        xw = x @ self.weight_ih.T  # (N, chunks*H)
+        if self.bias:
+            xw = xw + self.bias_ih
         state = self._step(xw, state, self.weight_hh.T, self.bias_hh)
         return state if batched else tuple(s.squeeze(0) for s in state)
 
@@ -351,15 +354,14 @@ class RNNBase(Module):
         """One layer in one direction over x (time along time_dim); returns (hs, final state)."""
         names = self._param_names(layer, direction)
         w_ih, w_hh = getattr(self, names[0]), getattr(self, names[1])
-        x2, b_hh = x.reshape(-1, x.shape[2]), None  # every time step at once:
-        if not self.bias:
-            xw = x2 @ w_ih.T  # (T*N, chunks*H)
-        else:
+        b_hh = None
+        xw = x.reshape(-1, x.shape[2]) @ w_ih.T  # (T*N, chunks*H), every time step at once
+        if self.bias:
             b_ih, b_hh = getattr(self, names[2]), getattr(self, names[3])
             if self._fold_hh_bias:
-                xw, b_hh = addmm(b_ih + b_hh, x2, w_ih.T), None
+                xw, b_hh = xw + (b_ih + b_hh), None
             else:
-                xw = addmm(b_ih, x2, w_ih.T)
+                xw = xw + b_ih
         xws = xw.reshape(x.shape[0], x.shape[1], -1).unbind(time_dim)  # T x (N, chunks*H)
         w_hh_t = w_hh.T
         T = len(xws)

@@ -482,15 +482,3 @@ def test_unary_ops_on_integers_compute_in_float32(op):
     assert out.dtype == np.float32
     np.testing.assert_allclose(out.numpy(), getattr(Tensor([1.0, 2.0]), op)().numpy())
     assert (Tensor([[1, 2]]) @ Tensor(np.ones((2, 2), np.float32))).dtype == np.float32
-
-
-@pytest.mark.parametrize("bias_shape, x_shape", [((4,), (3, 2)), ((3, 4), (3, 2)),
-                                                 ((1, 4), (5, 3, 2)), ((4,), (2,))])
-def test_addmm_is_bias_plus_product(bias_shape, x_shape):
-    rng = np.random.default_rng(0)
-    b, x, w = (Tensor(rng.standard_normal(s), requires_grad=True)
-               for s in (bias_shape, x_shape, (2, 4)))
-    np.testing.assert_allclose(tl.addmm(b, x, w).numpy(), b.numpy() + x.numpy() @ w.numpy())
-    assert gradcheck(tl.addmm, (b, x, w))
-    with pytest.raises(ValueError, match="addmm"):
-        tl.addmm(Tensor(np.ones(5)), x, w)

@@ -11,14 +11,14 @@ from .creation import (arange, empty, from_numpy, full, ones, ones_like, rand, r
                        zeros, zeros_like)
 from .random import manual_seed
 from .serialization import load, save
-from .tensor import Tensor, addmm, cat, stack, where
+from .tensor import Tensor, cat, stack, where
 
 float32, float64, int64, int32, bool_ = "float32", "float64", "int64", "int32", "bool"
 
 # last: nn and optim build on the engine above
 from . import nn, optim  # noqa: E402
 
-__all__ = ["Tensor", "addmm", "arange", "autograd", "cat", "data", "detect_anomaly", "empty",
-           "enable_grad", "from_numpy", "full", "is_grad_enabled", "load", "manual_seed", "nn",
-           "no_grad", "ones", "ones_like", "optim", "rand", "randn", "random", "save",
-           "set_grad_enabled", "stack", "tensor", "viz", "where", "zeros", "zeros_like"]
+__all__ = ["Tensor", "arange", "autograd", "cat", "data", "detect_anomaly", "empty", "enable_grad",
+           "from_numpy", "full", "is_grad_enabled", "manual_seed", "nn", "no_grad", "ones",
+           "load", "ones_like", "optim", "rand", "randn", "random", "save", "set_grad_enabled",
+           "stack", "tensor", "viz", "where", "zeros", "zeros_like"]

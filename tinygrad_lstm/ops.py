@@ -277,34 +277,6 @@ class Matmul(Function):
         return dx, dy
 
 
-class Addmm(Function):
-    """bias + x @ w, x: (*, K), w: (K, M), bias broadcasting to (*, M) (PyTorch's addmm).
-    VJP: (g, g @ w^T, x^T g).
-
-    A primitive for measured speed: every recurrent step and linear layer adds a bias or the
-    hoisted input projection to a product; as one node the sum lands in the product's buffer,
-    saving a node and a full-size temporary per step (8% of a small LSTM's step)."""
-
-    @staticmethod
-    def forward(ctx, bias, x, w):
-        if x.ndim == 0 or w.ndim != 2 or x.shape[-1] != w.shape[0]:
-            raise ValueError(f"addmm: {x.shape} @ {w.shape}: expected (*, K) @ (K, M)")
-        _, needs_x, needs_w = ctx.needs_input_grad
-        x2 = x.reshape(-1, x.shape[-1])  # fold any batch into rows: one GEMM
-        ctx.save_for_backward(x2 if needs_w else None, w if needs_x else None)
-        ctx.x_shape = x.shape
-        out = _torch_dtype(np.dot(x2, w).reshape(*x.shape[:-1], w.shape[1]), x, w)
-        out += bias  # in place, into the product's buffer (NumPy refuses a bias too large)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        x2, w = ctx.saved_tensors
-        g2 = g.reshape(-1, g.shape[-1])
-        dx = None if w is None else np.dot(g2, w.T).reshape(ctx.x_shape)
-        return g, dx, (None if x2 is None else OuterSum(x2, g2))
-
-
 # ---------------------------------------------------------------- reduce
 
 

@@ -515,11 +515,6 @@ def stack(tensors, dim: int = 0) -> Tensor:
     return ops.Stack.apply(axis, *tensors)  # NumPy's shape check is named by Function.apply
 
 
-def addmm(input, mat1: Tensor, mat2: Tensor) -> Tensor:
-    """input + mat1 @ mat2 in one op, mat1: (*, K), mat2: (K, M) (torch.addmm, batched rows)."""
-    return ops.Addmm.apply(input, mat1, mat2)
-
-
 def where(condition, x, y) -> Tensor:
     """x where condition holds, else y (with broadcasting); no gradient for condition."""
     return ops.Where.apply(np.asarray(_data(condition), dtype=bool), x, y)
