@@ -130,8 +130,9 @@ def _no_class_weights(weight, fn: str) -> None:
                                   f"reduction and label_smoothing by keyword")
 
 
-def cross_entropy(input: Tensor, target, weight=None, *, ignore_index: int = -100,
-                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+def cross_entropy(input: Tensor, target: Tensor | np.ndarray, weight: Tensor | None = None, *,
+                  ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
     """Fused log_softmax + NLL over class dim 1, stable for logits of any magnitude.
 
     l_n = (1 - eps) * -log p[n, y_n] + eps * mean_c(-log p[n, c]), 0 where y_n == ignore_index;
@@ -148,8 +149,8 @@ def cross_entropy(input: Tensor, target, weight=None, *, ignore_index: int = -10
     return loss.reshape(t.shape) if reduction == "none" else loss
 
 
-def nll_loss(input: Tensor, target, weight=None, *, ignore_index: int = -100,
-             reduction: str = "mean") -> Tensor:
+def nll_loss(input: Tensor, target: Tensor | np.ndarray, weight: Tensor | None = None, *,
+             ignore_index: int = -100, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of log-probabilities: l_n = -input[n, y_n] (0 where ignored).
 
     Shape: input (N, C) or (N, C, d1, ...), target (N,) or (N, d1, ...) integer
@@ -176,7 +177,7 @@ def nll_loss(input: Tensor, target, weight=None, *, ignore_index: int = -100,
     return loss.sum() / n_valid
 
 
-def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
+def mse_loss(input: Tensor, target: Tensor | np.ndarray, reduction: str = "mean") -> Tensor:
     """(input - target)**2, elementwise then reduced. Shape: input and target (*) alike."""
     _check_tensor(input, "mse_loss")
     if reduction not in _REDUCTIONS:

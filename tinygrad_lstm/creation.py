@@ -1,6 +1,7 @@
 """Factories: tensors made from shapes, values and the global generator."""
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .random import rng
 from .tensor import Tensor
@@ -18,19 +19,20 @@ def _make(data: np.ndarray, requires_grad: bool) -> Tensor:
     return Tensor._make(data).requires_grad_(requires_grad)
 
 
-def zeros(*shape, dtype=np.float32, requires_grad: bool = False) -> Tensor:
+def zeros(*shape, dtype: DTypeLike = np.float32, requires_grad: bool = False) -> Tensor:
     return _make(np.zeros(_shape(shape), dtype), requires_grad)
 
 
-def ones(*shape, dtype=np.float32, requires_grad: bool = False) -> Tensor:
+def ones(*shape, dtype: DTypeLike = np.float32, requires_grad: bool = False) -> Tensor:
     return _make(np.ones(_shape(shape), dtype), requires_grad)
 
 
-def empty(*shape, dtype=np.float32, requires_grad: bool = False) -> Tensor:
+def empty(*shape, dtype: DTypeLike = np.float32, requires_grad: bool = False) -> Tensor:
     return _make(np.empty(_shape(shape), dtype), requires_grad)
 
 
-def full(shape, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+def full(shape: int | tuple, fill_value: float, dtype: DTypeLike | None = None,
+         requires_grad: bool = False) -> Tensor:
     """The dtype follows fill_value when not given: bool, int64 or float32, as in PyTorch."""
     shape = (shape,) if isinstance(shape, (int, np.integer)) else shape
     if dtype is None:
@@ -39,17 +41,18 @@ def full(shape, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
     return _make(np.full(_shape(shape), fill_value, dtype), requires_grad)
 
 
-def randn(*shape, dtype=np.float32, requires_grad: bool = False) -> Tensor:
+def randn(*shape, dtype: DTypeLike = np.float32, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from the global generator."""
     return _make(rng().standard_normal(_shape(shape)).astype(dtype), requires_grad)
 
 
-def rand(*shape, dtype=np.float32, requires_grad: bool = False) -> Tensor:
+def rand(*shape, dtype: DTypeLike = np.float32, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from the global generator."""
     return _make(rng().random(_shape(shape)).astype(dtype), requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
+def arange(start: float, end: float | None = None, step: float = 1,
+           dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
     """Ints give int64, any float gives float32, as in PyTorch."""
     if end is None:
         start, end = 0, start
@@ -59,15 +62,15 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> 
     return _make(np.arange(start, end, step, dtype=dtype), requires_grad)
 
 
-def zeros_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+def zeros_like(t: Tensor, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
     return _make(np.zeros_like(t.data, dtype=dtype), requires_grad)
 
 
-def ones_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+def ones_like(t: Tensor, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
     return _make(np.ones_like(t.data, dtype=dtype), requires_grad)
 
 
-def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
+def tensor(data, requires_grad: bool = False, dtype: DTypeLike | None = None) -> Tensor:
     """Copy data into a new tensor (like torch.tensor)."""
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 

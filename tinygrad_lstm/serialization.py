@@ -21,6 +21,7 @@ import os
 import struct
 import uuid
 import zipfile
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +56,7 @@ _ST_RANK = {name: rank for rank, name in enumerate(_ST_DTYPES)}
 _ST_MAX_HEADER = 100_000_000  # the library's MAX_HEADER_SIZE
 
 
-def save(obj, path: str | os.PathLike) -> None:
+def save(obj: Any, path: str | os.PathLike) -> None:
     """Write `obj` to `path` atomically, as `.npz`, or as safetensors if the name ends so.
 
     obj: nested dicts (str or int keys), lists, tuples, Tensors, ndarrays, NumPy scalars and
@@ -78,7 +79,7 @@ def save(obj, path: str | os.PathLike) -> None:
         atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
-def load(path: str | os.PathLike):
+def load(path: str | os.PathLike) -> Any:
     """Read what `save` wrote: the same structure, Tensors as Tensors (requires_grad False).
 
     A `.safetensors` file, or a plain `np.savez` archive (PyTorch weights exported as NumPy),

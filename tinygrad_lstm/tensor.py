@@ -93,7 +93,7 @@ class Tensor:
                                    f"{value.dtype}, but the tensor has {self.shape} {self.dtype}")
         self._grad = value
 
-    def size(self, dim: int | None = None):
+    def size(self, dim: int | None = None) -> "tuple | int":
         if dim is not None and self.ndim == 0:
             raise IndexError(f"size: dimension specified as {dim} but the tensor has no dims")
         return self.shape if dim is None else self.shape[_normalize_dim(dim, self.ndim, "size")]
@@ -107,13 +107,13 @@ class Tensor:
     def numpy(self) -> np.ndarray:
         return self.data
 
-    def item(self):
+    def item(self) -> "float | int | bool":
         if self.data.size != 1:
             raise ValueError(f"item: a Tensor with {self.data.size} elements cannot be "
                              f"converted to a Python number")
         return self.data.item()
 
-    def tolist(self):
+    def tolist(self) -> list:
         return self.data.tolist()
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
@@ -231,12 +231,12 @@ class Tensor:
 
     # ------------------------------------------------------------ primitive ops
 
-    def exp(self): return ops.Exp.apply(self)
-    def log(self): return ops.Log.apply(self)
-    def tanh(self): return ops.Tanh.apply(self)
-    def sigmoid(self): return ops.Sigmoid.apply(self)
-    def relu(self): return ops.Relu.apply(self)
-    def matmul(self, other): return ops.Matmul.apply(self, other)
+    def exp(self) -> "Tensor": return ops.Exp.apply(self)
+    def log(self) -> "Tensor": return ops.Log.apply(self)
+    def tanh(self) -> "Tensor": return ops.Tanh.apply(self)
+    def sigmoid(self) -> "Tensor": return ops.Sigmoid.apply(self)
+    def relu(self) -> "Tensor": return ops.Relu.apply(self)
+    def matmul(self, other) -> "Tensor": return ops.Matmul.apply(self, other)
 
     def to(self, dtype) -> "Tensor":
         """A copy in another dtype; casting to a non-float dtype leaves the graph, as in PyTorch.
@@ -250,9 +250,9 @@ class Tensor:
             return Tensor._make(self.data.astype(dtype))
         return ops.Cast.apply(self, dtype)
 
-    def float(self): return self.to(np.float32)
-    def double(self): return self.to(np.float64)
-    def long(self): return self.to(np.int64)
+    def float(self) -> "Tensor": return self.to(np.float32)
+    def double(self) -> "Tensor": return self.to(np.float64)
+    def long(self) -> "Tensor": return self.to(np.int64)
 
     def sum(self, dim=None, keepdim: bool = False) -> "Tensor":
         return ops.Sum.apply(self, _normalize_dims(dim, self.ndim, "sum"), keepdim)
@@ -260,7 +260,7 @@ class Tensor:
     def amax(self, dim=None, keepdim: bool = False) -> "Tensor":
         return ops.Max.apply(self, _normalize_dims(dim, self.ndim, "amax"), keepdim)
 
-    def max(self, dim: int | None = None, keepdim: bool = False):
+    def max(self, dim: int | None = None, keepdim: bool = False) -> "Tensor | _MinMax":
         """The largest element; with `dim`, the pair (values, indices) as in PyTorch, whose
         gradient goes to the returned index only (amax shares it among ties)."""
         if dim is None:
@@ -323,8 +323,8 @@ class Tensor:
     # ------------------------------------------------------------ composite ops (no backward)
 
     def __abs__(self): return self.abs()
-    def abs(self): return self * np.sign(self.data)  # d|x|/dx = sign(x), 0 at 0
-    def sqrt(self): return self ** 0.5
+    def abs(self) -> "Tensor": return self * np.sign(self.data)  # d|x|/dx = sign(x), 0 at 0
+    def sqrt(self) -> "Tensor": return self ** 0.5
 
     def mean(self, dim=None, keepdim: bool = False) -> "Tensor":
         axes = _normalize_dims(dim, self.ndim, "mean")
@@ -334,7 +334,7 @@ class Tensor:
     def amin(self, dim=None, keepdim: bool = False) -> "Tensor":
         return -((-self).amax(_normalize_dims(dim, self.ndim, "amin"), keepdim))
 
-    def min(self, dim: int | None = None, keepdim: bool = False):
+    def min(self, dim: int | None = None, keepdim: bool = False) -> "Tensor | _MinMax":
         """The smallest element; with `dim`, (values, indices) as `max` gives them."""
         if dim is None:
             return self.amin()
@@ -435,13 +435,17 @@ class Tensor:
         note_inplace(self.data)
         return self
 
-    def add_(self, other, alpha=1): return self._inplace("add_", _add_scaled, other, alpha)
-    def sub_(self, other, alpha=1): return self._inplace("sub_", _add_scaled, other, -alpha)
-    def mul_(self, other): return self._inplace("mul_", _mul_into, other)
-    def div_(self, other): return self._inplace("div_", _div_into, other)
-    def zero_(self): return self._inplace("zero_", np.copyto, 0)
-    def fill_(self, value): return self._inplace("fill_", np.copyto, value)
-    def copy_(self, src): return self._inplace("copy_", np.copyto, src)
+    def add_(self, other, alpha: float = 1) -> "Tensor":
+        return self._inplace("add_", _add_scaled, other, alpha)
+
+    def sub_(self, other, alpha: float = 1) -> "Tensor":
+        return self._inplace("sub_", _add_scaled, other, -alpha)
+
+    def mul_(self, other) -> "Tensor": return self._inplace("mul_", _mul_into, other)
+    def div_(self, other) -> "Tensor": return self._inplace("div_", _div_into, other)
+    def zero_(self) -> "Tensor": return self._inplace("zero_", np.copyto, 0)
+    def fill_(self, value: float) -> "Tensor": return self._inplace("fill_", np.copyto, value)
+    def copy_(self, src) -> "Tensor": return self._inplace("copy_", np.copyto, src)
 
     def clamp_(self, min=None, max=None) -> "Tensor":
         return self._inplace("clamp_", lambda x, lo, hi: np.clip(x, lo, hi, out=x), min, max)
@@ -492,7 +496,7 @@ def _unwrap_index(index):
     return index.data if isinstance(index, Tensor) else index
 
 
-def cat(tensors, dim: int = 0) -> Tensor:
+def cat(tensors: "list[Tensor]", dim: int = 0) -> Tensor:
     """Concatenate along an existing dim."""
     tensors = list(tensors)
     if not tensors:
@@ -506,7 +510,7 @@ def cat(tensors, dim: int = 0) -> Tensor:
     return ops.Cat.apply(axis, *tensors)
 
 
-def stack(tensors, dim: int = 0) -> Tensor:
+def stack(tensors: "list[Tensor]", dim: int = 0) -> Tensor:
     """Stack along a new dim."""
     tensors = list(tensors)
     if not tensors:
@@ -515,7 +519,8 @@ def stack(tensors, dim: int = 0) -> Tensor:
     return ops.Stack.apply(axis, *tensors)  # NumPy's shape check is named by Function.apply
 
 
-def where(condition, x, y) -> Tensor:
+def where(condition: "Tensor | np.ndarray", x: "Tensor | float",
+          y: "Tensor | float") -> Tensor:
     """x where condition holds, else y (with broadcasting); no gradient for condition."""
     return ops.Where.apply(np.asarray(_data(condition), dtype=bool), x, y)
 

@@ -1,5 +1,7 @@
 """gradcheck: the engine's gradients against central finite differences, in float64."""
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ..tensor import Tensor
@@ -25,7 +27,7 @@ def _numerical_outputs(fn, inputs, which: list) -> np.ndarray:
     return np.concatenate([outs[k].data.ravel() for k in which])
 
 
-def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
+def gradcheck(fn: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
               raise_exception: bool = True) -> bool:
     """Compare every d(output)/d(input) the engine computes with (f(x+eps) - f(x-eps)) / 2eps.
 
