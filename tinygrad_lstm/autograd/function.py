@@ -14,8 +14,8 @@ import numpy as np
 from ..tensor import Tensor
 from .grad_mode import _state
 
-# node sequence numbers and in-place marks, one increasing count (a module-level counter:
-# writing a class attribute on every op would invalidate CPython's attribute caches)
+# node sequence numbers and in-place marks share one increasing count, so "recorded before this
+# in-place change" is a comparison of two numbers
 _sequence = itertools.count(1)
 
 # id(root array) -> (weakref to it, seq at its last in-place change, number of changes).
