@@ -175,17 +175,19 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't "
                                "require grad")
-        if self._ctx is None:
-            if self._hooks is None:
-                self._hooks = []
-            hooks = self._hooks
-        else:
-            if self._ctx.hooks is None:
-                self._ctx.hooks = {}
+        if self._ctx is not None:
             index = self._key[1] if type(self._key) is tuple else 0
-            hooks = self._ctx.hooks.setdefault(index, [])
+            return _HookHandle(self._ctx.register_hook(index, fn))
+        if self._hooks is None:
+            self._hooks = []
+        hooks = self._hooks
         hooks.append(fn)
-        return _HookHandle(hooks, fn)
+
+        def remove() -> None:
+            if fn in hooks:
+                hooks.remove(fn)
+
+        return _HookHandle(remove)
 
     def retain_grad(self) -> None:
         """Keep `.grad` on a non-leaf tensor after backward (leaves always keep it)."""
@@ -465,12 +467,10 @@ class _MinMax(tuple):
 
 
 class _HookHandle:
-    def __init__(self, hooks: list, fn) -> None:
-        self.hooks, self.fn = hooks, fn
+    """What register_hook returns, as in PyTorch: `.remove()` takes the hook off again."""
 
-    def remove(self) -> None:
-        if self.fn in self.hooks:
-            self.hooks.remove(self.fn)
+    def __init__(self, remove) -> None:
+        self.remove = remove
 
 
 def _data(x):

@@ -300,19 +300,7 @@ def _hook(key, fn):
     if isinstance(key, Tensor):
         return key.register_hook(fn).remove
     node, index = key if type(key) is tuple else (key, 0)
-    if node.hooks is None:
-        node.hooks = {}
-    node.hooks.setdefault(index, []).append(fn)
-
-    def remove():
-        hooks = node.hooks[index]
-        hooks.remove(fn)
-        if not hooks:
-            del node.hooks[index]
-        if not node.hooks:
-            node.hooks = None  # the engine skips the hook pass for this node again
-
-    return remove
+    return node.register_hook(index, fn)
 
 
 class record_grad_norms:

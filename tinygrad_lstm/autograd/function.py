@@ -8,6 +8,7 @@ the graph node: `apply` creates one per call and records it only when a gradient
 import itertools
 import traceback
 import weakref
+from collections.abc import Callable
 
 import numpy as np
 
@@ -103,6 +104,24 @@ class Function:
     outputs = None  # ((shape, dtype), ...) of a multi-output op, to zero-fill missing grads
     hooks = None  # {output index: [fn]}, set by Tensor.register_hook on a non-leaf output
     trace = "<unknown>"  # the user line that created the op, recorded under detect_anomaly
+
+    def register_hook(self, index: int, fn) -> "Callable[[], None]":
+        """Call fn(grad) on the gradient of output `index` before this node's backward runs
+        (a returned tensor replaces it); returns a function that removes the hook again."""
+        if self.hooks is None:
+            self.hooks = {}
+        hooks = self.hooks.setdefault(index, [])
+        hooks.append(fn)
+
+        def remove() -> None:
+            if fn in hooks:
+                hooks.remove(fn)
+            if not hooks and self.hooks is not None:
+                self.hooks.pop(index, None)
+                if not self.hooks:
+                    self.hooks = None  # the engine skips the hook pass for this node again
+
+        return remove
 
     def save_for_backward(self, *arrays) -> None:
         """Keep arrays for backward; they are freed after it unless retain_graph=True."""
