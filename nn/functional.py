@@ -159,13 +159,7 @@ def nll_loss(input: Tensor, target: Tensor | np.ndarray, weight: Tensor | None =
     _no_class_weights(weight, "nll_loss")
     t = _class_target("nll_loss", input, target, reduction)
     x2, t2 = _rows(input, t)
-    n_classes = x2.shape[1]
-    valid = t2 != ignore_index
-    safe = np.where(valid, t2, 0)
-    bad = (safe < 0) | (safe >= n_classes)
-    if bad.any():
-        raise IndexError(f"nll_loss: target {safe[bad][0]} is out of bounds for {n_classes} "
-                         f"classes")
+    safe, valid = ops.class_targets(t2, ignore_index, x2.shape[1], "nll_loss")
     loss = -x2[np.arange(len(safe)), safe] * valid.astype(x2.dtype)  # (M,)
     if reduction == "none":
         return loss.reshape(t.shape)

@@ -475,6 +475,17 @@ class LogSoftmax(Function):
         return g - np.exp(out) * g.sum(axis=ctx.axis, keepdims=True), None
 
 
+def class_targets(target: np.ndarray, ignore_index: int, n_classes: int, op: str) -> tuple:
+    """(targets with ignored ones set to class 0, mask of the kept ones); raises IndexError
+    naming the first target outside [0, n_classes)."""
+    valid = target != ignore_index
+    t = np.where(valid, target, 0)
+    bad = (t < 0) | (t >= n_classes)
+    if bad.any():
+        raise IndexError(f"{op}: target {t[bad][0]} is out of bounds for {n_classes} classes")
+    return t, valid
+
+
 class CrossEntropy(Function):
     """Mean/sum/per-row -log softmax(x)[target] over rows of x: (N, C), target: (N,) ints,
     with label smoothing and an ignored class. VJP: (softmax(x) - smoothed onehot) * g / n."""
@@ -482,12 +493,7 @@ class CrossEntropy(Function):
     @staticmethod
     def forward(ctx, x, target, ignore_index, label_smoothing, reduction):
         n, c = x.shape
-        valid = target != ignore_index
-        t = np.where(valid, target, 0)
-        bad = (t < 0) | (t >= c)
-        if bad.any():
-            raise IndexError(f"cross_entropy: target {t[bad][0]} is out of bounds for "
-                             f"{c} classes")
+        t, valid = class_targets(target, ignore_index, c, "cross_entropy")
         shifted = x - x.max(axis=1, keepdims=True)  # subtract the max so exp cannot overflow
         logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
         rows = np.arange(n)
