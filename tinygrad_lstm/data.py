@@ -84,7 +84,32 @@ def _ids_array(ids, who: str, size: int) -> np.ndarray:
     return arr
 
 
-class CharVocab:
+class _Vocab:
+    """What both vocabularies share: id i is `itos[i]`, `stoi` inverts it, JSON save/load."""
+
+    itos: list[str]
+    stoi: dict[str, int]
+    __hash__ = None  # equality is by value and the lists are mutable
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the vocabulary as JSON, atomically."""
+        _atomic_write_text(path, json.dumps(self.to_dict(), ensure_ascii=False))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike):
+        return cls.from_dict(_read_json(path, cls.__name__))
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __contains__(self, token) -> bool:
+        return token in self.stoi
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.itos)
+
+
+class CharVocab(_Vocab):
     """A character vocabulary: id i is the i-th character of `chars`.
 
     `CharVocab.from_text(text)` sorts the unique characters, so the same text always gives the
@@ -153,30 +178,12 @@ class CharVocab:
             raise ValueError("CharVocab.from_dict: expected {'type': 'CharVocab', 'chars': [...]}")
         return cls(d["chars"])
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the vocabulary as JSON, atomically."""
-        _atomic_write_text(path, json.dumps(self.to_dict(), ensure_ascii=False))
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "CharVocab":
-        return cls.from_dict(_read_json(path, "CharVocab"))
-
-    def __len__(self) -> int:
-        return len(self.itos)
-
-    def __contains__(self, ch) -> bool:
-        return ch in self.stoi
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.itos)
-
     def __eq__(self, other):
         return isinstance(other, CharVocab) and self.itos == other.itos
 
     def __repr__(self):
         return f"CharVocab({len(self)} characters: {self.chars!r})"
 
-    __hash__ = None  # equality is by value and the lists are mutable
 
 
 # a word (letters, digits, _) with internal apostrophes (don't, o'er), or any other single
@@ -185,7 +192,7 @@ _TOKEN_RE = re.compile(r"\w+(?:'\w+)*|[^\w\s]")
 _PUNCT_RE = re.compile(r"[^\w\s]")
 
 
-class WordVocab:
+class WordVocab(_Vocab):
     """A word vocabulary: id i is the i-th entry of `words` (including `unk`, if any).
 
     Tokenizer: the regex `\\w+(?:'\\w+)*|[^\\w\\s]`, i.e. words (with internal apostrophes)
@@ -269,23 +276,6 @@ class WordVocab:
             raise ValueError("WordVocab.from_dict: expected {'type': 'WordVocab', 'words': [...]}")
         return cls(d["words"], lower=d.get("lower", True), unk=d.get("unk"))
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the vocabulary as JSON, atomically."""
-        _atomic_write_text(path, json.dumps(self.to_dict(), ensure_ascii=False))
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "WordVocab":
-        return cls.from_dict(_read_json(path, "WordVocab"))
-
-    def __len__(self) -> int:
-        return len(self.itos)
-
-    def __contains__(self, word) -> bool:
-        return word in self.stoi
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.itos)
-
     def __repr__(self):
         return f"WordVocab({len(self)} words, lower={self.lower}, unk={self.unk!r})"
 
@@ -297,7 +287,6 @@ class WordVocab:
             and self.unk == other.unk
         )
 
-    __hash__ = None  # equality is by value and the lists are mutable
 
 
 def train_val_split(ids: Sequence, val_fraction: float = 0.1) -> tuple:
