@@ -6,14 +6,9 @@ import numpy as np
 
 from tinygrad_lstm.nn import functional as F
 from tinygrad_lstm.nn import init
-from tinygrad_lstm.nn.module import Module
+from tinygrad_lstm.nn.module import Module, check_size
 from tinygrad_lstm.nn.parameter import Parameter
 from tinygrad_lstm.tensor import Tensor
-
-
-def _check_size(value, name: str, owner: str) -> None:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"{owner}: {name} must be a non-negative int, got {value!r}")
 
 
 class Identity(Module):
@@ -35,8 +30,8 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
         super().__init__()
-        _check_size(in_features, "in_features", "Linear")
-        _check_size(out_features, "out_features", "Linear")
+        check_size("Linear", "in_features", in_features)
+        check_size("Linear", "out_features", out_features)
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(np.empty((out_features, in_features), np.float32))
         self.bias = Parameter(np.empty(out_features, np.float32)) if bias else None

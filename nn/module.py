@@ -12,6 +12,16 @@ from tinygrad_lstm.tensor import Tensor
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
+def check_size(owner: str, name: str, value, positive: bool = False) -> None:
+    """A layer's size argument: an int (TypeError otherwise), >= 0, or > 0 if `positive`."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        raise TypeError(f"{owner}: {name} should be of type int, got {type(value).__name__}")
+    if positive and value <= 0:
+        raise ValueError(f"{owner}: {name} must be greater than zero, got {value}")
+    if value < 0:
+        raise ValueError(f"{owner}: {name} must be non-negative, got {value}")
+
+
 class Module:
     """Base class for layers: subclass it, assign Parameters and sub-Modules as attributes in
     `__init__` (after `super().__init__()`), and define `forward`.

@@ -15,7 +15,7 @@ import numpy as np
 from tinygrad_lstm.autograd import graph_scope
 from tinygrad_lstm.nn import functional as F
 from tinygrad_lstm.nn.init import uniform_
-from tinygrad_lstm.nn.module import Module
+from tinygrad_lstm.nn.module import Module, check_size
 from tinygrad_lstm.nn.parameter import Parameter
 from tinygrad_lstm.tensor import Tensor, cat, stack
 
@@ -63,13 +63,8 @@ def _gru_step(xw: Tensor, state: tuple, w_hh_t: Tensor, b_hh: Tensor | None) -> 
 
 
 def _check_sizes(name: str, input_size, hidden_size) -> None:
-    for label, size in (("input_size", input_size), ("hidden_size", hidden_size)):
-        if not isinstance(size, (int, np.integer)) or isinstance(size, bool):
-            raise TypeError(f"{name}: {label} should be of type int, got {type(size).__name__}")
-    if input_size < 0:
-        raise ValueError(f"{name}: input_size must be non-negative, got {input_size}")
-    if hidden_size <= 0:
-        raise ValueError(f"{name}: hidden_size must be greater than zero, got {hidden_size}")
+    check_size(name, "input_size", input_size)
+    check_size(name, "hidden_size", hidden_size, positive=True)
 
 
 def _check_input(name: str, x, ndims: tuple, input_size: int, dtype) -> None:

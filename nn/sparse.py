@@ -4,8 +4,7 @@ import numpy as np
 
 from tinygrad_lstm.nn import functional as F
 from tinygrad_lstm.nn import init
-from tinygrad_lstm.nn.linear import _check_size
-from tinygrad_lstm.nn.module import Module
+from tinygrad_lstm.nn.module import Module, check_size
 from tinygrad_lstm.nn.parameter import Parameter
 from tinygrad_lstm.tensor import Tensor
 
@@ -21,8 +20,8 @@ class Embedding(Module):
     def __init__(self, num_embeddings: int, embedding_dim: int,
                  padding_idx: int | None = None) -> None:
         super().__init__()
-        _check_size(num_embeddings, "num_embeddings", "Embedding")
-        _check_size(embedding_dim, "embedding_dim", "Embedding")
+        check_size("Embedding", "num_embeddings", num_embeddings)
+        check_size("Embedding", "embedding_dim", embedding_dim)
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(f"Embedding: padding_idx {padding_idx} must be within "

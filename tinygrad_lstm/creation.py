@@ -4,12 +4,11 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from .random import rng
-from .tensor import Tensor
+from .tensor import Tensor, _sizes
 
 
 def _shape(shape) -> tuple:
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
+    shape = _sizes(shape)
     if not all(isinstance(n, (int, np.integer)) and n >= 0 for n in shape):
         raise ValueError(f"expected a shape of non-negative ints, got {shape}")
     return tuple(int(n) for n in shape)

@@ -25,7 +25,6 @@ def _floating(x):
     return x if x.dtype.kind == "f" else x.astype(np.float32)
 
 
-
 class Neg(Function):
     """-x. VJP: -g."""
 

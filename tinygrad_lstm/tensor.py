@@ -18,6 +18,16 @@ def _normalize_dim(dim: int, ndim: int, op: str) -> int:
     return dim % ndim if ndim else 0
 
 
+def _sizes(args: tuple) -> tuple:
+    """f(2, 3) and f((2, 3)) alike, as PyTorch's shape arguments."""
+    return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
+
+
+def _bounds(n: int, size: int) -> list:
+    """(start, stop) of consecutive pieces of `size` along a dim of length n (last may be short)."""
+    return [(a, min(a + size, n)) for a in range(0, n, size)] or [(0, 0)]
+
+
 def _normalize_dims(dim, ndim: int, op: str) -> tuple | None:
     """None (all dims) or a sorted tuple of non-negative dims."""
     if dim is None:
@@ -283,14 +293,12 @@ class Tensor:
         return _MinMax(values, Tensor._make(index))
 
     def reshape(self, *shape) -> "Tensor":
-        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) \
-            else shape
-        return ops.Reshape.apply(self, shape)
+        return ops.Reshape.apply(self, _sizes(shape))
 
     view = reshape
 
     def permute(self, *dims) -> "Tensor":
-        dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+        dims = _sizes(dims)
         axes = tuple(_normalize_dim(d, self.ndim, "permute") for d in dims)
         if sorted(axes) != list(range(self.ndim)):
             raise ValueError(f"permute: dims {dims} are not a permutation of the "
@@ -305,8 +313,7 @@ class Tensor:
             if split_size_or_sections <= 0:
                 raise ValueError(f"split: split_size must be positive, got "
                                  f"{split_size_or_sections}")
-            starts = range(0, n, split_size_or_sections)
-            bounds = [(a, min(a + split_size_or_sections, n)) for a in starts] or [(0, 0)]
+            bounds = _bounds(n, split_size_or_sections)
         else:
             sizes = list(split_size_or_sections)
             if sum(sizes) != n or any(s < 0 for s in sizes):
@@ -375,9 +382,8 @@ class Tensor:
             raise ValueError(f"chunk: chunks must be positive, got {chunks}")
         dim = _normalize_dim(dim, self.ndim, "chunk")
         n = self.shape[dim]
-        size = max(-(-n // chunks), 1)
-        bounds = [(a, min(a + size, n)) for a in range(0, n, size)] or [(0, 0)]
-        return ops.Split.apply(self, bounds, dim)  # every LSTM step chunks: no detour via split
+        # every LSTM step chunks its gates: straight to Split, no detour via split()
+        return ops.Split.apply(self, _bounds(n, max(-(-n // chunks), 1)), dim)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
         if self.ndim == 0:
@@ -399,8 +405,7 @@ class Tensor:
         return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
 
     def expand(self, *shape) -> "Tensor":
-        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) \
-            else shape
+        shape = _sizes(shape)
         shape = tuple(n if s == -1 else s for s, n in
                       zip(shape, (1,) * (len(shape) - self.ndim) + self.shape))
         ok = len(shape) >= self.ndim and all(n in (1, s) for n, s in

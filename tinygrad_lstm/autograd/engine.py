@@ -151,8 +151,9 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
                 grads[key] = g
             elif key in owned:
                 np.add(prev, g, out=prev)
-            elif type(prev) is OuterSum:
-                grads[key] = np.add(prev.materialize(), g, out=np.empty(shape, dtype))
+            elif type(prev) is OuterSum:  # materialize() returns a fresh buffer: add in place
+                grads[key] = buffer = prev.materialize()
+                buffer += g
                 owned.add(key)
             else:  # a fresh buffer: `prev` may be shared with another node or the user
                 grads[key] = np.add(prev, g, out=np.empty(shape, dtype))
