@@ -20,28 +20,39 @@ class _GradState:
 _state = _GradState()
 
 
-class _GradModeContext:
-    """A context manager that is also a decorator, like torch.no_grad."""
+class _Switch:
+    """Set one field of `_state` inside a with-block or a decorated function, then restore it
+    (torch.no_grad's shape: a context manager that is also a decorator)."""
 
-    def __init__(self, mode: bool) -> None:
-        self.mode = bool(mode)
+    field = ""
+
+    def __init__(self, value: bool) -> None:
+        self.value = bool(value)
 
     def __enter__(self) -> None:
-        self.prev = _state.grad_enabled
-        _state.grad_enabled = self.mode
+        self.prev = getattr(_state, self.field)
+        setattr(_state, self.field, self.value)
 
     def __exit__(self, *exc) -> None:
-        _state.grad_enabled = self.prev
+        setattr(_state, self.field, self.prev)
 
     def __call__(self, fn):
-        mode = self.mode
+        field, value = self.field, self.value
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with _GradModeContext(mode):
+            prev = getattr(_state, field)
+            setattr(_state, field, value)
+            try:
                 return fn(*args, **kwargs)
+            finally:
+                setattr(_state, field, prev)
 
         return wrapper
+
+
+class _GradModeContext(_Switch):
+    field = "grad_enabled"
 
 
 class no_grad(_GradModeContext):
@@ -64,7 +75,7 @@ class set_grad_enabled(_GradModeContext):
     def __init__(self, mode: bool) -> None:
         super().__init__(mode)
         self.prev = _state.grad_enabled
-        _state.grad_enabled = self.mode  # a plain call takes effect at once, as in PyTorch
+        _state.grad_enabled = self.value  # a plain call takes effect at once, as in PyTorch
 
     def __enter__(self) -> None:
         pass  # __init__ already switched the mode and kept the previous one
@@ -96,27 +107,14 @@ def is_grad_enabled() -> bool:
     return _state.grad_enabled
 
 
-class detect_anomaly:
+class detect_anomaly(_Switch):
     """Inside it, an op whose output or gradient holds NaN/Inf raises, naming the op and the
     line of user code that created it. Slow: it checks every array."""
 
+    field = "anomaly"
+
     def __init__(self, check_nan: bool = True) -> None:
-        self.mode = bool(check_nan)
-
-    def __enter__(self) -> None:
-        self.prev = _state.anomaly
-        _state.anomaly = self.mode
-
-    def __exit__(self, *exc) -> None:
-        _state.anomaly = self.prev
-
-    def __call__(self, fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with detect_anomaly(self.mode):
-                return fn(*args, **kwargs)
-
-        return wrapper
+        super().__init__(check_nan)
 
 
 def is_anomaly_enabled() -> bool:
