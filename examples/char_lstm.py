@@ -151,13 +151,15 @@ def load_checkpoint(path: str, args) -> dict:
     return ckpt
 
 
-def restore_model(ckpt: dict, vocab: CharVocab, args) -> CharLSTM:
-    model = CharLSTM(len(vocab), args.embed, args.hidden, args.layers, args.dropout)
+def build_model(vocab_size: int, args) -> CharLSTM:
+    return CharLSTM(vocab_size, args.embed, args.hidden, args.layers, args.dropout)
+
+
+def load_weights(model: CharLSTM, ckpt: dict) -> None:
     try:
         model.load_state_dict(ckpt["model"])
     except (KeyError, RuntimeError, ValueError) as e:
         raise UsageError(f"checkpoint does not fit the model: {e}") from None
-    return model
 
 
 def write_plot(csv_path: str, png_path: str) -> None:
@@ -191,7 +193,8 @@ def main(argv=None) -> dict:
     if args.sample:
         ckpt = load_checkpoint(ckpt_path, args)
         vocab = CharVocab.from_dict(ckpt["vocab"])
-        model = restore_model(ckpt, vocab, args)
+        model = build_model(len(vocab), args)
+        load_weights(model, ckpt)
         tl.manual_seed(args.seed)
         try:
             text = sample(model, vocab, args.prompt or "\n", args.length, args.temperature,
@@ -216,7 +219,7 @@ def main(argv=None) -> dict:
                          f"{args.batch_size} x {args.seq_len + 1} (plus 10% for validation)")
 
     tl.manual_seed(args.seed)
-    model = CharLSTM(len(vocab), args.embed, args.hidden, args.layers, args.dropout)
+    model = build_model(len(vocab), args)
     opt = optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     # cosine decay to lr/10 over `horizon` steps: --steps, or what the time budget should fit
     run = {"step": 0, "epoch": 0, "window": 0, "state": None, "elapsed": 0.0,
@@ -228,7 +231,7 @@ def main(argv=None) -> dict:
         if CharVocab.from_dict(ckpt["vocab"]) != vocab:
             raise UsageError(f"checkpoint {ckpt_path} was trained on a different vocabulary "
                              f"than {args.data}")
-        model.load_state_dict(ckpt["model"])
+        load_weights(model, ckpt)
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
         run.update({k: ckpt[k] for k in run})
