@@ -81,7 +81,7 @@ def test_sample_only_from_a_checkpoint(small_text, tmp_path):
     assert result.stdout.startswith("First") and len(result.stdout.strip()) >= len("First") + 20
 
 
-def expect_usage_error(result: subprocess.CompletedProcess, *words: str) -> None:
+def assert_usage_error(result: subprocess.CompletedProcess, *words: str) -> None:
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("char_lstm.py: error:"), result.stderr
@@ -92,33 +92,33 @@ def expect_usage_error(result: subprocess.CompletedProcess, *words: str) -> None
 
 def test_bad_inputs_give_one_line_and_exit_code_2(small_text, tmp_path):
     missing = tmp_path / "nope.txt"
-    expect_usage_error(run_cli("--data", str(missing), "--out", str(tmp_path)), "nope.txt")
+    assert_usage_error(run_cli("--data", str(missing), "--out", str(tmp_path)), "nope.txt")
     empty = tmp_path / "empty.txt"
     empty.write_text("")
-    expect_usage_error(run_cli("--data", str(empty), "--out", str(tmp_path)), "empty")
+    assert_usage_error(run_cli("--data", str(empty), "--out", str(tmp_path)), "empty")
     binary = tmp_path / "binary.bin"
     binary.write_bytes(b"abc\x00\xff\xfe" * 100)
-    expect_usage_error(run_cli("--data", str(binary), "--out", str(tmp_path)), "binary.bin")
+    assert_usage_error(run_cli("--data", str(binary), "--out", str(tmp_path)), "binary.bin")
     latin1 = tmp_path / "latin1.txt"
     latin1.write_bytes("caf\xe9 ".encode("latin-1") * 100)
-    expect_usage_error(run_cli("--data", str(latin1), "--out", str(tmp_path)), "UTF-8")
+    assert_usage_error(run_cli("--data", str(latin1), "--out", str(tmp_path)), "UTF-8")
     short = tmp_path / "short.txt"
     short.write_text("To be, or not to be.")
-    expect_usage_error(run_cli("--data", str(short), "--out", str(tmp_path)), "too few")
+    assert_usage_error(run_cli("--data", str(short), "--out", str(tmp_path)), "too few")
 
 
 def test_bad_checkpoint_use_gives_one_line_and_exit_code_2(small_text, tmp_path):
-    expect_usage_error(run_cli("--sample", "--out", str(tmp_path / "none")), "no checkpoint")
+    assert_usage_error(run_cli("--sample", "--out", str(tmp_path / "none")), "no checkpoint")
     char_lstm.main(["--data", small_text, "--out", str(tmp_path), "--steps", "3", *TINY])
-    expect_usage_error(run_cli("--sample", "--prompt", "\u00e9t\u00e9", "--out", str(tmp_path),
+    assert_usage_error(run_cli("--sample", "--prompt", "\u00e9t\u00e9", "--out", str(tmp_path),
                                *TINY), "'\u00e9'")
     other_shape = [a if a != "24" else "32" for a in TINY]  # --hidden 32
-    expect_usage_error(run_cli("--sample", "--out", str(tmp_path), *other_shape), "hidden")
+    assert_usage_error(run_cli("--sample", "--out", str(tmp_path), *other_shape), "hidden")
     other_text = tmp_path / "other.txt"
     other_text.write_text("0123456789 " * 400)
-    expect_usage_error(run_cli("--data", str(other_text), "--resume", "--out", str(tmp_path),
+    assert_usage_error(run_cli("--data", str(other_text), "--resume", "--out", str(tmp_path),
                                *TINY), "vocabulary")
     corrupt = tmp_path / "corrupt"
     corrupt.mkdir()
     (corrupt / "ckpt.npz").write_bytes(b"PK\x03\x04 definitely not a zip")
-    expect_usage_error(run_cli("--sample", "--out", str(corrupt), *TINY), "ckpt.npz")
+    assert_usage_error(run_cli("--sample", "--out", str(corrupt), *TINY), "ckpt.npz")
