@@ -86,16 +86,22 @@ class Adam(Optimizer):
                 elif wd != 0:
                     g = g + wd * p.data
                 m, v = state["exp_avg"], state["exp_avg_sq"]
+                # one scratch buffer per parameter; everything else is updated in place
+                buf = np.multiply(g, 1 - beta1)
                 m *= beta1
-                m += (1 - beta1) * g
+                m += buf
+                np.multiply(g, g, out=buf)
+                buf *= 1 - beta2
                 v *= beta2
-                v += (1 - beta2) * g * g
-                m_hat = m / (1 - beta1**t)
+                v += buf
                 if group["amsgrad"]:
-                    v_max = state["max_exp_avg_sq"]
-                    np.maximum(v_max, v, out=v_max)
-                    v_hat = v_max / (1 - beta2**t)
-                else:
-                    v_hat = v / (1 - beta2**t)
-                p.sub_(lr * m_hat / (np.sqrt(v_hat) + eps))
+                    v = state["max_exp_avg_sq"]
+                    np.maximum(v, state["exp_avg_sq"], out=v)
+                # PyTorch's arrangement: θ -= (γ / (1 - β_1^t)) m / (√v / √(1 - β_2^t) + ε)
+                np.sqrt(v, out=buf)
+                buf /= (1 - beta2**t) ** 0.5
+                buf += eps
+                np.divide(m, buf, out=buf)
+                buf *= lr / (1 - beta1**t)
+                p.sub_(buf)
         return loss
