@@ -78,6 +78,15 @@ OPS = [
         ((2, 2, 3), (3,)),  # batched @ 1-D
     ], normal),
     ("matmul_method", lambda x, y: x.matmul(y), np.matmul, [((2, 3), (3, 2))], normal),
+    # fused: input + product, with input broadcast to the product's shape
+    ("addmm", lambda i, x, w: i.addmm(x, w), lambda i, x, w: i + x @ w,
+     [((2, 4), (2, 3), (3, 4)), ((4,), (2, 3), (3, 4)), ((2, 1), (2, 3), (3, 4))], normal),
+    ("addcmul", lambda i, x, y: i.addcmul(x, y), lambda i, x, y: i + x * y, [
+        ((2, 3), (2, 3), (2, 3)),
+        ((3,), (2, 3), (2, 1)),  # input broadcast to the product
+        ((2, 3), (3,), (1, 3)),  # the product broadcast to input
+        ((2, 1, 3), (4, 1), (3,)),  # both widen each other
+    ], normal),
     ("rmatmul_ndarray", lambda x: W23 @ x, lambda x: W23 @ x, [((3,),), ((3, 2),)], normal),
     # unary
     ("exp", lambda x: x.exp(), np.exp, UNARY_SHAPES, normal),
@@ -236,6 +245,21 @@ def test_op(fn, ref_fn, shapes, sample):
 
 
 # ---------------------------------------------------------------- values check_op cannot see
+
+
+def test_fused_ops_name_the_op_and_shapes_at_fault():
+    x, w = Tensor(np.ones((2, 3))), Tensor(np.ones((3, 4)))
+    with pytest.raises(ValueError, match=r"addmm: expected matrices .*\(2, 3\) @ \(4, 3\)"):
+        Tensor(np.zeros((2, 4))).addmm(x, w.T)
+    with pytest.raises(ValueError, match=r"addmm: input of shape \(3, 1, 4\) does not broadcast "
+                                         r"to the product's shape \(2, 4\)"):
+        Tensor(np.zeros((3, 1, 4))).addmm(x, w)
+    with pytest.raises(ValueError, match=r"addmm: .*\(inputs: \(3, 4\), \(2, 3\), \(3, 4\)\)"):
+        Tensor(np.zeros((3, 4))).addmm(x, w)
+    with pytest.raises(TypeError, match="addmm: input has dtype float32, the product float64"):
+        Tensor(np.zeros((2, 4), np.float32)).addmm(x, w)
+    with pytest.raises(ValueError, match=r"addcmul: .*\(inputs: \(2,\), \(3,\), \(3,\)\)"):
+        Tensor(np.zeros(2)).addcmul(Tensor(np.ones(3)), Tensor(np.ones(3)))
 
 
 def test_max_indices_like_numpy():

@@ -141,10 +141,15 @@ class Cast(Function):
 # ---------------------------------------------------------------- binary (broadcasting)
 
 
+_FLOAT64 = np.dtype(np.float64)
+
+
 def _torch_dtype(out, *inputs):
     """NumPy makes float64 from an int array and a Python float, or from a float32 array and a
     0-d float64 one; PyTorch keeps the default float32 and lets dimensioned tensors decide."""
-    if type(out) is not np.ndarray or out.dtype != np.float64:
+    # every binary op passes here: an identity test (a ufunc's result carries NumPy's canonical
+    # float64 descriptor) costs a fraction of `!= np.float64`, which converts the type first
+    if out.dtype is not _FLOAT64 or type(out) is not np.ndarray:
         return out
     arrays = [a for a in inputs if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
     decisive = [a.dtype for a in arrays if a.ndim > 0] or [a.dtype for a in arrays]
@@ -274,6 +279,55 @@ class Matmul(Function):
             dy = np.matmul(np.swapaxes(x[None, :] if x_ndim == 1 else x, -1, -2), g)
             dy = dy[..., 0] if y_ndim == 1 else dy
         return dx, dy
+
+
+class Addmm(Function):
+    """input + x @ w for matrices x: (N, K), w: (K, M), PyTorch's addmm (beta = alpha = 1).
+    VJP: (g, g @ w^T, x^T @ g). One node where `input + x @ w` is two: the recurrent layers
+    add the hidden state's product to the input projection this way at every time step."""
+
+    @staticmethod
+    def forward(ctx, input, x, w):
+        if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[0]:
+            raise ValueError(f"addmm: expected matrices (N, K) @ (K, M), got {x.shape} @ "
+                             f"{w.shape}")
+        out = np.dot(x, w)
+        if input.dtype != out.dtype:  # += would cast silently
+            raise TypeError(f"addmm: input has dtype {input.dtype}, the product {out.dtype}")
+        if input.shape != out.shape and np.broadcast_shapes(input.shape, out.shape) != out.shape:
+            raise ValueError(f"addmm: input of shape {input.shape} does not broadcast to the "
+                             f"product's shape {out.shape}")
+        out += input  # in place: one temporary fewer than input + x @ w
+        _, needs_x, needs_w = ctx.needs_input_grad
+        ctx.save_for_backward(x if needs_w else None, w if needs_x else None)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        return (g, None if w is None else np.dot(g, w.T),
+                None if x is None else OuterSum(x, g))  # lazy x^T g, as Matmul's
+
+
+class Addcmul(Function):
+    """input + x * y (elementwise, broadcasting), PyTorch's addcmul with value = 1.
+    VJP: (g, g * y, g * x). One node where `input + x * y` is two (the LSTM's c' = f*c + i*g)."""
+
+    @staticmethod
+    def forward(ctx, input, x, y):
+        _, needs_x, needs_y = ctx.needs_input_grad
+        ctx.save_for_backward(x if needs_y else None, y if needs_x else None)
+        out = _torch_dtype(np.multiply(x, y), x, y)
+        if out.dtype == input.dtype and (input.shape == out.shape or
+                                         np.broadcast_shapes(input.shape, out.shape) == out.shape):
+            out += input  # in place into the fresh product: one temporary fewer
+            return out
+        return _torch_dtype(out + input, out, input)  # input widens the product, or its dtype
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        return g, (None if y is None else g * y), (None if x is None else g * x)
 
 
 # ---------------------------------------------------------------- reduce

@@ -250,6 +250,15 @@ class Tensor:
     def relu(self) -> "Tensor": return ops.Relu.apply(self)
     def matmul(self, other) -> "Tensor": return ops.Matmul.apply(self, other)
 
+    def addmm(self, mat1: "Tensor", mat2: "Tensor") -> "Tensor":
+        """self + mat1 @ mat2 in one op, for mat1: (N, K), mat2: (K, M) (PyTorch's addmm)."""
+        return ops.Addmm.apply(self, mat1, mat2)
+
+    def addcmul(self, tensor1, tensor2) -> "Tensor":
+        """self + tensor1 * tensor2 in one op, elementwise with broadcasting (PyTorch's
+        addcmul)."""
+        return ops.Addcmul.apply(self, tensor1, tensor2)
+
     def to(self, dtype) -> "Tensor":
         """A copy in another dtype; casting to a non-float dtype leaves the graph, as in PyTorch.
         `to("cpu")` is accepted and does nothing: NumPy is the only device."""

@@ -148,12 +148,14 @@ class Function:
         arrays = []
         needs = []
         edges = []  # per argument: None, or (producing node, gradient key, shape, dtype)
+        record = False
         grad_enabled = _state.grad_enabled
         for a in args:
             if isinstance(a, Tensor):
                 data = a.data
                 arrays.append(data)
                 if grad_enabled and a.requires_grad:
+                    record = True
                     needs.append(True)
                     # the edge holds graph keys and shapes, never the input Tensor, so
                     # activations that backward does not need are freed when the user drops them
@@ -163,28 +165,30 @@ class Function:
                 arrays.append(a)
             needs.append(False)
             edges.append(None)
-        requires_grad = True in needs
         ctx.needs_input_grad = tuple(needs)
         try:
             out = cls.forward(ctx, *arrays)
         except (ValueError, TypeError) as e:
             raise _op_error(cls, e, args) from None
-        if not requires_grad:
+        if not record:
             if type(out) is tuple:
-                return tuple([Tensor._make(o) for o in out])
-            return Tensor._make(out)
+                return tuple([_make(o) for o in out])
+            return _make(out)
         ctx.seq = next(_sequence)
         ctx.scope = _state.scope
         ctx.edges = edges
         if type(out) is tuple:
-            out = tuple([Tensor._make(o, ctx, (ctx, i)) for i, o in enumerate(out)])
+            out = tuple([_make(o, ctx, (ctx, i)) for i, o in enumerate(out)])
             ctx.outputs = tuple([(o.data.shape, o.data.dtype) for o in out])
         else:
-            out = Tensor._make(out, ctx, ctx)
+            out = _make(out, ctx, ctx)
         if _state.anomaly:
             ctx.trace = _user_frame()
             _check_finite(ctx, out if type(out) is tuple else (out,), "output")
         return out
+
+
+_make = Tensor._make  # looked up once: apply runs for every op
 
 
 def _op_error(cls, e: Exception, args) -> Exception:
