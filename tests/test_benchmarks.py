@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
@@ -19,17 +20,17 @@ import bench_lstm  # noqa: E402
 V, H, T, B = 7, 5, 6, 3
 
 
-def _runs():
-    return (bench_lstm.HandRun(V, H, np.float64, seed=0),
-            bench_lstm.ProjectRun(V, H, np.float64, seed=0))
+def _runs(hand_run=bench_lstm.HandRun):
+    return hand_run(V, H, np.float64, seed=0), bench_lstm.ProjectRun(V, H, np.float64, seed=0)
 
 
 def _windows():
     return bench_lstm.make_windows(B, T, V, seed=0)
 
 
-def test_same_loss_gradients_and_state_float64():
-    hand, project = _runs()
+@pytest.mark.parametrize("hand_run", [bench_lstm.HandRun, bench_lstm.HandGatherRun])
+def test_same_loss_gradients_and_state_float64(hand_run):
+    hand, project = _runs(hand_run)
     params = dict(project.model.named_parameters())
     assert sorted(params) == sorted(hand.model.params)
     for name, p in params.items():
@@ -77,12 +78,15 @@ def test_bench_lstm_quick_json_runs():
     (res,) = report["results"]
     assert (res["config"], res["B"], res["T"], res["H"], res["V"]) == ("tiny", 1, 25, 100, 65)
     assert res["flops_per_token"] == 3 * (2 * (65 + 100) * 400 + 2 * 100 * 65)
-    project, hand = res["impls"]["project"], res["impls"]["hand"]
-    np.testing.assert_allclose(project["loss0"], hand["loss0"], rtol=1e-5)  # float32
+    impls = res["impls"]
+    project, hand, gather = impls["project"], impls["hand"], impls["hand_gather"]
+    for other in (hand, gather):
+        np.testing.assert_allclose(project["loss0"], other["loss0"], rtol=1e-5)  # float32
     np.testing.assert_allclose(project["loss0"], np.log(65), rtol=0.05)  # near-uniform start
-    for impl in (project, hand):
+    for impl in (project, hand, gather):
         assert impl["tokens_per_s"] > 0
         assert impl["peak_rss_mib"] > report["baseline_rss_mib"] > 0
+    assert res["ratio"] > 0 and res["ratio_gather"] > 0
 
 
 def test_bench_ops_runs():

@@ -92,12 +92,13 @@ class Sigmoid(Function):
     @staticmethod
     def forward(ctx, x):
         x = _floating(x)
-        out = np.exp(-x)  # overflows to inf for very negative x, giving the exact limit 0
-        if type(out) is np.ndarray:  # in place; a 0-d x gives a NumPy scalar instead
+        out = np.negative(x)
+        if type(out) is np.ndarray:  # in place: one temporary; a 0-d x gives a NumPy scalar
+            np.exp(out, out=out)  # overflows to inf for very negative x: the exact limit 0
             out += 1
             np.reciprocal(out, out=out)
         else:
-            out = np.asarray(1 / (1 + out))
+            out = np.asarray(1 / (1 + np.exp(out)))
         ctx.save_for_backward(out)
         return out
 
