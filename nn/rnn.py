@@ -159,9 +159,8 @@ class RNNCellBase(Module):
             state = hx
         if not batched:
             x, state = x.unsqueeze(0), tuple(s.unsqueeze(0) for s in state)
-        xw = x @ self.weight_ih.T  # (N, chunks*H)
-        if self.bias:
-            xw = xw + self.bias_ih
+        w_ih_t = self.weight_ih.T
+        xw = self.bias_ih.addmm(x, w_ih_t) if self.bias else x @ w_ih_t  # (N, chunks*H)
         state = self._step(xw, state, self.weight_hh.T, self.bias_hh)
         return state if batched else tuple(s.squeeze(0) for s in state)
 
@@ -348,13 +347,14 @@ class RNNBase(Module):
         names = self._param_names(layer, direction)
         w_ih, w_hh = getattr(self, names[0]), getattr(self, names[1])
         b_hh = None
-        xw = x.reshape(-1, x.shape[2]) @ w_ih.T  # (T*N, chunks*H), every time step at once
-        if self.bias:
+        x2 = x.reshape(-1, x.shape[2])
+        if self.bias:  # the input projection of every time step at once: (T*N, chunks*H)
             b_ih, b_hh = getattr(self, names[2]), getattr(self, names[3])
             if self._fold_hh_bias:
-                xw, b_hh = xw + (b_ih + b_hh), None
-            else:
-                xw = xw + b_ih
+                b_ih, b_hh = b_ih + b_hh, None
+            xw = b_ih.addmm(x2, w_ih.T)
+        else:
+            xw = x2 @ w_ih.T
         xws = xw.reshape(x.shape[0], x.shape[1], -1).unbind(time_dim)  # T x (N, chunks*H)
         w_hh_t = w_hh.T
         T = len(xws)
