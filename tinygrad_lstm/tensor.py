@@ -492,7 +492,10 @@ def _data(x):
 
 
 def _add_scaled(x, y, alpha):
-    np.add(x, y if alpha == 1 else np.multiply(y, alpha), out=x)
+    if alpha == -1:  # sub_(y), every optimizer's update: no scaled copy of y
+        np.subtract(x, y, out=x)
+    else:
+        np.add(x, y if alpha == 1 else np.multiply(y, alpha), out=x)
 
 
 def _mul_into(x, y):
