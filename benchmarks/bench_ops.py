@@ -72,6 +72,16 @@ def make_ops(N: int, D: int) -> dict:
             g = g * z
         return g, gz
 
+    def np_addcmul(y, g, k):
+        ys, gz = [], np.zeros_like(z)
+        for _ in range(k):
+            ys.append(y)
+            y = z + y * z
+        for yp in reversed(ys):
+            gz += g + g * yp
+            g = g * z
+        return g, gz
+
     def np_sigmoid(y, g, k):
         outs = []
         for _ in range(k):
@@ -109,6 +119,7 @@ def make_ops(N: int, D: int) -> dict:
         "add (N,D)+(N,D)": (lambda y: y + zt, np_add),
         "add bias (N,D)+(D,)": (lambda y: y + bt, np_add_bias),
         "mul (N,D)*(N,D)": (lambda y: y * zt, np_mul),
+        "addcmul z+y*z": (lambda y: zt.addcmul(y, zt), np_addcmul),
         "sigmoid": (lambda y: y.sigmoid(), np_sigmoid),
         "tanh": (lambda y: y.tanh(), np_tanh),
         "chunk(4, dim=1) + cat": (lambda y: tl.cat(y.chunk(4, dim=1), dim=1), np_chunk_cat),

@@ -95,6 +95,6 @@ def test_bench_ops_runs():
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)["ops"]
     assert {r["op"].split()[0] for r in rows} >= {"matmul", "add", "mul", "sigmoid", "tanh",
-                                                    "chunk(4,", "unbind(0)"}
+                                                    "chunk(4,", "unbind(0)", "addcmul"}
     for r in rows:
         assert r["numpy_us"] > 0 and r["engine_us"] > 0
