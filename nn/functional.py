@@ -26,6 +26,9 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if input.dtype != weight.dtype:
         raise RuntimeError(f"linear: input has dtype {input.dtype}, but the weight is "
                            f"{weight.dtype}; convert one of them with .float() or .double()")
+    if bias is not None and bias.dtype != weight.dtype:
+        raise RuntimeError(f"linear: bias has dtype {bias.dtype}, but the weight is "
+                           f"{weight.dtype}")
     if bias is not None and input.ndim == 2:
         return bias.addmm(input, weight.T)  # one op and one temporary, as PyTorch does
     out = input @ weight.T  # matmul folds any leading dims into one GEMM
