@@ -53,15 +53,12 @@ class Adagrad(Optimizer):
         for group in self.param_groups:
             lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
             wd = group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
+            for p, g in self._params_with_grad(group):
                 state = self.state[p]
                 if not state:
                     state["step"] = 0
                     state["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
                 state["step"] += 1
-                g = -p.grad.data if group["maximize"] else p.grad.data
                 clr = lr / (1 + (state["step"] - 1) * lr_decay)
                 if wd != 0:
                     g = g + wd * p.data

@@ -68,9 +68,7 @@ class Adam(Optimizer):
         for group in self.param_groups:
             lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
             beta1, beta2 = group["betas"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
+            for p, g in self._params_with_grad(group):
                 state = self.state[p]
                 if not state:
                     state["step"] = 0
@@ -80,7 +78,6 @@ class Adam(Optimizer):
                         state["max_exp_avg_sq"] = np.zeros_like(p.data)
                 state["step"] += 1
                 t = state["step"]
-                g = -p.grad.data if group["maximize"] else p.grad.data
                 if wd != 0 and group["decoupled_weight_decay"]:
                     p.mul_(1 - lr * wd)
                 elif wd != 0:

@@ -133,6 +133,14 @@ class Optimizer:
         raise NotImplementedError(f"{type(self).__name__}.step is not implemented")
 
     @staticmethod
+    def _params_with_grad(group: dict[str, Any]) -> Iterator[tuple[Tensor, np.ndarray]]:
+        """(p, gradient array) for each parameter of `group` whose .grad is set; the gradient
+        negated when the group maximizes."""
+        for p in group["params"]:
+            if p.grad is not None:
+                yield p, (-p.grad.data if group["maximize"] else p.grad.data)
+
+    @staticmethod
     def _eval_closure(closure: Callable[[], Any] | None) -> Any:
         """Run `closure` (it recomputes the loss and calls backward) with grad enabled."""
         if closure is None:

@@ -62,9 +62,7 @@ class RMSprop(Optimizer):
         for group in self.param_groups:
             lr, alpha, eps, wd = group["lr"], group["alpha"], group["eps"], group["weight_decay"]
             mu = group["momentum"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
+            for p, g in self._params_with_grad(group):
                 state = self.state[p]
                 if not state:
                     state["step"] = 0
@@ -74,7 +72,6 @@ class RMSprop(Optimizer):
                     if group["centered"]:
                         state["grad_avg"] = np.zeros_like(p.data)
                 state["step"] += 1
-                g = -p.grad.data if group["maximize"] else p.grad.data
                 if wd != 0:
                     g = g + wd * p.data
                 v = state["square_avg"]

@@ -55,10 +55,7 @@ class SGD(Optimizer):
         for group in self.param_groups:
             lr, wd = group["lr"], group["weight_decay"]
             mu, tau = group["momentum"], group["dampening"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = -p.grad.data if group["maximize"] else p.grad.data
+            for p, g in self._params_with_grad(group):
                 if wd != 0:
                     g = g + wd * p.data
                 if mu != 0:
