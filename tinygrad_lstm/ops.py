@@ -284,8 +284,8 @@ class Matmul(Function):
 
 class Addmm(Function):
     """input + x @ w for matrices x: (N, K), w: (K, M), PyTorch's addmm (beta = alpha = 1).
-    VJP: (g, g @ w^T, x^T @ g). One node where `input + x @ w` is two: the recurrent layers
-    add the hidden state's product to the input projection this way at every time step."""
+    VJP: (g, g @ w^T, x^T @ g). One node and one (N, M) array where `input + x @ w` makes two:
+    Linear and the recurrent layers add their bias to the input projection this way."""
 
     @staticmethod
     def forward(ctx, input, x, w):
