@@ -39,7 +39,7 @@ def test_trains_and_writes_its_outputs(small_text, tmp_path):
         char_lstm.main(["--data", small_text, "--out", str(tmp_path), "--prompt", "Zz", *TINY])
     for name in ("ckpt.npz", "loss.csv"):
         assert (tmp_path / name).exists()
-    assert any((tmp_path / name).exists() for name in ("graph.svg", "graph.dot"))
+    assert any((tmp_path / name).exists() for name in ("graph.svg", "graph.svg.dot"))
     rows = (tmp_path / "loss.csv").read_text().splitlines()
     assert rows[0].split(",") == ["step", "tokens", "seconds", "lr", "train_loss", "val_loss"]
     assert len(rows) == 1 + 6
