@@ -5,6 +5,7 @@ is needed) in the shape of the broadcast result: the engine sums it back to the 
 A VJP never writes into `grad_output`, which other nodes may share.
 """
 
+import functools
 import warnings
 
 import numpy as np
@@ -461,6 +462,13 @@ class Stack(Function):
         return (None, *np.moveaxis(g, ctx.axis, 0))
 
 
+@functools.lru_cache(maxsize=256)  # every LSTM step splits its gates the same way
+def _slices(bounds: tuple, axis: int) -> tuple:
+    """The index x[..., a:b] along axis for each (a, b) in bounds."""
+    lead = (slice(None),) * axis
+    return tuple([lead + (slice(a, b),) for a, b in bounds])
+
+
 # Split and Unbind are primitives, not getitem composites, for measured speed: as one node with
 # many outputs, their VJP is one concatenate, where n getitems would scatter n full-size
 # zero arrays (quadratic in T when an LSTM unbinds its hoisted input projection).
@@ -473,8 +481,7 @@ class Split(Function):
     @staticmethod
     def forward(ctx, x, bounds, axis):
         ctx.axis = axis
-        lead = (slice(None),) * axis
-        return tuple([x[lead + (slice(a, b),)] for a, b in bounds])
+        return tuple([x[index] for index in _slices(bounds, axis)])
 
     @staticmethod
     def backward(ctx, *gs):

@@ -1,5 +1,6 @@
 """Tensor: one NumPy array, the node that produced it, and its gradient."""
 
+import functools
 import weakref
 
 import numpy as np
@@ -23,9 +24,10 @@ def _sizes(args: tuple) -> tuple:
     return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
 
 
-def _bounds(n: int, size: int) -> list:
+@functools.lru_cache(maxsize=256)  # every LSTM step chunks its gates the same way
+def _bounds(n: int, size: int) -> tuple:
     """(start, stop) of consecutive pieces of `size` along a dim of length n (last may be short)."""
-    return [(a, min(a + size, n)) for a in range(0, n, size)] or [(0, 0)]
+    return tuple([(a, min(a + size, n)) for a in range(0, n, size)]) or ((0, 0),)
 
 
 def _normalize_dims(dim, ndim: int, op: str) -> tuple | None:
@@ -329,7 +331,7 @@ class Tensor:
                 raise ValueError(f"split: sizes {sizes} do not add up to {n}, the size of dim "
                                  f"{dim} of a tensor of shape {self.shape}")
             ends = np.cumsum(sizes).tolist()
-            bounds = list(zip([0] + ends[:-1], ends))
+            bounds = tuple(zip([0] + ends[:-1], ends))
         return ops.Split.apply(self, bounds, dim)
 
     def unbind(self, dim: int = 0) -> tuple:
