@@ -29,10 +29,9 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if bias is not None and bias.dtype != weight.dtype:
         raise RuntimeError(f"linear: bias has dtype {bias.dtype}, but the weight is "
                            f"{weight.dtype}")
-    if bias is not None and input.ndim == 2:
-        return bias.addmm(input, weight.T)  # one op and one temporary, as PyTorch does
-    out = input @ weight.T  # matmul folds any leading dims into one GEMM
-    return out if bias is None else out + bias
+    if bias is None or bias.ndim == 1:
+        return ops.Linear.apply(input, weight, bias)  # one node, as PyTorch's aten::linear
+    return input @ weight.T + bias  # a bias of another shape broadcasts as in `+`
 
 
 def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:

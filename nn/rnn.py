@@ -163,8 +163,7 @@ class RNNCellBase(Module):
             state = hx
         if not batched:
             x, state = x.unsqueeze(0), tuple(s.unsqueeze(0) for s in state)
-        w_ih_t = self.weight_ih.T
-        xw = self.bias_ih.addmm(x, w_ih_t) if self.bias else x @ w_ih_t  # (N, chunks*H)
+        xw = F.linear(x, self.weight_ih, self.bias_ih)  # (N, chunks*H)
         state = self._step(xw, state, self.weight_hh.T, self.bias_hh)
         return state if batched else tuple(s.squeeze(0) for s in state)
 
@@ -350,16 +349,13 @@ class RNNBase(Module):
         """One layer in one direction over x (time along time_dim); returns (hs, final state)."""
         names = self._param_names(layer, direction)
         w_ih, w_hh = getattr(self, names[0]), getattr(self, names[1])
-        b_hh = None
-        x2 = x.reshape(-1, x.shape[2])
-        if self.bias:  # the input projection of every time step at once: (T*N, chunks*H)
+        b_ih = b_hh = None
+        if self.bias:
             b_ih, b_hh = getattr(self, names[2]), getattr(self, names[3])
             if self._fold_hh_bias:
                 b_ih, b_hh = b_ih + b_hh, None
-            xw = b_ih.addmm(x2, w_ih.T)
-        else:
-            xw = x2 @ w_ih.T
-        xws = xw.reshape(x.shape[0], x.shape[1], -1).unbind(time_dim)  # T x (N, chunks*H)
+        # the input projection of every time step at once, then split over time
+        xws = F.linear(x, w_ih, b_ih).unbind(time_dim)  # T x (N, chunks*H)
         w_hh_t = w_hh.T
         T = len(xws)
         hs = [None] * T

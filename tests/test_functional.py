@@ -260,7 +260,7 @@ def test_linear_refuses_an_input_of_another_dtype():
     layer = nn.Linear(3, 2)
     with pytest.raises(RuntimeError, match="linear: input has dtype float64"):
         layer(Tensor(np.ones((2, 3))))
-    for x in (np.ones((2, 3)), np.ones((4, 2, 3))):  # 2-D input goes through addmm, 3-D not
+    for x in (np.ones((2, 3)), np.ones((4, 2, 3))):  # checked before the op, for any rank
         with pytest.raises(RuntimeError, match="linear: bias has dtype float64, but the weight "
                                                "is float32"):
             F.linear(Tensor(x.astype(np.float32)), layer.weight, Tensor(np.zeros(2)))

@@ -13,6 +13,7 @@ from hypothesis.extra import numpy as hnp
 import tinygrad_lstm as tl
 from tinygrad_lstm import Tensor, ops
 from tinygrad_lstm.autograd import gradcheck
+from tinygrad_lstm.nn import functional as F
 
 ROWS = [((2,),), ((3, 2),), ((1, 2),), ((2, 1, 3),)]  # at least one dim
 MATRICES = [((3, 2),), ((1, 2),), ((2, 1, 3),)]  # at least two dims
@@ -81,6 +82,10 @@ OPS = [
     # fused: input + product, with input broadcast to the product's shape
     ("addmm", lambda i, x, w: i.addmm(x, w), lambda i, x, w: i + x @ w,
      [((2, 4), (2, 3), (3, 4)), ((4,), (2, 3), (3, 4)), ((2, 1), (2, 3), (3, 4))], normal),
+    ("linear", lambda x, w, b: F.linear(x, w, b), lambda x, w, b: x @ w.T + b, [
+        ((2, 3), (4, 3), (4,)), ((3,), (4, 3), (4,)), ((2, 2, 3), (4, 3), (1,))], normal),
+    ("linear_no_bias", lambda x, w: F.linear(x, w), lambda x, w: x @ w.T,
+     [((2, 3), (4, 3)), ((2, 1, 3), (4, 3))], normal),
     ("addcmul", lambda i, x, y: i.addcmul(x, y), lambda i, x, y: i + x * y, [
         ((2, 3), (2, 3), (2, 3)),
         ((3,), (2, 3), (2, 1)),  # input broadcast to the product
@@ -260,6 +265,9 @@ def test_fused_ops_name_the_op_and_shapes_at_fault():
         Tensor(np.zeros((2, 4), np.float32)).addmm(x, w)
     with pytest.raises(ValueError, match=r"addcmul: .*\(inputs: \(2,\), \(3,\), \(3,\)\)"):
         Tensor(np.zeros(2)).addcmul(Tensor(np.ones(3)), Tensor(np.ones(3)))
+    with pytest.raises(ValueError, match=r"linear: bias of shape \(3,\) does not broadcast to "
+                                         r"the 4 output features"):
+        F.linear(x, w.T, Tensor(np.ones(3)))
 
 
 def test_max_indices_like_numpy():
