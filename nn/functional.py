@@ -122,8 +122,9 @@ def _rows(input: Tensor, t: np.ndarray) -> tuple[Tensor, np.ndarray]:
     """Classes last and everything else flattened: (M, C) and (M,)."""
     if input.ndim == 1:
         return input.reshape(1, -1), t.reshape(1)
-    if input.ndim > 2:
-        input = input.permute(0, *range(2, input.ndim), 1)  # (N, d1, ..., C)
+    if input.ndim == 2:
+        return input, t  # rows already: no reshape node
+    input = input.permute(0, *range(2, input.ndim), 1)  # (N, d1, ..., C)
     return input.reshape(-1, input.shape[-1]), t.reshape(-1)
 
 
