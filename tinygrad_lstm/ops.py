@@ -427,11 +427,13 @@ class Permute(Function):
     @staticmethod
     def forward(ctx, x, axes):
         ctx.axes = axes
-        return np.transpose(x, axes)
+        return x.transpose(axes)
 
     @staticmethod
     def backward(ctx, g):
-        return np.transpose(g, np.argsort(ctx.axes)), None
+        # the inverse permutation in Python: np.argsort of a short tuple costs more than the op
+        axes = ctx.axes
+        return g.transpose(sorted(range(len(axes)), key=axes.__getitem__)), None
 
 
 def _is_basic(index) -> bool:
