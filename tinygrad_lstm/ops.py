@@ -312,9 +312,9 @@ class Addmm(Function):
 
 class Linear(Function):
     """x @ w^T + b for x: (*, K), w: (M, K), b: (M,) (or (1,)) or None, PyTorch's F.linear.
-    VJP: (g @ w, g^T x, g). A primitive for measured speed: one node where the composite
-    records three (w.T, the matmul, the bias add), and for (T, N, K) input no reshapes around
-    a 2-D addmm (tiny LSTM benchmark: 5 nodes fewer per training step)."""
+    VJP: (g @ w, g^T x, g summed over rows). A primitive for measured speed: one node where
+    the composite records three (w.T, the matmul, the bias add), and for (T, N, K) input no
+    reshapes around a 2-D addmm (tiny LSTM benchmark: 5 nodes fewer per training step)."""
 
     @staticmethod
     def forward(ctx, x, w, b):
@@ -336,7 +336,8 @@ class Linear(Function):
         g2 = g.reshape(-1, g.shape[-1])
         dx = None if w is None else np.dot(g2, w).reshape(ctx.x_shape)
         dw = None if x2 is None else OuterSum(g2, x2)  # lazy g^T x, as Matmul's
-        return dx, dw, (g if ctx.needs_input_grad[2] else None)
+        db = g2.sum(axis=0) if ctx.needs_input_grad[2] else None  # b was added to every row
+        return dx, dw, db
 
 
 class Addcmul(Function):
