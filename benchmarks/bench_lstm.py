@@ -7,8 +7,8 @@ parameters and see the same windows, so their losses agree (the `loss0` column).
 the hand-written NumPy BPTT (with the input projection as one matmul, the baseline of the ratio;
 and again with it as a row gather, which only a model that knows its input is one-hot can do)
 and torch, when it is installed, take turns step by step, in alternating order, after a few
-untimed warm-up steps each; a ratio is the median of the per-round ratios. Peak RSS comes from a fresh process per implementation that
-runs a few steps.
+untimed warm-up steps each; a ratio is the median of the per-round ratios. Peak RSS comes from a
+fresh process per implementation that runs a few steps.
 
     python benchmarks/bench_lstm.py [--config tiny|small|medium|large|all] [--repeats N]
                                     [--quick] [--json]
