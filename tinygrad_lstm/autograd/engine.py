@@ -104,11 +104,23 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
                 continue
             grad_outputs = (g.materialize() if type(g) is OuterSum else g,)
         else:
-            grad_outputs = [pop((node, i), None) for i in range(len(node.outputs))]
-            if all(g is None for g in grad_outputs):
+            # a plain loop, no comprehensions: Split and Unbind take this path at every step
+            grad_outputs = []
+            found = missing = False
+            for i in range(len(node.outputs)):
+                g = pop((node, i), None)
+                if g is None:
+                    missing = True
+                else:
+                    found = True
+                    if type(g) is OuterSum:
+                        g = g.materialize()
+                grad_outputs.append(g)
+            if not found:
                 continue
-            grad_outputs = [np.zeros(s, d) if g is None else _dense(g)
-                            for g, (s, d) in zip(grad_outputs, node.outputs)]
+            if missing:
+                grad_outputs = [np.zeros(s, d) if g is None else g
+                                for g, (s, d) in zip(grad_outputs, node.outputs)]
         if node.hooks:
             grad_outputs = [_run_hooks(node.hooks[i], g, f"output {i} of {node.name()}")
                             if i in node.hooks else g for i, g in enumerate(grad_outputs)]
