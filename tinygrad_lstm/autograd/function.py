@@ -177,9 +177,15 @@ class Function:
         ctx.seq = next(_sequence)
         ctx.scope = _state.scope
         ctx.edges = edges
-        if type(out) is tuple:
-            out = tuple([_make(o, ctx, (ctx, i)) for i, o in enumerate(out)])
-            ctx.outputs = tuple([(o.data.shape, o.data.dtype) for o in out])
+        if type(out) is tuple:  # one plain loop: Split runs it at every LSTM step
+            tensors = []
+            outputs = []
+            for i, o in enumerate(out):
+                t = _make(o, ctx, (ctx, i))
+                tensors.append(t)
+                outputs.append((t.data.shape, t.data.dtype))
+            out = tuple(tensors)
+            ctx.outputs = tuple(outputs)
         else:
             out = _make(out, ctx, ctx)
         if _state.anomaly:
