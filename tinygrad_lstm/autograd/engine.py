@@ -33,6 +33,13 @@ def unbroadcast(grad: np.ndarray, shape: tuple, op: str) -> np.ndarray:
     return grad
 
 
+def _conform(grad: np.ndarray, shape: tuple, dtype: np.dtype, op: str) -> np.ndarray:
+    """`grad` summed back to `shape` and cast to `dtype`, where it differs."""
+    if grad.shape != shape:
+        grad = unbroadcast(grad, shape, op)
+    return grad if grad.dtype == dtype else grad.astype(dtype)
+
+
 def _reachable(root) -> list:
     """Every node reachable from `root`, in decreasing sequence number (reverse tape order)."""
     seen = {root}
@@ -97,12 +104,14 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
     owned = set()  # keys whose buffer this call allocated, so it may be added to in place
     anomaly = _state.anomaly
     pop, get = grads.pop, grads.get  # the loop below runs once per node: keep it lean
-    for node in _reachable(root._ctx):
-        if node.outputs is None:
-            g = pop(node, None)
-            if g is None:
-                continue
+    nodes = _reachable(root._ctx)
+    oldest = nodes[-1].seq  # no in-place change since it was recorded: no node needs the check
+    for node in nodes:
+        g = pop(node, None)  # a single-output node's key; never a multi-output node's
+        if g is not None:
             grad_outputs = (g.materialize() if type(g) is OuterSum else g,)
+        elif node.outputs is None:
+            continue
         else:
             # a plain loop, no comprehensions: Split and Unbind take this path at every step
             grad_outputs = []
@@ -124,7 +133,7 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
         if node.hooks:
             grad_outputs = [_run_hooks(node.hooks[i], g, f"output {i} of {node.name()}")
                             if i in node.hooks else g for i, g in enumerate(grad_outputs)]
-        if _state.last_inplace > node.seq:
+        if _state.last_inplace > oldest and _state.last_inplace > node.seq:
             _check_saved(node)
         try:
             input_grads = node.backward(node, *grad_outputs)
@@ -155,10 +164,8 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
                         prev.extend(g)
                         continue
                 g = np.asarray(_dense(g))
-            if g.shape != shape:
-                g = unbroadcast(g, shape, node.name())
-            if g.dtype is not dtype and g.dtype != dtype:
-                g = g.astype(dtype)
+            if g.shape != shape or g.dtype is not dtype:  # one test for the common case
+                g = _conform(g, shape, dtype, node.name())
             if prev is None:
                 grads[key] = g
             elif key in owned:
