@@ -21,6 +21,11 @@ warnings.filterwarnings("ignore", "overflow encountered in exp", RuntimeWarning,
 # ---------------------------------------------------------------- unary
 
 
+# 1 as a 0-d array of each float type, for tanh's and sigmoid's `1 - out`: NumPy converts a Python
+# scalar operand at every call, which costs more than the arithmetic on an LSTM step's (1, H)
+_ONE = {t: np.ones((), t) for t in (np.float16, np.float32, np.float64, np.longdouble)}
+
+
 def _floating(x):
     """Integer input computes in float32, PyTorch's default dtype (NumPy would use float64)."""
     return x if x.dtype.kind == "f" else x.astype(np.float32)
@@ -82,7 +87,7 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
-        dx = 1 - out * out
+        dx = _ONE[out.dtype.type] - out * out
         dx *= g  # in place: one temporary fewer
         return dx
 
@@ -96,7 +101,7 @@ class Sigmoid(Function):
         out = np.negative(x)
         if type(out) is np.ndarray:  # in place: one temporary; a 0-d x gives a NumPy scalar
             np.exp(out, out=out)  # overflows to inf for very negative x: the exact limit 0
-            out += 1
+            out += _ONE[out.dtype.type]
             np.reciprocal(out, out=out)
         else:
             out = np.asarray(1 / (1 + np.exp(out)))
@@ -106,7 +111,7 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
-        dx = 1 - out
+        dx = _ONE[out.dtype.type] - out
         dx *= out  # in place: two temporaries fewer
         dx *= g
         return dx
