@@ -11,6 +11,8 @@ _FLOATS = (np.float16, np.float32, np.float64)
 
 
 def _normalize_dim(dim: int, ndim: int, op: str) -> int:
+    if type(dim) is int and 0 <= dim < ndim:  # in range already (every chunk of an LSTM step)
+        return dim
     if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
         raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
     if not -max(ndim, 1) <= dim < max(ndim, 1):
@@ -391,8 +393,9 @@ class Tensor:
         """`chunks` pieces of equal size ceil(n / chunks) along dim (the last may be smaller)."""
         if chunks <= 0:
             raise ValueError(f"chunk: chunks must be positive, got {chunks}")
-        dim = _normalize_dim(dim, self.ndim, "chunk")
-        n = self.shape[dim]
+        shape = self.data.shape  # not the properties: chunk runs at every LSTM step
+        dim = _normalize_dim(dim, len(shape), "chunk")
+        n = shape[dim]
         # every LSTM step chunks its gates: straight to Split, no detour via split()
         return ops.Split.apply(self, _bounds(n, max(-(-n // chunks), 1)), dim)
 
