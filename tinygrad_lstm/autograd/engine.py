@@ -43,9 +43,8 @@ def _conform(grad: np.ndarray, shape: tuple, dtype: np.dtype, op: str) -> np.nda
 def _reachable(root) -> list:
     """Every node reachable from `root`, in decreasing sequence number (reverse tape order)."""
     seen = {root}
-    stack = [root]
-    while stack:
-        node = stack.pop()
+    nodes = [root]
+    for node in nodes:  # a worklist: the loop also visits the nodes appended while it runs
         if node.saved_tensors is None:
             raise RuntimeError(
                 f"Trying to backward through the graph a second time: the saved arrays of "
@@ -54,8 +53,9 @@ def _reachable(root) -> list:
         for edge in node.edges:
             if edge is not None and edge[0] is not None and edge[0] not in seen:
                 seen.add(edge[0])
-                stack.append(edge[0])
-    return sorted(seen, key=attrgetter("seq"), reverse=True)
+                nodes.append(edge[0])
+    nodes.sort(key=attrgetter("seq"), reverse=True)  # mostly in order already: few comparisons
+    return nodes
 
 
 def _run_hooks(hooks, grad: np.ndarray, where: str) -> np.ndarray:
