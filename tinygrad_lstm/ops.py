@@ -266,6 +266,10 @@ class Matmul(Function):
     def backward(ctx, g):
         x, y = ctx.saved_tensors  # x is kept only when dy is needed, y only when dx is
         x_ndim, y_ndim = len(ctx.x_shape), len(ctx.y_shape)
+        if x_ndim == 2 and y_ndim == 2:  # the common case first: no reshapes, a call each
+            dx = None if y is None else np.dot(g, y.T)
+            dy = None if x is None else OuterSum(x, g)  # lazy x^T g
+            return dx, dy
         if x_ndim == 1 and y_ndim == 1:
             return (None if y is None else g * y), (None if x is None else g * x)
         if x_ndim >= 2 and y_ndim == 2:  # fold any batch into rows: dy is one GEMM, no batch sum
