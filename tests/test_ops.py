@@ -83,7 +83,8 @@ OPS = [
     ("addmm", lambda i, x, w: i.addmm(x, w), lambda i, x, w: i + x @ w,
      [((2, 4), (2, 3), (3, 4)), ((4,), (2, 3), (3, 4)), ((2, 1), (2, 3), (3, 4))], normal),
     ("linear", lambda x, w, b: F.linear(x, w, b), lambda x, w, b: x @ w.T + b, [
-        ((2, 3), (4, 3), (4,)), ((3,), (4, 3), (4,)), ((2, 2, 3), (4, 3), (1,))], normal),
+        ((2, 3), (4, 3), (4,)), ((3,), (4, 3), (4,)), ((2, 2, 3), (4, 3), (1,)),
+        ((2, 0), (3, 0), (3,)), ((3,), (0, 3), (0,))], normal),  # no inputs, no outputs
     ("linear_no_bias", lambda x, w: F.linear(x, w), lambda x, w: x @ w.T,
      [((2, 3), (4, 3)), ((2, 1, 3), (4, 3))], normal),
     ("addcmul", lambda i, x, y: i.addcmul(x, y), lambda i, x, y: i + x * y, [

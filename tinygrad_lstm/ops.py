@@ -6,6 +6,7 @@ A VJP never writes into `grad_output`, which other nodes may share.
 """
 
 import functools
+import math
 import warnings
 
 import numpy as np
@@ -241,6 +242,30 @@ class Pow(Function):
         return gx, gy
 
 
+class Addcmul(Function):
+    """input + x * y (elementwise, broadcasting), PyTorch's addcmul with value = 1.
+    VJP: (g, g * y, g * x). One node where `input + x * y` is two (the LSTM's c' = f*c + i*g)."""
+
+    @staticmethod
+    def forward(ctx, input, x, y):
+        _, needs_x, needs_y = ctx.needs_input_grad
+        ctx.save_for_backward(x if needs_y else None, y if needs_x else None)
+        out = _torch_dtype(np.multiply(x, y), x, y)
+        if out.dtype == input.dtype and (input.shape == out.shape or
+                                         np.broadcast_shapes(input.shape, out.shape) == out.shape):
+            out += input  # in place into the fresh product: one temporary fewer
+            return out
+        return _torch_dtype(out + input, out, input)  # input widens the product, or its dtype
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        return g, (None if y is None else g * y), (None if x is None else g * x)
+
+
+# ---------------------------------------------------------------- matmul
+
+
 class Matmul(Function):
     """x @ y for 1-D, 2-D and batched operands. VJP: (g @ y^T, x^T @ g)."""
 
@@ -330,7 +355,7 @@ class Linear(Function):
         if b is not None and b.shape[0] not in (1, w.shape[0]):
             raise ValueError(f"linear: bias of shape {b.shape} does not broadcast to the "
                              f"{w.shape[0]} output features of weight {w.shape}")
-        x2 = x.reshape(-1, x.shape[-1])  # any leading dims folded into one GEMM
+        x2 = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])  # leading dims folded: one GEMM
         out = np.dot(x2, w.T)  # (N, M)
         if b is not None:
             out += b  # in place: one temporary fewer than x @ w.T + b
@@ -342,32 +367,11 @@ class Linear(Function):
     @staticmethod
     def backward(ctx, g):
         x2, w = ctx.saved_tensors
-        g2 = g.reshape(-1, g.shape[-1])
+        g2 = g.reshape(math.prod(g.shape[:-1]), g.shape[-1])  # not -1: a size may be 0
         dx = None if w is None else np.dot(g2, w).reshape(ctx.x_shape)
         dw = None if x2 is None else OuterSum(g2, x2)  # lazy g^T x, as Matmul's
         db = g2.sum(axis=0) if ctx.needs_input_grad[2] else None  # b was added to every row
         return dx, dw, db
-
-
-class Addcmul(Function):
-    """input + x * y (elementwise, broadcasting), PyTorch's addcmul with value = 1.
-    VJP: (g, g * y, g * x). One node where `input + x * y` is two (the LSTM's c' = f*c + i*g)."""
-
-    @staticmethod
-    def forward(ctx, input, x, y):
-        _, needs_x, needs_y = ctx.needs_input_grad
-        ctx.save_for_backward(x if needs_y else None, y if needs_x else None)
-        out = _torch_dtype(np.multiply(x, y), x, y)
-        if out.dtype == input.dtype and (input.shape == out.shape or
-                                         np.broadcast_shapes(input.shape, out.shape) == out.shape):
-            out += input  # in place into the fresh product: one temporary fewer
-            return out
-        return _torch_dtype(out + input, out, input)  # input widens the product, or its dtype
-
-    @staticmethod
-    def backward(ctx, g):
-        x, y = ctx.saved_tensors
-        return g, (None if y is None else g * y), (None if x is None else g * x)
 
 
 # ---------------------------------------------------------------- reduce
@@ -504,7 +508,7 @@ class Stack(Function):
         shape = np.shape(xs[0])  # an argument may also be a list or a number
         if axis == 0 and all([type(x) is np.ndarray and x.shape == shape for x in xs]):
             return _stack0(xs)
-        return np.stack(xs, axis=axis)  # and NumPy's message for unequal shapes
+        return np.stack(xs, axis=axis)  # other axes, and unequal shapes (NumPy names them)
 
     @staticmethod
     def backward(ctx, g):
