@@ -627,6 +627,16 @@ def test_anomaly_in_backward_names_op():
             y.backward()
 
 
+def test_anomaly_checks_a_weight_gradient_kept_as_factors():
+    # matmul and linear hand a weight x^T g as its two factors: finite factors, infinite product
+    x, w = Tensor(np.full((1, 2), 1e200)), leaf(np.full((2, 2), 1e-300))
+    for out in (lambda: x @ w, lambda: tl.nn.functional.linear(x, w)):
+        with tl.detect_anomaly(), np.errstate(over="ignore"):
+            with pytest.raises(RuntimeError, match="(Matmul|Linear)Backward: gradient for input 1 "
+                                                   "holds inf"):
+                (out().sum() * 1e200).backward()
+
+
 def test_no_anomaly_checks_outside_the_context():
     assert not tl.autograd.is_anomaly_enabled()
     x = leaf([-1.0, 0.0])

@@ -213,6 +213,8 @@ def _op_error(cls, e: Exception, args) -> Exception:
 def _check_finite(ctx: Function, arrays, what: str) -> None:
     for i, a in enumerate(arrays):
         a = a.data if isinstance(a, Tensor) else a
+        if type(a) is OuterSum:  # a weight's lazy gradient: formed twice (anomaly mode is slow)
+            a = a.materialize()
         if a is not None and np.issubdtype(np.asarray(a).dtype, np.inexact) \
                 and not np.isfinite(a).all():
             kind = "nan" if np.isnan(a).any() else "inf"
