@@ -137,6 +137,15 @@ def test_split_sizes_not_summing():
     raises(ValueError, lambda: ones(5, 2).chunk(0), "chunk", "0")
 
 
+def test_split_and_chunk_sizes_not_ints():
+    # PyTorch: TypeError; every time, also after the same sizes were used as ints (the split
+    # bounds are cached, and 2.0 == 2 as a key)
+    ones(4, 2).chunk(2), ones(4, 2).split([2, 2])
+    raises(TypeError, lambda: ones(4, 2).chunk(2.0), "chunk", "float")
+    raises(TypeError, lambda: ones(4, 2).split([2.0, 2.0]), "split", "[2.0, 2.0]")
+    raises(TypeError, lambda: ones(4, 2).split(2.0), "split", "2.0")
+
+
 @pytest.mark.parametrize("index", [3, -4, (0, 5), (slice(None), 2, 0)],
                          ids=["int", "negative", "second_dim", "too_many"])
 def test_getitem_out_of_range(index):

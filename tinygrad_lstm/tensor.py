@@ -10,10 +10,14 @@ from .autograd.grad_mode import _state
 _FLOATS = (np.float16, np.float32, np.float64)
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 def _normalize_dim(dim: int, ndim: int, op: str) -> int:
     if type(dim) is int and 0 <= dim < ndim:  # in range already (every chunk of an LSTM step)
         return dim
-    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+    if not _is_int(dim):
         raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
     if not -max(ndim, 1) <= dim < max(ndim, 1):
         raise IndexError(f"{op}: dimension out of range (expected to be in range of "
@@ -328,6 +332,10 @@ class Tensor:
                                  f"{split_size_or_sections}")
             bounds = _bounds(n, split_size_or_sections)
         else:
+            if not isinstance(split_size_or_sections, (list, tuple)) or not all(
+                    _is_int(s) for s in split_size_or_sections):
+                raise TypeError(f"split: split_size_or_sections must be an int or a list of "
+                                f"ints, got {split_size_or_sections!r}")
             sizes = list(split_size_or_sections)
             if sum(sizes) != n or any(s < 0 for s in sizes):
                 raise ValueError(f"split: sizes {sizes} do not add up to {n}, the size of dim "
@@ -391,6 +399,8 @@ class Tensor:
 
     def chunk(self, chunks: int, dim: int = 0) -> tuple:
         """`chunks` pieces of equal size ceil(n / chunks) along dim (the last may be smaller)."""
+        if type(chunks) is not int and not _is_int(chunks):
+            raise TypeError(f"chunk: chunks must be an int, got {type(chunks).__name__}")
         if chunks <= 0:
             raise ValueError(f"chunk: chunks must be positive, got {chunks}")
         shape = self.data.shape  # not the properties: chunk runs at every LSTM step
