@@ -3,7 +3,7 @@
 Each cell type's step is written once, as a module-level function of the precomputed input
 part `xw = x @ W_ih.T (+ biases)`, and used both by the cell's forward and by the sequence
 module's time loop. The sequence modules hoist the input projection of all time steps into one
-matmul per layer and direction, split it over time with one `unbind`, and take `W_hh.T` once.
+`linear` per layer and direction, split it over time with one `unbind`, and take `W_hh.T` once.
 """
 
 import math

@@ -104,9 +104,7 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
     owned = set()  # keys whose buffer this call allocated, so it may be added to in place
     anomaly = _state.anomaly
     pop, get = grads.pop, grads.get  # the loop below runs once per node: keep it lean
-    nodes = _reachable(root._ctx)
-    oldest = nodes[-1].seq  # no in-place change since it was recorded: no node needs the check
-    for node in nodes:
+    for node in _reachable(root._ctx):
         g = pop(node, None)  # a single-output node's key; never a multi-output node's
         if g is not None:
             grad_outputs = (g.materialize() if type(g) is OuterSum else g,)
@@ -133,7 +131,7 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
         if node.hooks:
             grad_outputs = [_run_hooks(node.hooks[i], g, f"output {i} of {node.name()}")
                             if i in node.hooks else g for i, g in enumerate(grad_outputs)]
-        if _state.last_inplace > oldest and _state.last_inplace > node.seq:
+        if _state.last_inplace > node.seq:
             _check_saved(node)
         try:
             input_grads = node.backward(node, *grad_outputs)
