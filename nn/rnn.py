@@ -28,7 +28,7 @@ _PARAM_NAMES = ("weight_ih_l{}{}", "weight_hh_l{}{}", "bias_ih_l{}{}", "bias_hh_
 def _rnn_step(xw: Tensor, state: tuple, w_hh_t: Tensor, b_hh: Tensor | None,
               nonlinearity: str) -> tuple:
     """h' = act(xw + h @ W_hh.T + b_hh)."""
-    a = xw + state[0] @ w_hh_t  # (N, H)
+    a = xw.addmm(state[0], w_hh_t)  # (N, H)
     if b_hh is not None:
         a = a + b_hh
     return (a.tanh() if nonlinearity == "tanh" else a.relu(),)
@@ -37,9 +37,7 @@ def _rnn_step(xw: Tensor, state: tuple, w_hh_t: Tensor, b_hh: Tensor | None,
 def _lstm_step(xw: Tensor, state: tuple, w_hh_t: Tensor, b_hh: Tensor | None) -> tuple:
     """(h', c') from xw = x @ W_ih.T + b_ih (+ b_hh), gate order i, f, g, o."""
     h, c = state
-    # not xw.addmm(h, w_hh_t): one node fewer, but measured slower at (B, H) = (32, 256), where
-    # its allocation pattern made glibc return memory to the OS and fault it back every step
-    gates = xw + h @ w_hh_t  # (N, 4H)
+    gates = xw.addmm(h, w_hh_t)  # (N, 4H)
     if b_hh is not None:
         gates = gates + b_hh
     i, f, g, o = gates.chunk(4, 1)
