@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_lstm.autograd import no_grad
-from tinygrad_lstm.optim.optimizer import Optimizer, check_nonnegative
+from tinygrad_lstm.optim.optimizer import Optimizer, check_nonnegative, scalars
 
 
 class Adam(Optimizer):
@@ -68,6 +68,7 @@ class Adam(Optimizer):
         for group in self.param_groups:
             lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
             beta1, beta2 = group["betas"]
+            constants = {}  # (t, dtype) -> the update's scalars, shared by the group's params
             for p, g in self._params_with_grad(group):
                 state = self.state[p]
                 if not state:
@@ -82,23 +83,29 @@ class Adam(Optimizer):
                     p.mul_(1 - lr * wd)
                 elif wd != 0:
                     g = g + wd * p.data
+                if (t, p.dtype) not in constants:
+                    constants[t, p.dtype] = scalars(
+                        p.dtype, beta1, 1 - beta1, beta2, 1 - beta2, eps,
+                        (1 - beta2**t) ** 0.5, lr / (1 - beta1**t))
+                b1, one_minus_b1, b2, one_minus_b2, eps_, sqrt_bc2, step_size = \
+                    constants[t, p.dtype]
                 m, v = state["exp_avg"], state["exp_avg_sq"]
                 # one scratch buffer per parameter; everything else is updated in place
-                buf = np.multiply(g, 1 - beta1)
-                m *= beta1
+                buf = np.multiply(g, one_minus_b1)
+                m *= b1
                 m += buf
                 np.multiply(g, g, out=buf)
-                buf *= 1 - beta2
-                v *= beta2
+                buf *= one_minus_b2
+                v *= b2
                 v += buf
                 if group["amsgrad"]:
                     v = state["max_exp_avg_sq"]
                     np.maximum(v, state["exp_avg_sq"], out=v)
                 # PyTorch's arrangement: θ -= (γ / (1 - β_1^t)) m / (√v / √(1 - β_2^t) + ε)
                 np.sqrt(v, out=buf)
-                buf /= (1 - beta2**t) ** 0.5
-                buf += eps
+                buf /= sqrt_bc2
+                buf += eps_
                 np.divide(m, buf, out=buf)
-                buf *= lr / (1 - beta1**t)
+                buf *= step_size
                 p.sub_(buf)
         return loss

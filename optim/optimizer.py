@@ -53,6 +53,13 @@ def check_nonnegative(**hyperparameters) -> None:
             raise ValueError(f"Invalid {label}: {value}")
 
 
+def scalars(dtype: np.dtype, *values: float) -> list[np.ndarray]:
+    """`values` as 0-d arrays of `dtype`, for the elementwise updates of a step. NumPy rounds them
+    as it rounds a Python float operand (NEP 50), but converts a Python float at every call,
+    which doubles the cost of an update on a small parameter."""
+    return [np.array(v, dtype) for v in values]
+
+
 class Optimizer:
     """Base class of all optimizers: parameter groups, per-parameter state, state_dict.
 

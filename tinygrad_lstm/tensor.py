@@ -458,7 +458,7 @@ class Tensor:
                                f"autograd does not record; use the out-of-place op, or wrap "
                                f"parameter updates in no_grad()")
         try:
-            fn(self.data, *[_data(a) for a in args])
+            fn(self.data, *map(_data, args))
         except (TypeError, ValueError) as e:
             shapes = ", ".join(str(np.shape(_data(a))) for a in args)
             raise RuntimeError(f"{op}: cannot update a tensor of shape {self.shape} and dtype "

@@ -39,10 +39,13 @@ def _entry(array: np.ndarray):
 def note_inplace(array: np.ndarray) -> None:
     """Record an in-place change of `array`, so backward can refuse stale saved arrays."""
     mark = _state.last_inplace = next(_sequence)  # nodes with a smaller seq saw the old values
-    root, entry = _root(array), _entry(array)
+    root = _root(array)
     key = id(root)
-    _modified[key] = (weakref.ref(root, lambda _, key=key: _modified.pop(key, None)),
-                      mark, 1 if entry is None else entry[2] + 1)
+    entry = _modified.get(key)
+    if entry is not None and entry[0]() is root:  # an optimizer's update: every step, same array
+        _modified[key] = (entry[0], mark, entry[2] + 1)
+    else:
+        _modified[key] = (weakref.ref(root, lambda _, key=key: _modified.pop(key, None)), mark, 1)
 
 
 def version_of(array: np.ndarray) -> int:
