@@ -173,7 +173,8 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
                 buffer += g
                 owned.add(key)
             else:  # a fresh buffer: `prev` may be shared with another node or the user
-                grads[key] = np.add(prev, g, out=np.empty(shape, dtype))
+                total = prev + g
+                grads[key] = total if type(total) is np.ndarray else np.asarray(total)  # 0-d
                 owned.add(key)
     _accumulate_leaves(grads, owned)
 
