@@ -107,7 +107,9 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
     for node in _reachable(root._ctx):
         g = pop(node, None)  # a single-output node's key; never a multi-output node's
         if g is not None:
-            grad_outputs = (g.materialize() if type(g) is OuterSum else g,)
+            if type(g) is OuterSum:
+                g = g.materialize()
+            grad_outputs = None  # backward(node, g): no tuple to build and unpack per node
         elif node.outputs is None:
             continue
         else:
@@ -129,12 +131,16 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
                 grad_outputs = [np.zeros(s, d) if g is None else g
                                 for g, (s, d) in zip(grad_outputs, node.outputs)]
         if node.hooks:
-            grad_outputs = [_run_hooks(node.hooks[i], g, f"output {i} of {node.name()}")
-                            if i in node.hooks else g for i, g in enumerate(grad_outputs)]
+            if grad_outputs is None:  # a single output: its hooks are under index 0
+                g = _run_hooks(node.hooks[0], g, f"output 0 of {node.name()}")
+            else:
+                grad_outputs = [_run_hooks(node.hooks[i], g, f"output {i} of {node.name()}")
+                                if i in node.hooks else g for i, g in enumerate(grad_outputs)]
         if _state.last_inplace > node.seq:
             _check_saved(node)
         try:
-            input_grads = node.backward(node, *grad_outputs)
+            input_grads = node.backward(node, g) if grad_outputs is None else \
+                node.backward(node, *grad_outputs)
         except Exception as e:
             raise RuntimeError(f"{node.name()} failed: {type(e).__name__}: {e}; the op was "
                                f"created at {node.trace}") from e
