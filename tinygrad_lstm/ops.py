@@ -598,9 +598,9 @@ def class_targets(target: np.ndarray, ignore_index: int, n_classes: int, op: str
     naming the first target outside [0, n_classes)."""
     valid = target != ignore_index
     t = np.where(valid, target, 0)
-    bad = (t < 0) | (t >= n_classes)
-    if bad.any():
-        raise IndexError(f"{op}: target {t[bad][0]} is out of bounds for {n_classes} classes")
+    if t.size and (np.minimum.reduce(t, None) < 0 or np.maximum.reduce(t, None) >= n_classes):
+        bad = t[(t < 0) | (t >= n_classes)]
+        raise IndexError(f"{op}: target {bad[0]} is out of bounds for {n_classes} classes")
     return t, valid
 
 
@@ -612,19 +612,21 @@ class CrossEntropy(Function):
     def forward(ctx, x, target, ignore_index, label_smoothing, reduction):
         n, c = x.shape
         t, valid = class_targets(target, ignore_index, c, "cross_entropy")
-        shifted = x - x.max(axis=1, keepdims=True)  # subtract the max so exp cannot overflow
-        logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        # the ufuncs' reduce, not x.max() and .sum(): those go through a Python wrapper each
+        logp = x - np.maximum.reduce(x, axis=1, keepdims=True)  # exp(x - max) cannot overflow
+        lse = np.add.reduce(np.exp(logp), axis=1, keepdims=True)
+        logp -= np.log(lse, out=lse)
         rows = np.arange(n)
         loss = -logp[rows, t]
         if label_smoothing:
             loss = (1 - label_smoothing) * loss - label_smoothing * logp.mean(axis=1)
-        loss = loss * valid
-        n_valid = valid.sum()
+        loss *= valid
+        n_valid = np.count_nonzero(valid)
         ctx.save_for_backward(logp, t, valid)
-        ctx.args = (label_smoothing, reduction, n_valid)
+        ctx.args = (label_smoothing, reduction, n_valid, rows)
         if reduction == "none":
             return loss
-        total = loss.sum(dtype=x.dtype)
+        total = np.add.reduce(loss, dtype=x.dtype)
         if reduction == "sum":
             return np.asarray(total)
         # every target ignored: the mean is 0/0 = nan (as in PyTorch), the gradient 0
@@ -633,9 +635,9 @@ class CrossEntropy(Function):
     @staticmethod
     def backward(ctx, g):
         logp, t, valid = ctx.saved_tensors
-        label_smoothing, reduction, n_valid = ctx.args
+        label_smoothing, reduction, n_valid, rows = ctx.args
         dx = np.exp(logp)
-        dx[np.arange(len(t)), t] -= 1 - label_smoothing
+        dx[rows, t] -= 1 - label_smoothing
         if label_smoothing:
             dx -= label_smoothing / logp.shape[1]
         if reduction == "mean":
