@@ -56,6 +56,33 @@ def test_one_weight_used_in_10000_steps():
     np.testing.assert_allclose(w.grad.numpy(), xs.sum(0), rtol=1e-10)
 
 
+@pytest.mark.parametrize("transposed", [lambda w: w.T, lambda w: w.T.T.T,
+                                        lambda w: w.permute(1, 0), lambda w: w.permute(0, 1).T])
+def test_weight_used_through_a_transpose_at_every_step(transposed):
+    # W.T's gradient stays a lazy sum of outer products through the transpose (as the LSTM's
+    # W_hh.T): it must still be the sum over steps, in W's shape and memory layout
+    rng = np.random.default_rng(0)
+    xs, gs = rng.standard_normal((5, 2, 3)), rng.standard_normal((5, 2, 4))
+    w = leaf(rng.standard_normal((4, 3)))
+    w_t = transposed(w)  # (3, 4)
+    total = sum((Tensor(x) @ w_t * Tensor(g)).sum() for x, g in zip(xs, gs))
+    total.backward()
+    expected = sum(g.T @ x for x, g in zip(xs, gs))  # (4, 3)
+    np.testing.assert_allclose(w.grad.numpy(), expected, rtol=1e-12)
+    assert w.grad.numpy().flags.c_contiguous
+
+
+def test_hook_on_a_transposed_weight_sees_its_whole_gradient():
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal((2, 3)), leaf(rng.standard_normal((4, 3)))
+    w_t = w.T
+    seen = []
+    w_t.register_hook(lambda g: seen.append(g.numpy().copy()))
+    (Tensor(x) @ w_t).sum().backward()
+    np.testing.assert_allclose(seen[0], x.T @ np.ones((2, 4)), rtol=1e-12)
+    np.testing.assert_allclose(w.grad.numpy(), seen[0].T, rtol=1e-12)
+
+
 def test_chain_of_10000_ops_backprops_without_recursion():
     limit = sys.getrecursionlimit()
     x = leaf([1.0, 2.0])
