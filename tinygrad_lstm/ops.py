@@ -442,8 +442,6 @@ class Reshape(Function):
 class Permute(Function):
     """x.transpose(axes). VJP: g transposed by the inverse permutation."""
 
-    takes_outer_sum = True  # W.T's lazy weight gradient, from a matmul: transposed lazily too
-
     @staticmethod
     def forward(ctx, x, axes):
         ctx.axes = axes
@@ -451,10 +449,8 @@ class Permute(Function):
 
     @staticmethod
     def backward(ctx, g):
-        axes = ctx.axes
-        if type(g) is OuterSum:  # 2-D, as every OuterSum
-            return (g.transpose() if tuple(axes) == (1, 0) else g), None
         # the inverse permutation in Python: np.argsort of a short tuple costs more than the op
+        axes = ctx.axes
         return g.transpose(sorted(range(len(axes)), key=axes.__getitem__)), None
 
 

@@ -107,7 +107,7 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
     for node in _reachable(root._ctx):
         g = pop(node, None)  # a single-output node's key; never a multi-output node's
         if g is not None:
-            if type(g) is OuterSum and (node.hooks or not node.takes_outer_sum):
+            if type(g) is OuterSum:
                 g = g.materialize()
             grad_outputs = None  # backward(node, g): no tuple to build and unpack per node
         elif node.outputs is None:

@@ -87,13 +87,6 @@ class OuterSum:
         self.xs += other.xs
         self.gs += other.gs
 
-    def transpose(self) -> "OuterSum":
-        """(sum x_i^T g_i)^T = sum g_i^T x_i: the same factors, swapped. A weight used as W.T
-        gets its gradient from one GEMM in its own layout, with no transposed copy."""
-        t = OuterSum.__new__(OuterSum)
-        t.xs, t.gs, t.shape, t.dtype = self.gs, self.xs, self.shape[::-1], self.dtype
-        return t
-
     def materialize(self) -> np.ndarray:
         if len(self.xs) == 1:
             return np.dot(self.xs[0].T, self.gs[0])
@@ -114,7 +107,6 @@ class Function:
     outputs = None  # ((shape, dtype), ...) of a multi-output op, to zero-fill missing grads
     hooks = None  # {output index: [fn]}, set by Tensor.register_hook on a non-leaf output
     trace = "<unknown>"  # the user line that created the op, recorded under detect_anomaly
-    takes_outer_sum = False  # backward may be handed an OuterSum unmaterialized (Permute)
 
     def register_hook(self, index: int, fn) -> "Callable[[], None]":
         """Call fn(grad) on the gradient of output `index` before this node's backward runs
