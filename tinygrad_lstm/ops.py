@@ -101,9 +101,9 @@ class Sigmoid(Function):
         x = _floating(x)
         out = np.negative(x)
         if type(out) is np.ndarray:  # in place: one temporary; a 0-d x gives a NumPy scalar
-            np.exp(out, out)  # overflows to inf for very negative x: the exact limit 0
+            np.exp(out, out=out)  # overflows to inf for very negative x: the exact limit 0
             out += _ONE[out.dtype.type]
-            np.reciprocal(out, out)
+            np.reciprocal(out, out=out)
         else:
             out = np.asarray(1 / (1 + np.exp(out)))
         ctx.save_for_backward(out)

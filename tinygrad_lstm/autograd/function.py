@@ -189,13 +189,8 @@ class Function:
                 outputs.append((t.data.shape, t.data.dtype))
             out = tuple(tensors)
             ctx.outputs = tuple(outputs)
-        else:  # Tensor._make inlined, as every op's output is made here
-            t = object.__new__(Tensor)
-            t.data = out if type(out) is np.ndarray else np.asarray(out)
-            t.requires_grad = True
-            t._ctx = t._key = ctx
-            t._grad = t._hooks = None
-            out = t
+        else:
+            out = _make(out, ctx, ctx)
         if _state.anomaly:
             ctx.trace = _user_frame()
             _check_finite(ctx, out if type(out) is tuple else (out,), "output")
