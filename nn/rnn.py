@@ -91,6 +91,16 @@ def _check_states(name: str, hx: tuple, labels: tuple, shape: tuple, dtype) -> N
                                f"{dtype}")
 
 
+def _check_param_dtypes(name: str, module: Module, param_names, dtype) -> None:
+    """Refuse parameters of mixed dtypes (one converted by hand), as PyTorch's layers do."""
+    for param_name in param_names:
+        p = getattr(module, param_name)
+        if p is not None and p.dtype != dtype:
+            raise RuntimeError(f"{name}: parameter {param_name} has dtype {p.dtype}, but the "
+                               f"input and the other parameters are {dtype}; convert the whole "
+                               f"module with .float() or .double()")
+
+
 def _as_state_tuple(name: str, hx, labels: tuple) -> tuple | None:
     """hx as a tuple of states: LSTMs take a pair (h_0, c_0), the others one Tensor."""
     if hx is None:
@@ -152,6 +162,7 @@ class RNNCellBase(Module):
         name, dtype = type(self).__name__, self.weight_ih.dtype
         hx = _as_state_tuple(name, hx, self._state_labels)
         _check_input(name, x, (1, 2), self.input_size, dtype)
+        _check_param_dtypes(name, self, ("weight_hh", "bias_ih", "bias_hh"), dtype)
         batched = x.ndim == 2
         shape = (x.shape[0], self.hidden_size) if batched else (self.hidden_size,)
         if hx is None:
@@ -346,6 +357,7 @@ class RNNBase(Module):
     def _run(self, x: Tensor, state: tuple, layer: int, direction: int, time_dim: int) -> tuple:
         """One layer in one direction over x (time along time_dim); returns (hs, final state)."""
         names = self._param_names(layer, direction)
+        _check_param_dtypes(type(self).__name__, self, names, x.dtype)
         w_ih, w_hh = getattr(self, names[0]), getattr(self, names[1])
         b_ih = b_hh = None
         if self.bias:

@@ -87,11 +87,12 @@ class Adam(Optimizer):
                     constants[t, p.dtype] = scalars(
                         p.dtype, beta1, 1 - beta1, beta2, 1 - beta2, eps,
                         (1 - beta2**t) ** 0.5, lr / (1 - beta1**t))
-                b1, one_minus_b1, b2, one_minus_b2, eps_, sqrt_bc2, step_size = \
+                b1, one_minus_b1, b2, one_minus_b2, epsilon, bias_correction2_sqrt, step_size = \
                     constants[t, p.dtype]
                 m, v = state["exp_avg"], state["exp_avg_sq"]
-                # one scratch buffer per parameter; everything else is updated in place
-                buf = np.multiply(g, one_minus_b1)
+                # one scratch buffer per parameter (an array even for a 0-d one); everything else
+                # is updated in place
+                buf = np.multiply(g, one_minus_b1, out=np.empty_like(m))
                 m *= b1
                 m += buf
                 np.multiply(g, g, out=buf)
@@ -103,8 +104,8 @@ class Adam(Optimizer):
                     np.maximum(v, state["exp_avg_sq"], out=v)
                 # PyTorch's arrangement: θ -= (γ / (1 - β_1^t)) m / (√v / √(1 - β_2^t) + ε)
                 np.sqrt(v, out=buf)
-                buf /= sqrt_bc2
-                buf += eps_
+                buf /= bias_correction2_sqrt
+                buf += epsilon
                 np.divide(m, buf, out=buf)
                 buf *= step_size
                 p.sub_(buf)

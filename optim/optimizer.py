@@ -54,9 +54,9 @@ def check_nonnegative(**hyperparameters) -> None:
 
 
 def scalars(dtype: np.dtype, *values: float) -> list[np.ndarray]:
-    """`values` as 0-d arrays of `dtype`, for the elementwise updates of a step. NumPy rounds them
-    as it rounds a Python float operand (NEP 50), but converts a Python float at every call,
-    which doubles the cost of an update on a small parameter."""
+    """`values` as 0-d arrays of `dtype`, for the elementwise updates of a step: each rounded to
+    the parameter's dtype once, as PyTorch rounds a scalar operand (and NumPy a Python float, at
+    every call: that conversion alone doubles the cost of an update on a small parameter)."""
     return [np.array(v, dtype) for v in values]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
 
 from tinygrad_lstm.autograd import no_grad
 from tinygrad_lstm.optim.optimizer import Optimizer, check_nonnegative
@@ -61,7 +62,8 @@ class SGD(Optimizer):
                 if mu != 0:
                     state = self.state[p]
                     if "momentum_buffer" not in state:
-                        b = state["momentum_buffer"] = g.copy()
+                        # np.array, not g.copy(): g is a NumPy scalar where p is 0-d
+                        b = state["momentum_buffer"] = np.array(g)
                     else:
                         b = state["momentum_buffer"]
                         b *= mu

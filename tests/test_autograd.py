@@ -58,14 +58,16 @@ def test_one_weight_used_in_10000_steps():
 
 @pytest.mark.parametrize("transposed", [lambda w: w.T, lambda w: w.T.T.T,
                                         lambda w: w.permute(1, 0), lambda w: w.permute(0, 1).T])
-def test_weight_used_through_a_transpose_at_every_step(transposed):
-    # W.T's gradient stays a lazy sum of outer products through the transpose (as the LSTM's
-    # W_hh.T): it must still be the sum over steps, in W's shape and memory layout
+@pytest.mark.parametrize("once", [True, False], ids=["one W.T", "W.T per step"])
+def test_weight_used_through_a_transpose_at_every_step(transposed, once):
+    # as the LSTM's W_hh.T (taken once per sequence) and an LSTMCell's (once per call): the
+    # gradient reaches W transposed, summed over steps, and must come out in W's own layout
     rng = np.random.default_rng(0)
     xs, gs = rng.standard_normal((5, 2, 3)), rng.standard_normal((5, 2, 4))
     w = leaf(rng.standard_normal((4, 3)))
     w_t = transposed(w)  # (3, 4)
-    total = sum((Tensor(x) @ w_t * Tensor(g)).sum() for x, g in zip(xs, gs))
+    total = sum((Tensor(x) @ (w_t if once else transposed(w)) * Tensor(g)).sum()
+                for x, g in zip(xs, gs))
     total.backward()
     expected = sum(g.T @ x for x, g in zip(xs, gs))  # (4, 3)
     np.testing.assert_allclose(w.grad.numpy(), expected, rtol=1e-12)

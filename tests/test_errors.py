@@ -260,6 +260,23 @@ def test_hook_returning_the_wrong_shape():
     raises(RuntimeError, lambda: y.sum().backward(), "hook", "(2,)", "(3,)")
 
 
+def test_hook_changing_the_dtype():
+    # PyTorch refuses it too: the leaf's .grad would no longer match the leaf
+    x = ones(3, requires_grad=True)  # float64
+    x.register_hook(lambda g: g.float())
+    raises(RuntimeError, lambda: (x * 2).sum().backward(), "hook", "float32", "float64")
+    y = ones(3, requires_grad=True) * 2
+    y.register_hook(lambda g: g.float())
+    raises(RuntimeError, lambda: y.sum().backward(), "hook", "MulBackward", "float32")
+
+
+def test_node_hook_on_an_output_the_node_does_not_have():
+    y = ones(3, requires_grad=True) * 2
+    raises(IndexError, lambda: y.grad_fn.register_hook(1, print), "MulBackward", "1 output")
+    a, b = ones(4, requires_grad=True).chunk(2)
+    raises(IndexError, lambda: a.grad_fn.register_hook(2, print), "SplitBackward", "2 output")
+
+
 def test_numpy_error_inside_a_backward_is_wrapped():
     class Broken(Function):
         @staticmethod

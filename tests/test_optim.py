@@ -168,6 +168,22 @@ def test_update_rule_matches_reference(case):
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_a_0d_parameter_steps_as_a_one_element_one(case):
+    # NumPy returns scalars, not arrays, from ufuncs on 0-d arrays: no update may rely on them
+    cls, opts = case
+    rng = np.random.default_rng(3)
+    values = rng.standard_normal(STEPS + 1)
+    scalar, vector = Tensor(values[0], requires_grad=True), Tensor(values[:1], requires_grad=True)
+    opt_scalar, opt_vector = cls([scalar], **opts), cls([vector], **opts)
+    for g in values[1:]:
+        scalar.grad, vector.grad = Tensor(np.float64(g)), Tensor(np.array([g]))
+        opt_scalar.step()
+        opt_vector.step()
+        assert scalar.shape == () and type(scalar.data) is np.ndarray
+        np.testing.assert_array_equal(scalar.data.reshape(1), vector.data)
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_float32_stays_float32_and_updates_in_place(case):
     cls, opts = case
     rng = np.random.default_rng(0)

@@ -14,6 +14,7 @@ import pytest
 import tinygrad_lstm as tl
 from tinygrad_lstm import Tensor
 from tinygrad_lstm.autograd import gradcheck
+from tinygrad_lstm.nn.parameter import Parameter
 from tinygrad_lstm.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 ROOT = str(Path(__file__).resolve().parents[1])
@@ -508,6 +509,11 @@ def zeros(*shape, dtype=np.float32):
     return Tensor(np.zeros(shape, dtype))
 
 
+def with_param(module, name: str, array: np.ndarray):
+    setattr(module, name, Parameter(array))
+    return module
+
+
 @pytest.mark.parametrize("fn, error, match", [
     (lambda: LSTMCell(3, 4)(zeros(2, 2, 3)), ValueError,
      "LSTMCell: expected input of 1 or 2 dims, got 3"),
@@ -528,6 +534,13 @@ def zeros(*shape, dtype=np.float32):
     (lambda: LSTM(3, 4)(zeros(5, 2, 3, dtype=np.float64)), RuntimeError,
      "LSTM: input has dtype float64, but the parameters are float32"),
     (lambda: LSTM(3, 4)(zeros(0, 2, 3)), RuntimeError, "LSTM: expected a sequence length"),
+    (lambda: with_param(LSTM(3, 4), "weight_hh_l0", np.zeros((16, 4)))(zeros(5, 2, 3)),
+     RuntimeError, "LSTM: parameter weight_hh_l0 has dtype float64, but the input and the other "
+                   "parameters are float32"),
+    (lambda: with_param(RNN(3, 4, num_layers=2), "bias_hh_l1", np.zeros(4))(zeros(5, 2, 3)),
+     RuntimeError, "RNN: parameter bias_hh_l1 has dtype float64"),
+    (lambda: with_param(GRUCell(3, 4), "bias_ih", np.zeros(12))(zeros(2, 3)), RuntimeError,
+     "GRUCell: parameter bias_ih has dtype float64"),
     (lambda: RNN(3, 4, nonlinearity="sigmoid"), ValueError, "RNN: unknown nonlinearity"),
     (lambda: RNNCell(3, 4, nonlinearity="gelu"), ValueError, "RNNCell: unknown nonlinearity"),
     (lambda: LSTM(3, 4, num_layers=2, dropout=1.5), ValueError, "LSTM: dropout should be"),

@@ -598,7 +598,7 @@ def class_targets(target: np.ndarray, ignore_index: int, n_classes: int, op: str
     naming the first target outside [0, n_classes)."""
     valid = target != ignore_index
     t = np.where(valid, target, 0)
-    if t.size and (np.minimum.reduce(t, None) < 0 or np.maximum.reduce(t, None) >= n_classes):
+    if t.size and (t.min() < 0 or t.max() >= n_classes):
         bad = t[(t < 0) | (t >= n_classes)]
         raise IndexError(f"{op}: target {bad[0]} is out of bounds for {n_classes} classes")
     return t, valid
@@ -622,8 +622,8 @@ class CrossEntropy(Function):
             loss = (1 - label_smoothing) * loss - label_smoothing * logp.mean(axis=1)
         loss *= valid
         n_valid = np.count_nonzero(valid)
-        ctx.save_for_backward(logp, t, valid)
-        ctx.args = (label_smoothing, reduction, n_valid, rows)
+        ctx.save_for_backward(logp, t, valid, rows)
+        ctx.args = (label_smoothing, reduction, n_valid)
         if reduction == "none":
             return loss
         total = np.add.reduce(loss, dtype=x.dtype)
@@ -634,8 +634,8 @@ class CrossEntropy(Function):
 
     @staticmethod
     def backward(ctx, g):
-        logp, t, valid = ctx.saved_tensors
-        label_smoothing, reduction, n_valid, rows = ctx.args
+        logp, t, valid, rows = ctx.saved_tensors
+        label_smoothing, reduction, n_valid = ctx.args
         dx = np.exp(logp)
         dx[rows, t] -= 1 - label_smoothing
         if label_smoothing:

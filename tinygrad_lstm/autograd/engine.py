@@ -63,9 +63,9 @@ def _run_hooks(hooks, grad: np.ndarray, where: str) -> np.ndarray:
         out = fn(Tensor._make(grad))
         if out is not None:
             new = out.data if isinstance(out, Tensor) else np.asarray(out)
-            if new.shape != grad.shape:
-                raise RuntimeError(f"hook on {where} returned a gradient of shape {new.shape}, "
-                                   f"expected {grad.shape}")
+            if new.shape != grad.shape or new.dtype != grad.dtype:
+                raise RuntimeError(f"hook on {where} returned a gradient of shape {new.shape} "
+                                   f"and dtype {new.dtype}, expected {grad.shape} {grad.dtype}")
             grad = new
     return grad
 
@@ -106,10 +106,12 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
     pop, get = grads.pop, grads.get  # the loop below runs once per node: keep it lean
     for node in _reachable(root._ctx):
         g = pop(node, None)  # a single-output node's key; never a multi-output node's
-        if g is not None:
+        if g is not None:  # one output: backward(node, g), with no tuple built and unpacked
             if type(g) is OuterSum:
                 g = g.materialize()
-            grad_outputs = None  # backward(node, g): no tuple to build and unpack per node
+            if node.hooks:
+                g = _run_hooks(node.hooks[0], g, f"the output of {node.name()}")
+            grad_outputs = None
         elif node.outputs is None:
             continue
         else:
@@ -130,10 +132,7 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
             if missing:
                 grad_outputs = [np.zeros(s, d) if g is None else g
                                 for g, (s, d) in zip(grad_outputs, node.outputs)]
-        if node.hooks:
-            if grad_outputs is None:  # a single output: its hooks are under index 0
-                g = _run_hooks(node.hooks[0], g, f"output 0 of {node.name()}")
-            else:
+            if node.hooks:
                 grad_outputs = [_run_hooks(node.hooks[i], g, f"output {i} of {node.name()}")
                                 if i in node.hooks else g for i, g in enumerate(grad_outputs)]
         if _state.last_inplace > node.seq:
@@ -178,9 +177,9 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
                 grads[key] = buffer = prev.materialize()
                 buffer += g
                 owned.add(key)
-            else:  # a fresh buffer: `prev` may be shared with another node or the user
-                total = prev + g
-                grads[key] = total if type(total) is np.ndarray else np.asarray(total)  # 0-d
+            else:  # a fresh buffer: `prev` may be shared with another node or the user;
+                # C-ordered, as every leaf's .grad, even where prev and g are transposes
+                grads[key] = np.add(prev, g, out=np.empty(shape, dtype))
                 owned.add(key)
     _accumulate_leaves(grads, owned)
 

@@ -111,6 +111,10 @@ class Function:
     def register_hook(self, index: int, fn) -> "Callable[[], None]":
         """Call fn(grad) on the gradient of output `index` before this node's backward runs
         (a returned tensor replaces it); returns a function that removes the hook again."""
+        n_outputs = 1 if self.outputs is None else len(self.outputs)
+        if type(index) is not int or not 0 <= index < n_outputs:
+            raise IndexError(f"register_hook: {self.name()} has {n_outputs} output(s), got "
+                             f"output index {index!r}")
         if self.hooks is None:
             self.hooks = {}
         hooks = self.hooks.setdefault(index, [])
