@@ -177,9 +177,9 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
                 grads[key] = buffer = prev.materialize()
                 buffer += g
                 owned.add(key)
-            else:  # a fresh buffer: `prev` may be shared with another node or the user;
-                # C-ordered, as every leaf's .grad, even where prev and g are transposes
-                grads[key] = np.add(prev, g, out=np.empty(shape, dtype))
+            else:  # a fresh buffer: `prev` may be shared with another node or the user
+                total = prev + g
+                grads[key] = total if type(total) is np.ndarray else np.asarray(total)  # 0-d
                 owned.add(key)
     _accumulate_leaves(grads, owned)
 
@@ -192,7 +192,7 @@ def _accumulate_leaves(grads: dict, owned: set) -> None:
         if leaf._hooks:
             hooked = _run_hooks(leaf._hooks, g, f"a leaf of shape {leaf.shape}")
             fresh, g = fresh and hooked is g, hooked
-        if leaf._grad is None:
-            leaf._grad = Tensor._make(g if fresh else g.copy())
+        if leaf._grad is None:  # C-ordered, as in PyTorch (a sum of transposes is F-ordered)
+            leaf._grad = Tensor._make(g if fresh and g.flags.c_contiguous else g.copy())
         else:
             leaf._grad.data += g
