@@ -83,12 +83,12 @@ class Adam(Optimizer):
                     p.mul_(1 - lr * wd)
                 elif wd != 0:
                     g = g + wd * p.data
-                if (t, p.dtype) not in constants:
-                    constants[t, p.dtype] = scalars(
-                        p.dtype, beta1, 1 - beta1, beta2, 1 - beta2, eps,
-                        (1 - beta2**t) ** 0.5, lr / (1 - beta1**t))
+                key = (t, p.data.dtype)
+                if key not in constants:
+                    constants[key] = scalars(key[1], beta1, 1 - beta1, beta2, 1 - beta2, eps,
+                                             (1 - beta2**t) ** 0.5, lr / (1 - beta1**t))
                 b1, one_minus_b1, b2, one_minus_b2, epsilon, bias_correction2_sqrt, step_size = \
-                    constants[t, p.dtype]
+                    constants[key]
                 m, v = state["exp_avg"], state["exp_avg_sq"]
                 # one scratch buffer per parameter (an array even for a 0-d one); everything else
                 # is updated in place
