@@ -40,8 +40,12 @@ def _lstm_step(xw: Tensor, state: tuple, w_hh_t: Tensor, b_hh: Tensor | None) ->
     gates = xw.addmm(h, w_hh_t)  # (N, 4H)
     if b_hh is not None:
         gates = gates + b_hh
-    i, f, g, o = gates.chunk(4, 1)
-    i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
+    # one sigmoid over all four blocks, the g block's discarded: one op where three were. Where
+    # each op's bookkeeping outweighs its arithmetic this pays (tiny benchmark: 4% faster); at
+    # (B, H) = (64, 512) the extra quarter of sigmoid and the slice for g cost 2%
+    i, f, _, o = gates.sigmoid().chunk(4, 1)
+    hidden = h.shape[1]
+    g = gates[:, 2 * hidden:3 * hidden].tanh()
     c = (f * c).addcmul(i, g)  # f * c + i * g
     return o * c.tanh(), c
 
