@@ -20,6 +20,7 @@ from tinygrad_lstm.nn.parameter import Parameter
 from tinygrad_lstm.tensor import Tensor, cat, stack
 
 _PARAM_NAMES = ("weight_ih_l{}{}", "weight_hh_l{}{}", "bias_ih_l{}{}", "bias_hh_l{}{}")
+_CELL_PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 # ---------------------------------------------------------------- one time step per cell type
 # state is a tuple: (h,) or (h, c). b_hh is None when the caller folded it into xw.
@@ -40,11 +41,12 @@ def _lstm_step(xw: Tensor, state: tuple, w_hh_t: Tensor, b_hh: Tensor | None) ->
     gates = xw.addmm(h, w_hh_t)  # (N, 4H)
     if b_hh is not None:
         gates = gates + b_hh
-    # one sigmoid over all four blocks, the g block's discarded: one op where three were. Where
-    # each op's bookkeeping outweighs its arithmetic this pays (tiny benchmark: 4% faster); at
-    # (B, H) = (64, 512) the extra quarter of sigmoid and the slice for g cost 2%
+    # one sigmoid over all four blocks, the g block's result discarded: one op where three were.
+    # Where each op's bookkeeping outweighs its arithmetic this pays (tiny benchmark: 4% faster);
+    # at (B, H) = (64, 512) the extra quarter of sigmoid, the slice for g and its gradient's
+    # scatter cost 2%, and backward keeps one (N, H) array more per step
     i, f, _, o = gates.sigmoid().chunk(4, 1)
-    hidden = h.shape[1]
+    hidden = gates.shape[1] // 4
     g = gates[:, 2 * hidden:3 * hidden].tanh()
     c = (f * c).addcmul(i, g)  # f * c + i * g
     return o * c.tanh(), c
@@ -95,14 +97,13 @@ def _check_states(name: str, hx: tuple, labels: tuple, shape: tuple, dtype) -> N
                                f"{dtype}")
 
 
-def _check_param_dtypes(name: str, module: Module, param_names, dtype) -> None:
+def _check_param_dtypes(name: str, module: Module, param_names: tuple) -> None:
     """Refuse parameters of mixed dtypes (one converted by hand), as PyTorch's layers do."""
-    for param_name in param_names:
-        p = getattr(module, param_name)
-        if p is not None and p.dtype != dtype:
-            raise RuntimeError(f"{name}: parameter {param_name} has dtype {p.dtype}, but the "
-                               f"input and the other parameters are {dtype}; convert the whole "
-                               f"module with .float() or .double()")
+    dtypes = [getattr(module, n).dtype for n in param_names]
+    if any(d != dtypes[0] for d in dtypes):
+        listed = ", ".join(f"{n} {d}" for n, d in zip(param_names, dtypes))
+        raise RuntimeError(f"{name}: parameters of mixed dtypes ({listed}); convert the whole "
+                           f"module with .float() or .double()")
 
 
 def _as_state_tuple(name: str, hx, labels: tuple) -> tuple | None:
@@ -164,9 +165,9 @@ class RNNCellBase(Module):
         """Check x and hx, run one step on (N, I) and return the new states, unbatched again
         if x was."""
         name, dtype = type(self).__name__, self.weight_ih.dtype
+        _check_param_dtypes(name, self, _CELL_PARAM_NAMES[:4 if self.bias else 2])
         hx = _as_state_tuple(name, hx, self._state_labels)
         _check_input(name, x, (1, 2), self.input_size, dtype)
-        _check_param_dtypes(name, self, ("weight_hh", "bias_ih", "bias_hh"), dtype)
         batched = x.ndim == 2
         shape = (x.shape[0], self.hidden_size) if batched else (self.hidden_size,)
         if hx is None:
@@ -292,6 +293,9 @@ class RNNBase(Module):
             for direction in range(num_directions):
                 for param_name, shape in zip(self._param_names(layer, direction), shapes):
                     setattr(self, param_name, Parameter(np.empty(shape, np.float32)))
+        self._all_param_names = tuple(n for layer in range(num_layers)
+                                      for direction in range(num_directions)
+                                      for n in self._param_names(layer, direction))
         self.reset_parameters()
 
     def _param_names(self, layer: int, direction: int) -> list:
@@ -320,6 +324,7 @@ class RNNBase(Module):
     def _forward(self, x: Tensor, hx) -> tuple:
         """Check x and hx, run every layer and direction; return (output, final states)."""
         name, dtype = type(self).__name__, self.weight_ih_l0.dtype
+        _check_param_dtypes(name, self, self._all_param_names)
         hx = _as_state_tuple(name, hx, self._state_labels)
         _check_input(name, x, (2, 3), self.input_size, dtype)
         batched = x.ndim == 3
@@ -361,7 +366,6 @@ class RNNBase(Module):
     def _run(self, x: Tensor, state: tuple, layer: int, direction: int, time_dim: int) -> tuple:
         """One layer in one direction over x (time along time_dim); returns (hs, final state)."""
         names = self._param_names(layer, direction)
-        _check_param_dtypes(type(self).__name__, self, names, x.dtype)
         w_ih, w_hh = getattr(self, names[0]), getattr(self, names[1])
         b_ih = b_hh = None
         if self.bias:

@@ -83,9 +83,10 @@ class Adam(Optimizer):
                     p.mul_(1 - lr * wd)
                 elif wd != 0:
                     g = g + wd * p.data
-                key = (t, p.data.dtype)
+                dtype = p.data.dtype
+                key = (t, dtype)
                 if key not in constants:
-                    constants[key] = scalars(key[1], beta1, 1 - beta1, beta2, 1 - beta2, eps,
+                    constants[key] = scalars(dtype, beta1, 1 - beta1, beta2, 1 - beta2, eps,
                                              (1 - beta2**t) ** 0.5, lr / (1 - beta1**t))
                 b1, one_minus_b1, b2, one_minus_b2, epsilon, bias_correction2_sqrt, step_size = \
                     constants[key]

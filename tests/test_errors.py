@@ -275,6 +275,8 @@ def test_node_hook_on_an_output_the_node_does_not_have():
     raises(IndexError, lambda: y.grad_fn.register_hook(1, print), "MulBackward", "1 output")
     a, b = ones(4, requires_grad=True).chunk(2)
     raises(IndexError, lambda: a.grad_fn.register_hook(2, print), "SplitBackward", "2 output")
+    raises(TypeError, lambda: a.grad_fn.register_hook("0", print), "must be an int", "str")
+    a.grad_fn.register_hook(np.int64(1), print)  # any integer will do
 
 
 def test_numpy_error_inside_a_backward_is_wrapped():

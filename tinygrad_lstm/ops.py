@@ -456,9 +456,11 @@ class Permute(Function):
 
 def _is_basic(index) -> bool:
     """True for slices, ints, None and Ellipsis only: such an index picks each element once."""
-    items = index if type(index) is tuple else (index,)
-    return all(i is None or i is Ellipsis or type(i) in (int, slice) or isinstance(i, np.integer)
-               for i in items)
+    for i in index if type(index) is tuple else (index,):  # a loop: each LSTM step slices g
+        if not (type(i) in (slice, int) or i is None or i is Ellipsis
+                or isinstance(i, np.integer)):
+            return False
+    return True
 
 
 class Getitem(Function):

@@ -524,7 +524,7 @@ def _div_into(x, y):
 def _unwrap_index(index):
     """Tensors inside an index become their arrays (integer or boolean)."""
     if type(index) is tuple:
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        return tuple([i.data if isinstance(i, Tensor) else i for i in index])
     return index.data if isinstance(index, Tensor) else index
 
 

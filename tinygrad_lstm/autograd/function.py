@@ -6,6 +6,7 @@ the graph node: `apply` creates one per call and records it only when a gradient
 """
 
 import itertools
+import operator
 import traceback
 import weakref
 from collections.abc import Callable
@@ -111,10 +112,15 @@ class Function:
     def register_hook(self, index: int, fn) -> "Callable[[], None]":
         """Call fn(grad) on the gradient of output `index` before this node's backward runs
         (a returned tensor replaces it); returns a function that removes the hook again."""
+        try:
+            index = operator.index(index)
+        except TypeError:
+            raise TypeError(f"register_hook: the output index must be an int, got "
+                            f"{type(index).__name__}") from None
         n_outputs = 1 if self.outputs is None else len(self.outputs)
-        if type(index) is not int or not 0 <= index < n_outputs:
+        if not 0 <= index < n_outputs:
             raise IndexError(f"register_hook: {self.name()} has {n_outputs} output(s), got "
-                             f"output index {index!r}")
+                             f"output index {index}")
         if self.hooks is None:
             self.hooks = {}
         hooks = self.hooks.setdefault(index, [])
