@@ -286,6 +286,7 @@ class RNNBase(Module):
         self.dropout, self.bidirectional = float(dropout), bidirectional
         num_directions = 2 if bidirectional else 1
         gate_size = self._num_chunks * hidden_size
+        names = []
         for layer in range(num_layers):
             layer_input_size = input_size if layer == 0 else hidden_size * num_directions
             shapes = ((gate_size, layer_input_size), (gate_size, hidden_size), (gate_size,),
@@ -293,9 +294,8 @@ class RNNBase(Module):
             for direction in range(num_directions):
                 for param_name, shape in zip(self._param_names(layer, direction), shapes):
                     setattr(self, param_name, Parameter(np.empty(shape, np.float32)))
-        self._all_param_names = tuple(n for layer in range(num_layers)
-                                      for direction in range(num_directions)
-                                      for n in self._param_names(layer, direction))
+                    names.append(param_name)
+        self._all_param_names = tuple(names)  # for the dtype check at every forward
         self.reset_parameters()
 
     def _param_names(self, layer: int, direction: int) -> list:

@@ -31,8 +31,8 @@ def _root(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def _entry(array: np.ndarray):
-    root = _root(array)
+def _entry(root: np.ndarray):
+    """The entry of the array that owns the memory, or None (also when its id was reused)."""
     entry = _modified.get(id(root))
     return entry if entry is not None and entry[0]() is root else None
 
@@ -41,9 +41,8 @@ def note_inplace(array: np.ndarray) -> None:
     """Record an in-place change of `array`, so backward can refuse stale saved arrays."""
     mark = _state.last_inplace = next(_sequence)  # nodes with a smaller seq saw the old values
     root = _root(array)
-    key = id(root)
-    entry = _modified.get(key)
-    if entry is not None and entry[0]() is root:  # an optimizer's update: every step, same array
+    key, entry = id(root), _entry(root)
+    if entry is not None:  # an optimizer's update: every step, the same array and weakref
         _modified[key] = (entry[0], mark, entry[2] + 1)
     else:
         _modified[key] = (weakref.ref(root, lambda _, key=key: _modified.pop(key, None)), mark, 1)
@@ -51,12 +50,12 @@ def note_inplace(array: np.ndarray) -> None:
 
 def version_of(array: np.ndarray) -> int:
     """How many in-place changes the memory of `array` has seen (PyTorch's `_version`)."""
-    entry = _entry(array)
+    entry = _entry(_root(array))
     return 0 if entry is None else entry[2]
 
 
 def _modified_since(array: np.ndarray, seq: int) -> bool:
-    entry = _entry(array)
+    entry = _entry(_root(array))
     return entry is not None and entry[1] > seq
 
 
