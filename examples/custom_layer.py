@@ -83,7 +83,7 @@ class PeepholeLSTMCell(nn.Module):
         stdv = 1.0 / math.sqrt(hidden_size)
         for p in self.parameters():
             nn.init.uniform_(p, -stdv, stdv)
-        self.bias_ih.data[hidden_size : 2 * hidden_size] = 1.0  # the forget gate's part
+        self.bias_ih.numpy()[hidden_size : 2 * hidden_size] = 1.0  # the forget gate's part
 
     def forward(self, x: Tensor, hx: tuple[Tensor, Tensor] | None = None
                 ) -> tuple[Tensor, Tensor]:

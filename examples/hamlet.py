@@ -50,7 +50,7 @@ def accuracy(model: CharLSTM, ids: np.ndarray) -> float:
     """Greedy next-character accuracy, teacher-forced over the whole text from a zero state."""
     with tl.no_grad():
         logits, _ = model(Tensor(ids[:-1, None]))  # (L-1, 1, V)
-    return float((logits.data[:, 0].argmax(-1) == ids[1:]).mean())
+    return float((logits.numpy()[:, 0].argmax(-1) == ids[1:]).mean())
 
 
 def recite(model: CharLSTM, first: int, length: int) -> np.ndarray:
@@ -60,7 +60,7 @@ def recite(model: CharLSTM, first: int, length: int) -> np.ndarray:
     with tl.no_grad():
         for _ in range(length - 1):
             logits, state = model(Tensor(np.array([[out[-1]]])), state)  # (1, 1, V)
-            out.append(int(logits.data.argmax()))
+            out.append(int(logits.numpy().argmax()))
     return np.array(out)
 
 

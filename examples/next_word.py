@@ -70,7 +70,7 @@ class NextWord(nn.Module):
         with tl.no_grad():
             logits, state = self(Tensor(ids[:, None]))  # (T, 1, V): read the whole prompt
             for _ in range(n_words):
-                next_id = int(logits.data[-1, 0].argmax())
+                next_id = int(logits.numpy()[-1, 0].argmax())
                 words.append(self.vocab.itos[next_id])
                 logits, state = self(Tensor(np.array([[next_id]])), state)
         return words

@@ -39,7 +39,7 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
 
     Shape: input (*) integer, weight (num_embeddings, embedding_dim) -> (*, embedding_dim).
     """
-    idx = input.data if isinstance(input, Tensor) else np.asarray(input)
+    idx = input._array if isinstance(input, Tensor) else np.asarray(input)
     num = weight.shape[0]
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: expected indices of an integer dtype, got {idx.dtype}")
@@ -53,7 +53,7 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     if padding_idx < 0:
         padding_idx += num
     # the same values, but the padding rows come from the array, outside the graph
-    return where((idx == padding_idx)[..., None], weight.data[padding_idx], out)
+    return where((idx == padding_idx)[..., None], weight._array[padding_idx], out)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
@@ -107,7 +107,7 @@ def _class_target(fn: str, input: Tensor, target, reduction: str) -> np.ndarray:
                          f"0-d tensor")
     if input.dtype.kind != "f":
         raise TypeError(f"{fn}: expected floating point input, got {input.dtype}")
-    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    t = target._array if isinstance(target, Tensor) else np.asarray(target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"{fn}: expected target of an integer dtype (class indices), got "
                         f"{t.dtype}")
@@ -181,7 +181,7 @@ def mse_loss(input: Tensor, target: Tensor | np.ndarray, reduction: str = "mean"
     _check_tensor(input, "mse_loss")
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction")
-    if np.shape(target.data if isinstance(target, Tensor) else target) != input.shape:
+    if np.shape(target._array if isinstance(target, Tensor) else target) != input.shape:
         raise ValueError(f"mse_loss: target size {np.shape(target)} differs from input size "
                          f"{input.shape}; broadcasting them would likely give wrong results. "
                          f"Please ensure they have the same size.")

@@ -10,7 +10,7 @@ from tinygrad_lstm.tensor import Tensor
 
 
 def _fill(tensor: Tensor, values) -> Tensor:
-    """Write values into tensor.data (cast to its dtype), recording an in-place change."""
+    """Write values into tensor._array (cast to its dtype), recording an in-place change."""
     with no_grad():
         tensor.copy_(np.asarray(values).astype(tensor.dtype, copy=False))
     return tensor
@@ -114,10 +114,10 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     dims after the first are flattened."""
     if tensor.ndim < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
-    if tensor.data.size == 0:
+    if tensor._array.size == 0:
         return tensor
     rows = tensor.shape[0]
-    cols = tensor.data.size // rows
+    cols = tensor._array.size // rows
     flattened = rng().normal(0.0, 1.0, (rows, cols))
     if rows < cols:
         flattened = flattened.T

@@ -229,7 +229,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
-                p.grad.data[...] = 0
+                p.grad._array[...] = 0
 
     def to(self, dtype) -> "Module":
         """Cast floating-point parameters and buffers in place: the same Parameter objects
@@ -242,9 +242,9 @@ class Module:
         tensors = list(self.parameters()) + list(self.buffers())
         for t in tensors:
             if t.dtype.kind == "f" and t.dtype != dtype:
-                t.data = t.data.astype(dtype)
+                t._array = t._array.astype(dtype)
                 if t.grad is not None:
-                    t.grad = Tensor(t.grad.data, dtype=dtype)
+                    t.grad = Tensor(t.grad._array, dtype=dtype)
         return self
 
     def double(self) -> "Module":
@@ -285,7 +285,7 @@ class Module:
                 continue
             value = state_dict[key]
             if isinstance(value, Tensor):
-                value = value.data
+                value = value._array
             elif not isinstance(value, (np.ndarray, np.generic)):
                 raise TypeError(f"While copying the parameter named \"{key}\", expected a Tensor "
                                 f"or a NumPy array from checkpoint but received "

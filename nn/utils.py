@@ -24,7 +24,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     params = _with_grads(parameters)
     if not params:
         return Tensor(0.0)
-    norms = [np.linalg.norm(p.grad.data.ravel(), norm_type) for p in params]
+    norms = [np.linalg.norm(p.grad._array.ravel(), norm_type) for p in params]
     dtype = np.result_type(*[p.grad.dtype for p in params])
     total = np.asarray(np.linalg.norm(np.array(norms, dtype), norm_type), dtype)
     if error_if_nonfinite and not np.isfinite(total):

@@ -57,11 +57,11 @@ class Adagrad(Optimizer):
                 state = self.state[p]
                 if not state:
                     state["step"] = 0
-                    state["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
+                    state["sum"] = np.full_like(p._array, group["initial_accumulator_value"])
                 state["step"] += 1
                 clr = lr / (1 + (state["step"] - 1) * lr_decay)
                 if wd != 0:
-                    g = g + wd * p.data
+                    g = g + wd * p._array
                 state_sum = state["sum"]
                 state_sum += g * g
                 p.sub_(clr * g / (np.sqrt(state_sum) + eps))

@@ -73,17 +73,17 @@ class Adam(Optimizer):
                 state = self.state[p]
                 if not state:
                     state["step"] = 0
-                    state["exp_avg"] = np.zeros_like(p.data)
-                    state["exp_avg_sq"] = np.zeros_like(p.data)
+                    state["exp_avg"] = np.zeros_like(p._array)
+                    state["exp_avg_sq"] = np.zeros_like(p._array)
                     if group["amsgrad"]:
-                        state["max_exp_avg_sq"] = np.zeros_like(p.data)
+                        state["max_exp_avg_sq"] = np.zeros_like(p._array)
                 state["step"] += 1
                 t = state["step"]
                 if wd != 0 and group["decoupled_weight_decay"]:
                     p.mul_(1 - lr * wd)
                 elif wd != 0:
-                    g = g + wd * p.data
-                dtype = p.data.dtype
+                    g = g + wd * p._array
+                dtype = p._array.dtype
                 key = (t, dtype)
                 if key not in constants:
                     constants[key] = scalars(dtype, beta1, 1 - beta1, beta2, 1 - beta2, eps,

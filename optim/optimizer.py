@@ -133,7 +133,7 @@ class Optimizer:
                     if set_to_none:
                         p.grad = None
                     else:
-                        p.grad.data.fill(0)
+                        p.grad._array.fill(0)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Perform one optimisation step; subclasses implement it."""
@@ -145,7 +145,7 @@ class Optimizer:
         negated when the group maximizes."""
         for p in group["params"]:
             if p.grad is not None:
-                yield p, (-p.grad.data if group["maximize"] else p.grad.data)
+                yield p, (-p.grad._array if group["maximize"] else p.grad._array)
 
     @staticmethod
     def _eval_closure(closure: Callable[[], Any] | None) -> Any:
@@ -234,10 +234,10 @@ def _python_value(v):
 
 def _load_value(name: str, v, p):
     if isinstance(v, np.ndarray) and v.ndim > 0:
-        if v.shape != p.data.shape:
+        if v.shape != p._array.shape:
             raise ValueError(
                 f"loaded state dict has {name!r} of shape {v.shape} for a parameter of shape "
-                f"{p.data.shape}"
+                f"{p._array.shape}"
             )
-        return np.array(v, dtype=p.data.dtype)  # a copy, in the parameter's dtype
+        return np.array(v, dtype=p._array.dtype)  # a copy, in the parameter's dtype
     return _python_value(v)

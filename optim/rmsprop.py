@@ -66,14 +66,14 @@ class RMSprop(Optimizer):
                 state = self.state[p]
                 if not state:
                     state["step"] = 0
-                    state["square_avg"] = np.zeros_like(p.data)
+                    state["square_avg"] = np.zeros_like(p._array)
                     if mu > 0:
-                        state["momentum_buffer"] = np.zeros_like(p.data)
+                        state["momentum_buffer"] = np.zeros_like(p._array)
                     if group["centered"]:
-                        state["grad_avg"] = np.zeros_like(p.data)
+                        state["grad_avg"] = np.zeros_like(p._array)
                 state["step"] += 1
                 if wd != 0:
-                    g = g + wd * p.data
+                    g = g + wd * p._array
                 v = state["square_avg"]
                 v *= alpha
                 v += (1 - alpha) * g * g

@@ -58,7 +58,7 @@ class SGD(Optimizer):
             mu, tau = group["momentum"], group["dampening"]
             for p, g in self._params_with_grad(group):
                 if wd != 0:
-                    g = g + wd * p.data
+                    g = g + wd * p._array
                 if mu != 0:
                     state = self.state[p]
                     if "momentum_buffer" not in state:

@@ -128,7 +128,7 @@ def test_second_backward_without_retain_graph_raises():
 def test_saved_arrays_are_released_after_backward():
     x = leaf(np.linspace(-1, 1, 5))
     y = x.exp()  # Exp saves its output, Mul saves both inputs
-    saved = weakref.ref(y.data)
+    saved = weakref.ref(y.numpy())
     loss = (y * y).sum()
     del y
     gc.collect()
@@ -142,7 +142,7 @@ def test_saved_arrays_are_released_after_backward():
 def test_retain_graph_keeps_saved_arrays_until_the_graph_is_dropped():
     x = leaf(np.linspace(-1, 1, 5))
     y = x.exp()
-    saved = weakref.ref(y.data)
+    saved = weakref.ref(y.numpy())
     loss = (y * y).sum()
     del y
     loss.backward(retain_graph=True)
@@ -278,7 +278,7 @@ def test_requires_grad_propagation_and_is_leaf():
 def test_detach_cuts_the_graph_and_shares_data():
     x = leaf([1.0, 2.0])
     d = x.detach()
-    assert d.data is x.data or np.shares_memory(d.data, x.data)
+    assert d.numpy() is x.numpy() or np.shares_memory(d.numpy(), x.numpy())
     (d * x).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [1, 2])  # no gradient through d
 

@@ -35,7 +35,7 @@ def test_same_loss_gradients_and_state_float64(hand_run):
     assert sorted(params) == sorted(hand.model.params)
     for name, p in params.items():
         assert p.dtype == np.float64
-        np.testing.assert_array_equal(p.data, hand.model.params[name])
+        np.testing.assert_array_equal(p.numpy(), hand.model.params[name])
 
     state = None  # the second window starts from the state the first one left
     for inputs, targets in _windows()[:2]:
@@ -47,10 +47,10 @@ def test_same_loss_gradients_and_state_float64(hand_run):
         np.testing.assert_allclose(project_loss.item(), loss, rtol=1e-12)
         for name, p in params.items():
             assert np.abs(grads[name]).max() > 1e-4, name  # a real gradient, not zeros
-            np.testing.assert_allclose(p.grad.data, grads[name], rtol=1e-10, atol=1e-13,
+            np.testing.assert_allclose(p.grad.numpy(), grads[name], rtol=1e-10, atol=1e-13,
                                        err_msg=name)
         for got, want in zip(project.state, state):
-            np.testing.assert_allclose(got.data, want, rtol=1e-12, atol=1e-15)
+            np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-15)
 
 
 def test_adam_steps_agree_float64():
@@ -60,7 +60,7 @@ def test_adam_steps_agree_float64():
         np.testing.assert_allclose(project.step(*windows[k]), hand.step(*windows[k]),
                                    rtol=1e-12)
     for name, p in project.model.named_parameters():
-        np.testing.assert_allclose(p.data, hand.model.params[name], rtol=1e-10, atol=1e-13,
+        np.testing.assert_allclose(p.numpy(), hand.model.params[name], rtol=1e-10, atol=1e-13,
                                    err_msg=name)
         opt_state = project.optimizer.state[p]
         assert opt_state["step"] == hand.model.step == 3

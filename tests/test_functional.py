@@ -68,9 +68,9 @@ def test_cross_entropy_matches_numpy(reduction, ignore_index, eps, targets):
                            label_smoothing=eps)
     expected = ref_cross_entropy(x_np, t, reduction, ignore_index, eps)
     assert loss.shape == np.shape(expected) and loss.dtype == np.float64
-    np.testing.assert_allclose(loss.data, expected, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(loss.numpy(), expected, rtol=1e-12, atol=1e-14)
     loss.sum().backward()
-    np.testing.assert_allclose(x.grad.data,
+    np.testing.assert_allclose(x.grad.numpy(),
                                ref_cross_entropy_grad(x_np, t, reduction, ignore_index, eps),
                                rtol=1e-12, atol=1e-14)
 
@@ -95,10 +95,10 @@ def test_cross_entropy_spatial_form(reduction):
     expected = ref_cross_entropy(rows, t.reshape(-1), reduction, eps=0.05)
     if reduction == "none":
         expected = expected.reshape(2, 4, 5)
-    np.testing.assert_allclose(loss.data, expected, rtol=1e-12)
+    np.testing.assert_allclose(loss.numpy(), expected, rtol=1e-12)
     loss.sum().backward()
     grad = ref_cross_entropy_grad(rows, t.reshape(-1), reduction, eps=0.05)
-    np.testing.assert_allclose(x.grad.data, np.moveaxis(grad.reshape(2, 4, 5, 3), -1, 1),
+    np.testing.assert_allclose(x.grad.numpy(), np.moveaxis(grad.reshape(2, 4, 5, 3), -1, 1),
                                rtol=1e-12, atol=1e-14)
 
 
@@ -112,7 +112,7 @@ def test_cross_entropy_unbatched():
     x_np = np.array([0.5, -1.0, 2.0])
     loss = F.cross_entropy(Tensor(x_np), np.array(2), reduction="none")
     assert loss.shape == ()
-    np.testing.assert_allclose(loss.data, ref_cross_entropy(x_np[None], [2], "none")[0])
+    np.testing.assert_allclose(loss.numpy(), ref_cross_entropy(x_np[None], [2], "none")[0])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -122,14 +122,14 @@ def test_cross_entropy_is_stable_for_huge_logits(dtype):
     t = np.array([0, 0, 2])
     loss = F.cross_entropy(x, t, reduction="none")
     # closed forms: logsumexp of the rows is 1e4, 1e4 + log 2 and -1e4 + log 3
-    np.testing.assert_allclose(loss.data, [0.0, 1e4 + np.log(2), np.log(3)], rtol=1e-6,
+    np.testing.assert_allclose(loss.numpy(), [0.0, 1e4 + np.log(2), np.log(3)], rtol=1e-6,
                                atol=1e-6)
     loss.sum().backward()
     expected = [[0, 0, 0], [-1, 0.5, 0.5], [1 / 3, 1 / 3, -2 / 3]]
-    np.testing.assert_allclose(x.grad.data, expected, atol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), expected, atol=1e-6)
     big = np.random.default_rng(4).standard_normal((6, 5)) * 1e4
     target = np.arange(6) % 5
-    np.testing.assert_allclose(F.cross_entropy(Tensor(big.astype(dtype)), target).data,
+    np.testing.assert_allclose(F.cross_entropy(Tensor(big.astype(dtype)), target).numpy(),
                                ref_cross_entropy(big, target, "mean"), rtol=1e-5)
 
 
@@ -171,15 +171,15 @@ def test_nll_loss_matches_numpy_and_gradcheck(reduction):
             if t[n, d] != -100:
                 picked[n, d] = -x_np[n, t[n, d], d]
     expected = {"none": picked, "sum": picked.sum(), "mean": picked.sum() / 5}[reduction]
-    np.testing.assert_allclose(loss.data, expected, rtol=1e-12)
+    np.testing.assert_allclose(loss.numpy(), expected, rtol=1e-12)
     assert gradcheck(lambda x: F.nll_loss(x, t, reduction=reduction), (x,))
 
 
 def test_nll_loss_of_log_softmax_is_cross_entropy():
     x = Tensor(np.random.default_rng(6).standard_normal((5, 4)), requires_grad=True)
     t = np.array([1, 0, 3, 3, 2])
-    np.testing.assert_allclose(F.nll_loss(F.log_softmax(x, 1), t, ignore_index=3).data,
-                               F.cross_entropy(x, t, ignore_index=3).data, rtol=1e-12)
+    np.testing.assert_allclose(F.nll_loss(F.log_softmax(x, 1), t, ignore_index=3).numpy(),
+                               F.cross_entropy(x, t, ignore_index=3).numpy(), rtol=1e-12)
 
 
 def test_nll_loss_with_every_target_ignored_is_nan_with_zero_gradient():
@@ -187,7 +187,7 @@ def test_nll_loss_with_every_target_ignored_is_nan_with_zero_gradient():
     loss = F.nll_loss(x, np.array([-100, -100]))
     assert np.isnan(loss.item())  # 0 / 0, as in PyTorch
     loss.backward()
-    np.testing.assert_array_equal(x.grad.data, np.zeros((2, 3)))
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros((2, 3)))
 
 
 def test_nll_loss_errors():
@@ -205,10 +205,10 @@ def test_mse_loss_matches_numpy_and_gradcheck(reduction):
     rng = np.random.default_rng(7)
     a = Tensor(rng.standard_normal((3, 4)), requires_grad=True)
     b = Tensor(rng.standard_normal((3, 4)), requires_grad=True)
-    sq = (a.data - b.data) ** 2
+    sq = (a.numpy() - b.numpy()) ** 2
     expected = {"none": sq, "sum": sq.sum(), "mean": sq.mean()}[reduction]
-    np.testing.assert_allclose(F.mse_loss(a, b, reduction=reduction).data, expected, rtol=1e-12)
-    np.testing.assert_allclose(F.mse_loss(a, b.data, reduction=reduction).data, expected,
+    np.testing.assert_allclose(F.mse_loss(a, b, reduction=reduction).numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(F.mse_loss(a, b.numpy(), reduction=reduction).numpy(), expected,
                                rtol=1e-12)
     assert gradcheck(lambda a, b: F.mse_loss(a, b, reduction=reduction), (a, b))
 
@@ -226,23 +226,23 @@ def test_mse_loss_refuses_broadcasting():
 def test_activations_match_numpy():
     x_np = np.random.default_rng(8).standard_normal((3, 4))
     x = Tensor(x_np)
-    np.testing.assert_allclose(F.relu(x).data, np.maximum(x_np, 0))
-    np.testing.assert_allclose(F.tanh(x).data, np.tanh(x_np))
-    np.testing.assert_allclose(F.sigmoid(x).data, 1 / (1 + np.exp(-x_np)))
+    np.testing.assert_allclose(F.relu(x).numpy(), np.maximum(x_np, 0))
+    np.testing.assert_allclose(F.tanh(x).numpy(), np.tanh(x_np))
+    np.testing.assert_allclose(F.sigmoid(x).numpy(), 1 / (1 + np.exp(-x_np)))
     e = np.exp(x_np)
-    np.testing.assert_allclose(F.softmax(x, 0).data, e / e.sum(0), rtol=1e-12)
-    np.testing.assert_allclose(F.log_softmax(x, -1).data,
+    np.testing.assert_allclose(F.softmax(x, 0).numpy(), e / e.sum(0), rtol=1e-12)
+    np.testing.assert_allclose(F.log_softmax(x, -1).numpy(),
                                np.log(e / e.sum(1, keepdims=True)), rtol=1e-12)
 
 
 def test_linear_dropout_embedding_functional():
     rng = np.random.default_rng(9)
     x, w = rng.standard_normal((2, 3, 4)), rng.standard_normal((5, 4))
-    np.testing.assert_allclose(F.linear(Tensor(x), Tensor(w)).data, x @ w.T, rtol=1e-12)
+    np.testing.assert_allclose(F.linear(Tensor(x), Tensor(w)).numpy(), x @ w.T, rtol=1e-12)
     t = Tensor(x)
     assert F.dropout(t, 0.9, training=False) is t
     idx = np.array([[2, 0]])
-    np.testing.assert_array_equal(F.embedding(idx, Tensor(w)).data, w[idx])
+    np.testing.assert_array_equal(F.embedding(idx, Tensor(w)).numpy(), w[idx])
 
 
 def test_class_weights_in_pytorchs_position_are_refused_not_misread():

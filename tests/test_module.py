@@ -104,7 +104,7 @@ def test_state_dict_order_buffers_and_sharing():
     assert [n for n, _ in net.named_buffers()] == ["blocks.0.count", "blocks.0.cache",
                                                    "blocks.1.count", "blocks.1.cache"]
     value = sd["embed.weight"]
-    assert not value.requires_grad and value.data is net.embed.weight.data
+    assert not value.requires_grad and value.numpy() is net.embed.weight.numpy()
     assert net.state_dict(keep_vars=True)["embed.weight"] is net.embed.weight
 
 
@@ -112,13 +112,13 @@ def test_state_dict_round_trip_gives_same_outputs():
     tl.manual_seed(0)
     a, b = Net().eval(), Net().eval()
     idx = np.random.default_rng(0).integers(0, 5, size=(2, 3))
-    assert not np.allclose(a(idx).data, b(idx).data)
+    assert not np.allclose(a(idx).numpy(), b(idx).numpy())
     result = b.load_state_dict(a.state_dict())
     assert result.missing_keys == [] and result.unexpected_keys == []
-    np.testing.assert_array_equal(b(idx).data, a(idx).data)
+    np.testing.assert_array_equal(b(idx).numpy(), a(idx).numpy())
     for (na, pa), (nb, pb) in zip(a.state_dict().items(), b.state_dict().items()):
-        assert na == nb and pa.data is not pb.data
-        np.testing.assert_array_equal(pa.data, pb.data)
+        assert na == nb and pa.numpy() is not pb.numpy()
+        np.testing.assert_array_equal(pa.numpy(), pb.numpy())
 
 
 def test_load_state_dict_copies_and_casts_numpy_arrays():
@@ -126,21 +126,21 @@ def test_load_state_dict_copies_and_casts_numpy_arrays():
     weight = np.arange(6, dtype=np.float64).reshape(3, 2)
     lin.load_state_dict({"weight": weight, "bias": np.array([1, 2, 3])})
     assert lin.weight.dtype == np.float32 and lin.bias.dtype == np.float32
-    np.testing.assert_array_equal(lin.weight.data, weight)
-    np.testing.assert_array_equal(lin.bias.data, [1, 2, 3])
+    np.testing.assert_array_equal(lin.weight.numpy(), weight)
+    np.testing.assert_array_equal(lin.bias.numpy(), [1, 2, 3])
     weight[0, 0] = 100.0  # the caller's array is not aliased
-    assert lin.weight.data[0, 0] == 0.0
+    assert lin.weight.numpy()[0, 0] == 0.0
 
 
 def snapshot(module):
-    return {name: p.data.copy() for name, p in module.state_dict().items()}
+    return {name: p.numpy().copy() for name, p in module.state_dict().items()}
 
 
 def assert_unchanged(module, before):
     after = module.state_dict()
     assert list(after) == list(before)
     for name, value in before.items():
-        np.testing.assert_array_equal(after[name].data, value, err_msg=name)
+        np.testing.assert_array_equal(after[name].numpy(), value, err_msg=name)
 
 
 def test_strict_load_with_missing_or_unexpected_key_changes_nothing():
@@ -164,7 +164,7 @@ def test_wrong_shape_raises_naming_key_and_shapes_and_changes_nothing():
     tl.manual_seed(0)
     net = Net()
     before = snapshot(net)
-    sd = {k: v.data + 1 for k, v in Net().state_dict().items()}
+    sd = {k: v.numpy() + 1 for k, v in Net().state_dict().items()}
     sd["heads.a.weight"] = np.zeros((4, 3))  # the last parameter: all others were valid
     for strict in (True, False):
         with pytest.raises(RuntimeError, match=r"size mismatch for heads.a.weight: copying a "
@@ -177,12 +177,12 @@ def test_wrong_shape_raises_naming_key_and_shapes_and_changes_nothing():
 def test_non_strict_load_returns_missing_and_unexpected_keys():
     lin = nn.Linear(2, 2)
     weight = np.full((2, 2), 3.0)
-    bias_before = lin.bias.data.copy()
+    bias_before = lin.bias.numpy().copy()
     missing, unexpected = lin.load_state_dict({"weight": weight, "gain": np.ones(2)},
                                               strict=False)
     assert missing == ["bias"] and unexpected == ["gain"]
-    np.testing.assert_array_equal(lin.weight.data, weight)
-    np.testing.assert_array_equal(lin.bias.data, bias_before)
+    np.testing.assert_array_equal(lin.weight.numpy(), weight)
+    np.testing.assert_array_equal(lin.bias.numpy(), bias_before)
 
 
 def test_load_state_dict_rejects_non_arrays():
@@ -234,7 +234,7 @@ def test_zero_grad_requires_grad_and_apply():
     lin = nn.Linear(3, 2)
     lin(tl.ones(4, 3)).sum().backward()
     lin.zero_grad(set_to_none=False)
-    np.testing.assert_array_equal(lin.weight.grad.data, np.zeros((2, 3)))
+    np.testing.assert_array_equal(lin.weight.grad.numpy(), np.zeros((2, 3)))
     lin.zero_grad()
     assert lin.weight.grad is None and lin.bias.grad is None
 
@@ -335,7 +335,7 @@ def test_sequential_forward_and_ordered_dict_names():
     fc1, fc2 = nn.Linear(3, 4), nn.Linear(4, 2)
     x = Tensor(np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32))
     seq = nn.Sequential(fc1, fc2)
-    np.testing.assert_array_equal(seq(x).data, fc2(fc1(x)).data)
+    np.testing.assert_array_equal(seq(x).numpy(), fc2(fc1(x)).numpy())
     named = nn.Sequential(OrderedDict([("hidden", fc1), ("out", fc2)]))
     assert list(named.state_dict()) == ["hidden.weight", "hidden.bias", "out.weight", "out.bias"]
     assert named[1] is fc2 and len(named) == 2
@@ -360,8 +360,8 @@ def test_deepcopy_gives_independent_parameters():
     net = Net()
     clone = copy.deepcopy(net)
     for (name, p), (name2, q) in zip(net.named_parameters(), clone.named_parameters()):
-        assert name == name2 and isinstance(q, nn.Parameter) and q.data is not p.data
-        np.testing.assert_array_equal(p.data, q.data)
+        assert name == name2 and isinstance(q, nn.Parameter) and q.numpy() is not p.numpy()
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
 
 
 def test_to_cpu_is_accepted_and_module_dicts_copy_module_dicts():

@@ -156,7 +156,7 @@ def test_update_rule_matches_reference(case):
         opt.step()
         for i, p in enumerate(params):
             thetas[i] = ref(thetas[i], grads[i], states[i], t, lr=LRS[i], **opts)
-            np.testing.assert_allclose(p.data, thetas[i], rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(p.numpy(), thetas[i], rtol=1e-10, atol=1e-12)
     for i, p in enumerate(params):  # the buffers too, under PyTorch's keys
         state = opt.state[p]
         expected_keys = set(states[i]) | ({"step"} if cls is not optim.SGD else set())
@@ -179,8 +179,8 @@ def test_a_0d_parameter_steps_as_a_one_element_one(case):
         scalar.grad, vector.grad = Tensor(np.float64(g)), Tensor(np.array([g]))
         opt_scalar.step()
         opt_vector.step()
-        assert scalar.shape == () and type(scalar.data) is np.ndarray
-        np.testing.assert_array_equal(scalar.data.reshape(1), vector.data)
+        assert scalar.shape == () and type(scalar.numpy()) is np.ndarray
+        np.testing.assert_array_equal(scalar.numpy().reshape(1), vector.numpy())
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
@@ -188,7 +188,7 @@ def test_float32_stays_float32_and_updates_in_place(case):
     cls, opts = case
     rng = np.random.default_rng(0)
     inits, params = make_params(rng, np.float32)
-    arrays = [p.data for p in params]
+    arrays = [p.numpy() for p in params]
     opt = two_groups(cls, params, opts)
     thetas, states = [x.astype(np.float32).astype(np.float64) for x in inits], [{}, {}]
     for t in range(1, 21):
@@ -197,11 +197,11 @@ def test_float32_stays_float32_and_updates_in_place(case):
         for i in range(2):
             thetas[i] = REFS[cls](thetas[i], grads[i], states[i], t, lr=LRS[i], **opts)
     for i, p in enumerate(params):
-        assert p.data is arrays[i]
-        assert p.data.dtype == np.float32
+        assert p.numpy() is arrays[i]
+        assert p.numpy().dtype == np.float32
         assert all(v.dtype == np.float32 for v in opt.state[p].values()
                    if isinstance(v, np.ndarray))
-        np.testing.assert_allclose(p.data, thetas[i], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(p.numpy(), thetas[i], rtol=1e-4, atol=1e-5)
 
 
 # ---------------------------------------------------------------- defaults and validation
@@ -299,9 +299,9 @@ def test_any_leaf_tensor_can_be_optimised_and_param_groups_take_options():
     for p in (a, b, c):
         p.grad = Tensor(np.ones(p.shape))
     opt.step()
-    np.testing.assert_allclose(a.data, 0.9)
-    np.testing.assert_allclose(b.data, 0.9)
-    np.testing.assert_allclose(c.data, 0.5)
+    np.testing.assert_allclose(a.numpy(), 0.9)
+    np.testing.assert_allclose(b.numpy(), 0.9)
+    np.testing.assert_allclose(c.numpy(), 0.5)
     with pytest.raises(ValueError, match="more than one parameter group"):
         opt.add_param_group({"params": [b]})
 
@@ -314,9 +314,9 @@ def test_zero_grad_to_none_and_in_place():
     b = Tensor(np.ones(2), requires_grad=True)
     opt = optim.SGD([a, b])
     a.grad = Tensor(np.full(3, 2.0))
-    grad_array = a.grad.data
+    grad_array = a.grad.numpy()
     opt.zero_grad(set_to_none=False)
-    assert a.grad.data is grad_array
+    assert a.grad.numpy() is grad_array
     np.testing.assert_array_equal(grad_array, np.zeros(3))
     assert b.grad is None
     opt.zero_grad()
@@ -328,12 +328,12 @@ def test_params_without_grad_are_skipped(cls):
     rng = np.random.default_rng(0)
     a = Tensor(rng.standard_normal(3), requires_grad=True)
     b = Tensor(rng.standard_normal(2), requires_grad=True)
-    b_before = b.data.copy()
+    b_before = b.numpy().copy()
     opt = cls([a, b], lr=0.1, weight_decay=0.1)
     for _ in range(3):
         a.grad = Tensor(rng.standard_normal(3))
         opt.step()
-    np.testing.assert_array_equal(b.data, b_before)  # weight decay does not touch it either
+    np.testing.assert_array_equal(b.numpy(), b_before)  # weight decay does not touch it either
     assert b not in opt.state
     assert (a in opt.state) == (cls is not optim.SGD)  # plain SGD keeps no state
 
@@ -351,7 +351,7 @@ def test_step_runs_closure_with_grad_enabled_and_returns_its_loss():
     with tl.no_grad():
         assert opt.step(closure) == 1.5
     assert seen == [True]
-    np.testing.assert_allclose(a.data, 0.9)  # Adam's first step moves by lr
+    np.testing.assert_allclose(a.numpy(), 0.9)  # Adam's first step moves by lr
     assert opt.step() is None
     assert tl.is_grad_enabled()
 
@@ -399,7 +399,7 @@ def test_state_dict_round_trip_continues_exactly(case):
                 assert isinstance(value, np.ndarray) and value is not opt.state[p][key]
                 np.testing.assert_array_equal(value, opt.state[p][key])
 
-    clones = [Tensor(p.data.copy(), requires_grad=True) for p in params]
+    clones = [Tensor(p.numpy().copy(), requires_grad=True) for p in params]
     other = cls([{"params": [c]} for c in clones], lr=0.5)  # options come from the state dict
     other.load_state_dict(sd)
     assert [g["lr"] for g in other.param_groups] == LRS
@@ -414,8 +414,8 @@ def test_state_dict_round_trip_continues_exactly(case):
         opt.step()
         other.step()
     for p, c in zip(params, clones, strict=True):
-        np.testing.assert_array_equal(c.data, p.data)
-        assert c.data.dtype == np.float32
+        np.testing.assert_array_equal(c.numpy(), p.numpy())
+        assert c.numpy().dtype == np.float32
 
 
 def test_state_dict_survives_save_and_load(tmp_path):
@@ -426,7 +426,7 @@ def test_state_dict_survives_save_and_load(tmp_path):
         draw_grads(rng, params, np.float32)
         opt.step()
     save(opt.state_dict(), tmp_path / "opt.npz")
-    clones = [Tensor(p.data.copy(), requires_grad=True) for p in params]
+    clones = [Tensor(p.numpy().copy(), requires_grad=True) for p in params]
     other = optim.Adam([{"params": [c]} for c in clones])
     other.load_state_dict(load(tmp_path / "opt.npz"))
     assert other.param_groups[0]["betas"] == (0.9, 0.999)
@@ -437,7 +437,7 @@ def test_state_dict_survives_save_and_load(tmp_path):
         opt.step()
         other.step()
     for p, c in zip(params, clones, strict=True):
-        np.testing.assert_array_equal(c.data, p.data)
+        np.testing.assert_array_equal(c.numpy(), p.numpy())
 
 
 def test_load_state_dict_rejects_mismatched_layout():

@@ -181,13 +181,13 @@ def test_rnn_gradients_match_bptt(index, case, nonlinearity):
                                                nonlinearity=nonlinearity,
                                                batch_first=batch_first)
     grads, dx, dh0 = rnn_bptt.backward(params, cache, d_out, d_states[0])
-    assert_close(out.data, ref_out)
-    assert_close(h_n.data, ref_h_n)
+    assert_close(out.numpy(), ref_out)
+    assert_close(h_n.numpy(), ref_h_n)
     for name, p in module.named_parameters():
-        assert_close(p.grad.data, grads[name], err_msg=name)
-    assert_close(xt.grad.data, dx)
+        assert_close(p.grad.numpy(), grads[name], err_msg=name)
+    assert_close(xt.grad.numpy(), dx)
     if with_state:
-        assert_close(hx[0].grad.data, dh0)
+        assert_close(hx[0].grad.numpy(), dh0)
 
 
 @pytest.mark.parametrize("index, case", list(enumerate(ORACLE_CASES)))
@@ -201,15 +201,15 @@ def test_lstm_gradients_match_bptt(index, case):
     ref_out, ref_h_n, ref_c_n, cache = lstm_bptt.forward(params, x, h0, c0, num_layers=num_layers,
                                                          batch_first=batch_first)
     grads, dx, dh0, dc0 = lstm_bptt.backward(params, cache, d_out, *d_states)
-    assert_close(out.data, ref_out)
-    assert_close(h_n.data, ref_h_n)
-    assert_close(c_n.data, ref_c_n)
+    assert_close(out.numpy(), ref_out)
+    assert_close(h_n.numpy(), ref_h_n)
+    assert_close(c_n.numpy(), ref_c_n)
     for name, p in module.named_parameters():
-        assert_close(p.grad.data, grads[name], err_msg=name)
-    assert_close(xt.grad.data, dx)
+        assert_close(p.grad.numpy(), grads[name], err_msg=name)
+    assert_close(xt.grad.numpy(), dx)
     if with_state:
-        assert_close(hx[0].grad.data, dh0)
-        assert_close(hx[1].grad.data, dc0)
+        assert_close(hx[0].grad.numpy(), dh0)
+        assert_close(hx[1].grad.numpy(), dc0)
 
 
 # ---------------------------------------------------------------- forward vs the equations
@@ -228,7 +228,7 @@ def test_cells_match_published_equations(mode):
     got = cell(t64(x), hx if mode == "LSTM" else hx[0])
     got = got if mode == "LSTM" else (got,)
     for g, e in zip(got, expected):
-        np.testing.assert_allclose(g.data, e, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(g.numpy(), e, rtol=1e-12, atol=1e-14)
 
 
 def test_lstm_one_step_matches_published_equations():
@@ -239,9 +239,9 @@ def test_lstm_one_step_matches_published_equations():
         rng.standard_normal((1, 2, 4))
     h, c = lstm_step(x[0], (h0[0], c0[0]), cell_params(p, "_l0", 16))
     out, (h_n, c_n) = lstm(t64(x), (t64(h0), t64(c0)))
-    np.testing.assert_allclose(out.data[0], h, rtol=1e-12)
-    np.testing.assert_allclose(h_n.data[0], h, rtol=1e-12)
-    np.testing.assert_allclose(c_n.data[0], c, rtol=1e-12)
+    np.testing.assert_allclose(out.numpy()[0], h, rtol=1e-12)
+    np.testing.assert_allclose(h_n.numpy()[0], h, rtol=1e-12)
+    np.testing.assert_allclose(c_n.numpy()[0], c, rtol=1e-12)
 
 
 @pytest.mark.parametrize("mode", ["RNN_TANH", "RNN_RELU", "LSTM", "GRU"])
@@ -260,9 +260,9 @@ def test_sequence_forward_matches_equations(mode, num_layers, bidirectional, bat
     out, finals = call(module, mode, t64(x), tuple(t64(s) for s in hx))
     ref_out, ref_finals = ref_sequence(mode, params, x, hx, num_layers, bidirectional,
                                        batch_first)
-    np.testing.assert_allclose(out.data, ref_out, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(out.numpy(), ref_out, rtol=1e-12, atol=1e-14)
     for s, r in zip(finals, ref_finals):
-        np.testing.assert_allclose(s.data, r, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(s.numpy(), r, rtol=1e-12, atol=1e-14)
 
 
 # ---------------------------------------------------------------- gradcheck
@@ -326,10 +326,11 @@ def test_unbatched_sequence_equals_batch_of_one(mode, batch_first, with_state):
     out1, finals1 = call(module, mode, t64(x1),
                          tuple(t64(s[:, None]) for s in hx) if with_state else None)
     assert out.shape == (6, 8)
-    np.testing.assert_array_equal(out.data, out1.data[0] if batch_first else out1.data[:, 0])
+    np.testing.assert_array_equal(out.numpy(),
+                                  out1.numpy()[0] if batch_first else out1.numpy()[:, 0])
     for s, s1 in zip(finals, finals1):
         assert s.shape == (4, 4)
-        np.testing.assert_array_equal(s.data, s1.data[:, 0])
+        np.testing.assert_array_equal(s.numpy(), s1.numpy()[:, 0])
 
 
 @pytest.mark.parametrize("cell", [RNNCell(3, 4), LSTMCell(3, 4), GRUCell(3, 4)])
@@ -350,7 +351,7 @@ def test_unbatched_cell_equals_batch_of_one(cell, with_state):
 
     for s, s1 in zip(run(x, states), run(x[None], [s[None] for s in states])):
         assert s.shape == (4,)
-        np.testing.assert_array_equal(s.data, s1.data[0])
+        np.testing.assert_array_equal(s.numpy(), s1.numpy()[0])
 
 
 # ---------------------------------------------------------------- layout, init, repr
@@ -392,14 +393,14 @@ def test_init_is_uniform_within_one_over_sqrt_hidden_size(make):
     tl.manual_seed(0)
     module = make()
     bound = 1 / np.sqrt(16)
-    values = np.concatenate([p.data.ravel() for p in module.parameters()])
+    values = np.concatenate([p.numpy().ravel() for p in module.parameters()])
     assert np.abs(values).max() <= bound
     assert values.max() > 0.98 * bound and values.min() < -0.98 * bound
     np.testing.assert_allclose(values.std(), bound / np.sqrt(3), rtol=0.05)  # std of U(-k, k)
     for p in module.parameters():  # no parameter (biases included) is left at zero
-        assert np.abs(p.data).max() > 0.5 * bound
+        assert np.abs(p.numpy()).max() > 0.5 * bound
     tl.manual_seed(0)
-    again = np.concatenate([p.data.ravel() for p in make().parameters()])
+    again = np.concatenate([p.numpy().ravel() for p in make().parameters()])
     np.testing.assert_array_equal(values, again)
 
 
@@ -425,13 +426,13 @@ def test_dropout_only_between_layers_and_only_in_training():
     ref_out, (ref_h, ref_c) = plain(x)
     lstm.eval()
     out, (h, c) = lstm(x)
-    np.testing.assert_array_equal(out.data, ref_out.data)
+    np.testing.assert_array_equal(out.numpy(), ref_out.numpy())
     lstm.train()
     out, (h, c) = lstm(x)
-    assert not np.allclose(out.data, ref_out.data)
-    np.testing.assert_array_equal(h.data[0], ref_h.data[0])  # layer 0 sees no dropout
-    np.testing.assert_array_equal(c.data[0], ref_c.data[0])
-    assert (out.data != 0).all()  # nothing dropped after the last layer
+    assert not np.allclose(out.numpy(), ref_out.numpy())
+    np.testing.assert_array_equal(h.numpy()[0], ref_h.numpy()[0])  # layer 0 sees no dropout
+    np.testing.assert_array_equal(c.numpy()[0], ref_c.numpy()[0])
+    assert (out.numpy() != 0).all()  # nothing dropped after the last layer
 
 
 @pytest.mark.parametrize("p", [0.3, 1.0])
@@ -446,8 +447,8 @@ def test_dropout_zeroes_and_scales_the_layer_input(p):
     x = t64(rng.standard_normal((30, 20, 4)), requires_grad=False)
     layer0 = RNN(4, 8, nonlinearity="relu").double()
     layer0.load_state_dict({k: v for k, v in params.items() if k.endswith("l0")})
-    y0 = layer0(x)[0].data
-    out = rnn(x)[0].data
+    y0 = layer0(x)[0].numpy()
+    out = rnn(x)[0].numpy()
     live = y0 > 0
     ratio = out[live] / y0[live]
     if p == 1.0:
@@ -477,8 +478,8 @@ def test_numpy_state_dict_with_pytorch_names_loads_and_gives_the_equations():
     x = rng.standard_normal((T, N, I))
     out, h_n = gru(Tensor(x.astype(np.float32)))
     ref_out, (ref_h_n,) = ref_sequence("GRU", state, x, (np.zeros((4, N, H)),), 2, True)
-    np.testing.assert_allclose(out.data, ref_out, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(h_n.data, ref_h_n, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out.numpy(), ref_out, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(h_n.numpy(), ref_h_n, rtol=1e-5, atol=1e-6)
 
     lstm_state = {f"{w}_l0": rng.uniform(-0.5, 0.5, shape) for w, shape in
                   (("weight_ih", (4 * H, I)), ("weight_hh", (4 * H, H)), ("bias_ih", (4 * H,)),
@@ -487,8 +488,8 @@ def test_numpy_state_dict_with_pytorch_names_loads_and_gives_the_equations():
     lstm.load_state_dict(lstm_state)
     out, (h_n, c_n) = lstm(Tensor(x.astype(np.float32)))
     ref_out, ref_h_n, ref_c_n, _ = lstm_bptt.forward(lstm_state, x)
-    np.testing.assert_allclose(out.data, ref_out, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(c_n.data, ref_c_n, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out.numpy(), ref_out, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(c_n.numpy(), ref_c_n, rtol=1e-5, atol=1e-6)
 
 
 # ---------------------------------------------------------------- graph grouping
@@ -587,10 +588,10 @@ def test_matches_torch(mode):
     (t_out * torch.from_numpy(d_out)).sum().backward()
     t_finals = t_finals if mode == "LSTM" else (t_finals,)
 
-    np.testing.assert_allclose(out.data, t_out.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out.numpy(), t_out.detach().numpy(), rtol=1e-10, atol=1e-12)
     for s, t in zip(finals, t_finals):
-        np.testing.assert_allclose(s.data, t.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(s.numpy(), t.detach().numpy(), rtol=1e-10, atol=1e-12)
     for (name, p), (t_name, t_p) in zip(module.named_parameters(), theirs.named_parameters()):
         assert name == t_name
-        np.testing.assert_allclose(p.grad.data, t_p.grad.numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(p.grad.numpy(), t_p.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-12)

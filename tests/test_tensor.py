@@ -195,7 +195,7 @@ def test_item_numpy_tolist():
     assert Tensor(2.5).item() == 2.5 and isinstance(Tensor(2.5).item(), float)
     assert Tensor([[7]]).item() == 7 and isinstance(Tensor([[7]]).item(), int)
     x = Tensor([[1.0, 2.0], [3.0, 4.0]])
-    assert isinstance(x.numpy(), np.ndarray) and x.numpy() is x.data
+    assert isinstance(x.numpy(), np.ndarray) and x.numpy() is x.numpy()
     assert x.tolist() == [[1.0, 2.0], [3.0, 4.0]]
     np.testing.assert_array_equal(np.asarray(x), x.numpy())
 
@@ -263,11 +263,11 @@ INPLACE = [
 @pytest.mark.parametrize("update, expected", [c[1:] for c in INPLACE], ids=[c[0] for c in INPLACE])
 def test_inplace_under_no_grad_updates_the_array_and_bumps_the_version(update, expected):
     w = Tensor([1.0, 2.0], requires_grad=True)
-    array = w.data
+    array = w.numpy()
     with tl.no_grad():
         out = update(w)
     assert out is None or out is w  # methods return self, __setitem__ None
-    assert w.data is array  # in place: optimizers rely on it
+    assert w.numpy() is array  # in place: optimizers rely on it
     np.testing.assert_allclose(w.numpy(), expected)
     assert w._version == 1 and w.requires_grad and w.is_leaf and w.dtype == np.float32
 

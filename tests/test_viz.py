@@ -211,9 +211,9 @@ def test_show_grad_labels_nodes_with_the_norm_of_their_gradient():
     assert y.grad_fn.hooks is None  # the hooks are gone after the context
     nodes, _, _ = parse(viz.make_dot(y, {"w": w}, show_grad=True).source)
     got = {label.split("\n")[0]: norm_in(label) for label, _ in nodes.values() if "|g|" in label}
-    z = x.data @ w.data  # (2, 4)
+    z = x.numpy() @ w.numpy()  # (2, 4)
     dz = np.concatenate([3.0 * (1 - np.tanh(z[:, :2]) ** 2), np.ones((2, 2))], axis=1)
-    expected = {"w": np.linalg.norm(x.data.T @ dz), "(2, 3)": np.linalg.norm(dz @ w.data.T),
+    expected = {"w": np.linalg.norm(x.numpy().T @ dz), "(2, 3)": np.linalg.norm(dz @ w.numpy().T),
                 "MatmulBackward": np.linalg.norm(dz), "SplitBackward": np.linalg.norm(dz),
                 "TanhBackward": np.sqrt(4 * 9.0), "AddBackward": 1.0}
     for name, value in expected.items():
@@ -292,7 +292,7 @@ def test_gradient_flow_of_a_module_matches_hand_bptt():
     dy = rng.standard_normal((7, 2, 4))
     out, _ = rnn(Tensor(x))
     norms = viz.gradient_flow((out * Tensor(dy.astype(out.dtype))).sum(), out)
-    p = {k: v.data.astype(np.float64) for k, v in rnn.named_parameters()}
+    p = {k: v.numpy().astype(np.float64) for k, v in rnn.named_parameters()}
     expected = rnn_dh_norms(p["weight_ih_l0"], p["weight_hh_l0"],
                             p["bias_ih_l0"] + p["bias_hh_l0"], x.astype(np.float64), dy)
     np.testing.assert_allclose(norms, expected, rtol=1e-10)
@@ -310,7 +310,7 @@ def test_gradient_flow_of_a_list_of_states_matches_hand_bptt():
         h = (Tensor(x[t]) @ w_ih.T + h @ w_hh.T + b).tanh()
         hs.append(h)
     norms = viz.gradient_flow((h * Tensor(dy[-1])).sum(), hs)
-    np.testing.assert_allclose(norms, rnn_dh_norms(w_ih.data, w_hh.data, b.data, x, dy),
+    np.testing.assert_allclose(norms, rnn_dh_norms(w_ih.numpy(), w_hh.numpy(), b.numpy(), x, dy),
                                rtol=1e-10)
     assert all(t.grad_fn.hooks is None for t in hs)
 
@@ -321,13 +321,13 @@ def test_gradient_flow_accumulates_the_same_gradients_as_backward():
     out, _ = lstm(tl.randn(2, 5, 3))  # (N, T, H)
     loss = (out * out).sum()
     loss.backward(retain_graph=True)
-    expected = {k: v.grad.data.copy() for k, v in lstm.named_parameters()}
+    expected = {k: v.grad.numpy().copy() for k, v in lstm.named_parameters()}
     lstm.zero_grad()
     norms = viz.gradient_flow(loss, out)
     assert norms.shape == (5,) and (norms > 0).all()
-    np.testing.assert_allclose(norms[-1], np.linalg.norm(2 * out.data[:, -1]), rtol=1e-6)
+    np.testing.assert_allclose(norms[-1], np.linalg.norm(2 * out.numpy()[:, -1]), rtol=1e-6)
     for k, p in lstm.named_parameters():
-        np.testing.assert_allclose(p.grad.data, expected[k], rtol=1e-6, err_msg=k)
+        np.testing.assert_allclose(p.grad.numpy(), expected[k], rtol=1e-6, err_msg=k)
 
 
 def test_gradient_flow_needs_the_time_steps():

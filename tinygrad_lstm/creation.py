@@ -62,11 +62,11 @@ def arange(start: float, end: float | None = None, step: float = 1,
 
 
 def zeros_like(t: Tensor, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
-    return _make(np.zeros_like(t.data, dtype=dtype), requires_grad)
+    return _make(np.zeros_like(t._array, dtype=dtype), requires_grad)
 
 
 def ones_like(t: Tensor, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
-    return _make(np.ones_like(t.data, dtype=dtype), requires_grad)
+    return _make(np.ones_like(t._array, dtype=dtype), requires_grad)
 
 
 def tensor(data, requires_grad: bool = False, dtype: DTypeLike | None = None) -> Tensor:

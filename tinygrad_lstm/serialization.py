@@ -146,7 +146,7 @@ def _encode(obj, arrays: dict, where: str, active: set):
     if isinstance(obj, float):
         return obj  # json writes repr(obj), which reads back to the same float (nan/inf too)
     if isinstance(obj, Tensor):
-        return {"tensor": _add_array(obj.data, arrays, where)}
+        return {"tensor": _add_array(obj._array, arrays, where)}
     if isinstance(obj, np.ndarray):
         return {"ndarray": _add_array(obj, arrays, where)}
     if isinstance(obj, np.generic):
@@ -272,7 +272,7 @@ def _safetensors_bytes(obj, path: str) -> bytes:
                 f"{name!r} for {path!r}"
             )
         if isinstance(value, Tensor):
-            value = value.data
+            value = value._array
         if not isinstance(value, np.ndarray):
             raise ValueError(
                 f"save: safetensors holds tensors only, got "

@@ -50,7 +50,7 @@ def _normalize_dims(dim, ndim: int, op: str) -> tuple | None:
 def _as_array(data, dtype) -> np.ndarray:
     """Copy user data into an array: Python floats become float32, NumPy keeps its dtype."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._array
     from_python = not isinstance(data, (np.ndarray, np.generic))
     try:
         arr = np.array(data, dtype=dtype)
@@ -67,11 +67,11 @@ def _as_array(data, dtype) -> np.ndarray:
 class Tensor:
     """An n-dimensional array that records the ops applied to it, for reverse-mode autograd."""
 
-    __slots__ = ("data", "requires_grad", "_grad", "_ctx", "_key", "_hooks", "__weakref__")
+    __slots__ = ("_array", "requires_grad", "_grad", "_ctx", "_key", "_hooks", "__weakref__")
     __array_ufunc__ = None  # make `ndarray * Tensor` call Tensor.__rmul__, not NumPy
 
     def __init__(self, data, requires_grad: bool = False, dtype=None) -> None:
-        self.data = _as_array(data, dtype)
+        self._array = _as_array(data, dtype)
         self._grad = self._ctx = self._key = self._hooks = None
         self.requires_grad = False
         if requires_grad:
@@ -81,7 +81,7 @@ class Tensor:
     def _make(data, ctx=None, key=None) -> "Tensor":
         """Wrap an op's result without copying; `ctx` is its node when it needs a gradient."""
         t = object.__new__(Tensor)
-        t.data = data if type(data) is np.ndarray else np.asarray(data)
+        t._array = data if type(data) is np.ndarray else np.asarray(data)
         t.requires_grad = ctx is not None
         t._ctx, t._key = ctx, key
         t._grad = t._hooks = None
@@ -89,12 +89,25 @@ class Tensor:
 
     # ------------------------------------------------------------ attributes
 
-    shape = property(lambda self: self.data.shape)
-    dtype = property(lambda self: self.data.dtype)
-    ndim = property(lambda self: self.data.ndim)
+    @property
+    def data(self) -> "Tensor":
+        """The same storage as a Tensor cut from the graph (PyTorch's `.data`): updates through
+        it are not recorded. The NumPy array itself is `.numpy()`."""
+        return Tensor._make(self._array)
+
+    @data.setter
+    def data(self, value: "Tensor") -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data: expected a Tensor, got {type(value).__name__}; wrap a NumPy "
+                            f"array with tinygrad_lstm.from_numpy")
+        self._array = value._array
+
+    shape = property(lambda self: self._array.shape)
+    dtype = property(lambda self: self._array.dtype)
+    ndim = property(lambda self: self._array.ndim)
     is_leaf = property(lambda self: self._ctx is None)
     grad_fn = property(lambda self: self._ctx)
-    _version = property(lambda self: version_of(self.data))  # shared by all views of the data
+    _version = property(lambda self: version_of(self._array))  # shared by all views of the data
 
     @property
     def grad(self) -> "Tensor | None":
@@ -117,25 +130,25 @@ class Tensor:
         return self.shape if dim is None else self.shape[_normalize_dim(dim, self.ndim, "size")]
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._array.ndim
 
     def numel(self) -> int:
-        return self.data.size
+        return self._array.size
 
     def numpy(self) -> np.ndarray:
-        return self.data
+        return self._array
 
     def item(self) -> "float | int | bool":
-        if self.data.size != 1:
-            raise ValueError(f"item: a Tensor with {self.data.size} elements cannot be "
+        if self._array.size != 1:
+            raise ValueError(f"item: a Tensor with {self._array.size} elements cannot be "
                              f"converted to a Python number")
-        return self.data.item()
+        return self._array.item()
 
     def tolist(self) -> list:
-        return self.data.tolist()
+        return self._array.tolist()
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype)
+        return self._array if dtype is None else self._array.astype(dtype)
 
     def __len__(self) -> int:
         if self.ndim == 0:
@@ -148,15 +161,15 @@ class Tensor:
         return iter(self.unbind(0))
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
-            raise RuntimeError(f"Boolean value of a Tensor with {self.data.size} values is "
+        if self._array.size != 1:
+            raise RuntimeError(f"Boolean value of a Tensor with {self._array.size} values is "
                                f"ambiguous")
-        return bool(self.data)
+        return bool(self._array)
 
     __hash__ = object.__hash__  # identity, although == is elementwise
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
+        body = np.array2string(self._array, separator=", ", prefix="tensor(", precision=4)
         extra = f"dtype={self.dtype}"
         if self._ctx is not None:
             extra += f", grad_fn=<{self._ctx.name()}>"
@@ -174,7 +187,7 @@ class Tensor:
 
     def detach(self) -> "Tensor":
         """The same data, cut from the graph."""
-        return Tensor._make(self.data)
+        return Tensor._make(self._array)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if self._ctx is not None:
@@ -182,7 +195,7 @@ class Tensor:
                 raise RuntimeError("requires_grad_: you can only change requires_grad flags of "
                                    "leaf tensors; use detach() to cut a non-leaf from the graph")
             return self
-        if requires_grad and self.data.dtype.type not in _FLOATS:
+        if requires_grad and self._array.dtype.type not in _FLOATS:
             raise RuntimeError(f"requires_grad_: only tensors of floating point dtype can "
                                f"require gradients, got {self.dtype}")
         self.requires_grad = bool(requires_grad)
@@ -216,8 +229,8 @@ class Tensor:
         def keep(grad):
             t = ref()
             if t is not None:
-                t._grad = Tensor._make(grad.data.copy()) if t._grad is None else \
-                    Tensor._make(t._grad.data + grad.data)
+                t._grad = Tensor._make(grad._array.copy()) if t._grad is None else \
+                    Tensor._make(t._grad._array + grad._array)
 
         self.register_hook(keep)
 
@@ -239,15 +252,15 @@ class Tensor:
     def __getitem__(self, index): return ops.Getitem.apply(self, _unwrap_index(index))
 
     # comparisons have no gradient: they return boolean tensors
-    def __lt__(self, other): return Tensor._make(self.data < _data(other))
-    def __le__(self, other): return Tensor._make(self.data <= _data(other))
-    def __gt__(self, other): return Tensor._make(self.data > _data(other))
-    def __ge__(self, other): return Tensor._make(self.data >= _data(other))
-    def __eq__(self, other): return Tensor._make(self.data == _data(other))
-    def __ne__(self, other): return Tensor._make(self.data != _data(other))
-    def __and__(self, other): return Tensor._make(self.data & _data(other))
-    def __or__(self, other): return Tensor._make(self.data | _data(other))
-    def __invert__(self): return Tensor._make(~self.data)
+    def __lt__(self, other): return Tensor._make(self._array < _array_of(other))
+    def __le__(self, other): return Tensor._make(self._array <= _array_of(other))
+    def __gt__(self, other): return Tensor._make(self._array > _array_of(other))
+    def __ge__(self, other): return Tensor._make(self._array >= _array_of(other))
+    def __eq__(self, other): return Tensor._make(self._array == _array_of(other))
+    def __ne__(self, other): return Tensor._make(self._array != _array_of(other))
+    def __and__(self, other): return Tensor._make(self._array & _array_of(other))
+    def __or__(self, other): return Tensor._make(self._array | _array_of(other))
+    def __invert__(self): return Tensor._make(~self._array)
 
     # ------------------------------------------------------------ primitive ops
 
@@ -276,7 +289,7 @@ class Tensor:
         if dtype == self.dtype:
             return self
         if dtype.type not in _FLOATS:
-            return Tensor._make(self.data.astype(dtype))
+            return Tensor._make(self._array.astype(dtype))
         return ops.Cast.apply(self, dtype)
 
     def float(self) -> "Tensor": return self.to(np.float32)
@@ -301,7 +314,7 @@ class Tensor:
         if self.ndim == 0:
             return _MinMax(self, Tensor._make(np.zeros((), np.int64)))
         dim = _normalize_dim(dim, self.ndim, op)
-        index = arg(self.data, axis=dim, keepdims=True)
+        index = arg(self._array, axis=dim, keepdims=True)
         where_ = list(np.indices(index.shape, sparse=True))
         where_[dim] = index
         values = self[tuple(where_)]
@@ -353,12 +366,12 @@ class Tensor:
     # ------------------------------------------------------------ composite ops (no backward)
 
     def __abs__(self): return self.abs()
-    def abs(self) -> "Tensor": return self * np.sign(self.data)  # d|x|/dx = sign(x), 0 at 0
+    def abs(self) -> "Tensor": return self * np.sign(self._array)  # d|x|/dx = sign(x), 0 at 0
     def sqrt(self) -> "Tensor": return self ** 0.5
 
     def mean(self, dim=None, keepdim: bool = False) -> "Tensor":
         axes = _normalize_dims(dim, self.ndim, "mean")
-        count = self.data.size if axes is None else int(np.prod([self.shape[a] for a in axes]))
+        count = self._array.size if axes is None else int(np.prod([self.shape[a] for a in axes]))
         return self.sum(axes, keepdim) / count
 
     def amin(self, dim=None, keepdim: bool = False) -> "Tensor":
@@ -376,9 +389,9 @@ class Tensor:
             raise ValueError("clamp: at least one of min and max must be given")
         out = self
         if min is not None:
-            out = where(out.data < _data(min), min, out)
+            out = where(out._array < _array_of(min), min, out)
         if max is not None:  # applied last, so min > max gives max everywhere (as PyTorch)
-            out = where(out.data > _data(max), max, out)
+            out = where(out._array > _array_of(max), max, out)
         return out
 
     clip = clamp
@@ -403,7 +416,7 @@ class Tensor:
             raise TypeError(f"chunk: chunks must be an int, got {type(chunks).__name__}")
         if chunks <= 0:
             raise ValueError(f"chunk: chunks must be positive, got {chunks}")
-        shape = self.data.shape  # not the properties: chunk runs at every LSTM step
+        shape = self._array.shape  # not the properties: chunk runs at every LSTM step
         dim = _normalize_dim(dim, len(shape), "chunk")
         n = shape[dim]
         # every LSTM step chunks its gates: straight to Split, no detour via split()
@@ -440,16 +453,16 @@ class Tensor:
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
         axis = None if dim is None or self.ndim == 0 else _normalize_dim(dim, self.ndim, "argmax")
-        return Tensor._make(np.asarray(self.data.argmax(axis, keepdims=keepdim)))
+        return Tensor._make(np.asarray(self._array.argmax(axis, keepdims=keepdim)))
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
         axis = None if dim is None or self.ndim == 0 else _normalize_dim(dim, self.ndim, "argmin")
-        return Tensor._make(np.asarray(self.data.argmin(axis, keepdims=keepdim)))
+        return Tensor._make(np.asarray(self._array.argmin(axis, keepdims=keepdim)))
 
     # ------------------------------------------------------------ in-place (no gradient)
 
     def _inplace(self, op: str, fn, *args) -> "Tensor":
-        """Run fn(self.data, *args) in place and bump the version counter."""
+        """Run fn(self._array, *args) in place and bump the version counter."""
         if _state.grad_enabled and (self.requires_grad or any(
                 isinstance(a, Tensor) and a.requires_grad for a in args)):
             what = "a leaf Variable that requires grad" if self._ctx is None and \
@@ -458,12 +471,12 @@ class Tensor:
                                f"autograd does not record; use the out-of-place op, or wrap "
                                f"parameter updates in no_grad()")
         try:
-            fn(self.data, *map(_data, args))
+            fn(self._array, *map(_array_of, args))
         except (TypeError, ValueError) as e:
-            shapes = ", ".join(str(np.shape(_data(a))) for a in args)
+            shapes = ", ".join(str(np.shape(_array_of(a))) for a in args)
             raise RuntimeError(f"{op}: cannot update a tensor of shape {self.shape} and dtype "
                                f"{self.dtype} in place with ({shapes}): {e}") from None
-        note_inplace(self.data)
+        note_inplace(self._array)
         return self
 
     def add_(self, other, alpha: float = 1) -> "Tensor":
@@ -502,8 +515,8 @@ class _HookHandle:
         self.remove = remove
 
 
-def _data(x):
-    return x.data if isinstance(x, Tensor) else x
+def _array_of(x):
+    return x._array if isinstance(x, Tensor) else x
 
 
 def _add_scaled(x, y, alpha):
@@ -524,8 +537,8 @@ def _div_into(x, y):
 def _unwrap_index(index):
     """Tensors inside an index become their arrays (integer or boolean)."""
     if type(index) is tuple:
-        return tuple([i.data if isinstance(i, Tensor) else i for i in index])
-    return index.data if isinstance(index, Tensor) else index
+        return tuple([i._array if isinstance(i, Tensor) else i for i in index])
+    return index._array if isinstance(index, Tensor) else index
 
 
 def cat(tensors: "list[Tensor]", dim: int = 0) -> Tensor:
@@ -534,9 +547,9 @@ def cat(tensors: "list[Tensor]", dim: int = 0) -> Tensor:
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
     ref = tensors[0]
-    axis = _normalize_dim(dim, np.ndim(_data(ref)), "cat")
+    axis = _normalize_dim(dim, np.ndim(_array_of(ref)), "cat")
     for t in tensors[1:]:
-        s, r = np.shape(_data(t)), np.shape(_data(ref))
+        s, r = np.shape(_array_of(t)), np.shape(_array_of(ref))
         if len(s) != len(r) or s[:axis] + s[axis + 1:] != r[:axis] + r[axis + 1:]:
             raise ValueError(f"cat: shapes {r} and {s} differ outside dim {dim}")
     return ops.Cat.apply(axis, *tensors)
@@ -547,14 +560,14 @@ def stack(tensors: "list[Tensor]", dim: int = 0) -> Tensor:
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack: expected a non-empty list of tensors")
-    axis = _normalize_dim(dim, np.ndim(_data(tensors[0])) + 1, "stack")
+    axis = _normalize_dim(dim, np.ndim(_array_of(tensors[0])) + 1, "stack")
     return ops.Stack.apply(axis, *tensors)  # NumPy's shape check is named by Function.apply
 
 
 def where(condition: "Tensor | np.ndarray", x: "Tensor | float",
           y: "Tensor | float") -> Tensor:
     """x where condition holds, else y (with broadcasting); no gradient for condition."""
-    return ops.Where.apply(np.asarray(_data(condition), dtype=bool), x, y)
+    return ops.Where.apply(np.asarray(_array_of(condition), dtype=bool), x, y)
 
 
 # ops and the tape build on Tensor, so they are imported after it is defined

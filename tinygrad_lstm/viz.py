@@ -290,7 +290,7 @@ def _recorded_norm(x) -> float | None:
 
 
 def _norm(grad: Tensor) -> float:
-    g = grad.data
+    g = grad._array
     return float(np.sqrt(np.vdot(g, g).real))
 
 

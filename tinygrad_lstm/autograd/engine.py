@@ -62,7 +62,7 @@ def _run_hooks(hooks, grad: np.ndarray, where: str) -> np.ndarray:
     for fn in hooks:
         out = fn(Tensor._make(grad))
         if out is not None:
-            new = out.data if isinstance(out, Tensor) else np.asarray(out)
+            new = out._array if isinstance(out, Tensor) else np.asarray(out)
             if new.shape != grad.shape or new.dtype != grad.dtype:
                 raise RuntimeError(f"hook on {where} returned a gradient of shape {new.shape} "
                                    f"and dtype {new.dtype}, expected {grad.shape} {grad.dtype}")
@@ -86,12 +86,12 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
     if not root.requires_grad:
         raise RuntimeError("backward: the tensor does not require grad and has no grad_fn")
     if gradient is None:
-        if root.data.size != 1:
+        if root._array.size != 1:
             raise RuntimeError(f"backward: grad can be implicitly created only for scalar "
                                f"outputs, got shape {root.shape}; pass gradient=")
-        grad = np.ones_like(root.data)
+        grad = np.ones_like(root._array)
     else:
-        grad = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient,
+        grad = np.asarray(gradient._array if isinstance(gradient, Tensor) else gradient,
                           dtype=root.dtype)
         if grad.shape != root.shape:
             raise RuntimeError(f"backward: gradient has shape {grad.shape}, expected the "
@@ -195,4 +195,4 @@ def _accumulate_leaves(grads: dict, owned: set) -> None:
         if leaf._grad is None:  # C-ordered, as in PyTorch (a sum of transposes is F-ordered)
             leaf._grad = Tensor._make(g if fresh and g.flags.c_contiguous else g.copy())
         else:
-            leaf._grad.data += g
+            leaf._grad._array += g

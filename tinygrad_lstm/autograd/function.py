@@ -164,7 +164,7 @@ class Function:
         grad_enabled = _state.grad_enabled
         for a in args:
             if isinstance(a, Tensor):
-                data = a.data
+                data = a._array
                 arrays.append(data)
                 if grad_enabled and a.requires_grad:
                     record = True
@@ -195,7 +195,7 @@ class Function:
             for i, o in enumerate(out):
                 t = _make(o, ctx, (ctx, i))
                 tensors.append(t)
-                outputs.append((t.data.shape, t.data.dtype))
+                outputs.append((t._array.shape, t._array.dtype))
             out = tuple(tensors)
             ctx.outputs = tuple(outputs)
         else:
@@ -224,7 +224,7 @@ def _op_error(cls, e: Exception, args) -> Exception:
 
 def _check_finite(ctx: Function, arrays, what: str) -> None:
     for i, a in enumerate(arrays):
-        a = a.data if isinstance(a, Tensor) else a
+        a = a._array if isinstance(a, Tensor) else a
         if type(a) is OuterSum:  # a weight's lazy gradient: formed twice (anomaly mode is slow)
             a = a.materialize()
         if a is not None and np.issubdtype(np.asarray(a).dtype, np.inexact) \

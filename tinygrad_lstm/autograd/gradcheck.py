@@ -24,7 +24,7 @@ def _flat_outputs(fn, inputs) -> list:
 
 def _numerical_outputs(fn, inputs, which: list) -> np.ndarray:
     outs = _flat_outputs(fn, inputs)
-    return np.concatenate([outs[k].data.ravel() for k in which])
+    return np.concatenate([outs[k]._array.ravel() for k in which])
 
 
 def gradcheck(fn: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
@@ -45,10 +45,10 @@ def gradcheck(fn: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol:
                              f"need float64 inputs")
     first = _flat_outputs(fn, inputs)
     differentiable = [k for k, o in enumerate(first) if o.requires_grad]
-    sizes = [first[k].data.size for k in differentiable]
+    sizes = [first[k]._array.size for k in differentiable]
 
     # analytical Jacobian: one backward per output element, rows of d(out)/d(input)
-    analytical = {i: np.zeros((sum(sizes), inputs[i].data.size)) for i in checked}
+    analytical = {i: np.zeros((sum(sizes), inputs[i]._array.size)) for i in checked}
     row = 0
     for o_index, size in enumerate(sizes):
         for j in range(size):
@@ -60,7 +60,7 @@ def gradcheck(fn: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol:
             out.backward(seed)
             for i in checked:
                 g = inputs[i].grad
-                analytical[i][row] = 0 if g is None else g.data.ravel()
+                analytical[i][row] = 0 if g is None else g._array.ravel()
             row += 1
     for i in checked:
         inputs[i].grad = None
@@ -68,7 +68,7 @@ def gradcheck(fn: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol:
     # numerical Jacobian: columns by central differences
     with no_grad():
         for i in checked:
-            x = inputs[i].data
+            x = inputs[i]._array
             for k in range(x.size):
                 orig = x.flat[k]
                 x.flat[k] = orig + eps
