@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from .autograd.function import Function, OuterSum
+from .autograd.primitive import OuterSum, Primitive
 
 # exp overflows to inf for large arguments, which is the right value (sigmoid's exp(-x) for
 # x < -88 in float32 gives the exact limit 0; exp and log_softmax's exp give inf / 0 as they
@@ -32,7 +32,7 @@ def _floating(x):
     return x if x.dtype.kind == "f" else x.astype(np.float32)
 
 
-class Neg(Function):
+class Neg(Primitive):
     """-x. VJP: -g."""
 
     @staticmethod
@@ -44,7 +44,7 @@ class Neg(Function):
         return -g
 
 
-class Exp(Function):
+class Exp(Primitive):
     """exp(x). VJP: g * out."""
 
     @staticmethod
@@ -60,7 +60,7 @@ class Exp(Function):
         return g * out
 
 
-class Log(Function):
+class Log(Primitive):
     """log(x). VJP: g / x."""
 
     @staticmethod
@@ -75,7 +75,7 @@ class Log(Function):
         return g / x
 
 
-class Tanh(Function):
+class Tanh(Primitive):
     """tanh(x). VJP: g * (1 - out**2)."""
 
     @staticmethod
@@ -93,7 +93,7 @@ class Tanh(Function):
         return dx
 
 
-class Sigmoid(Function):
+class Sigmoid(Primitive):
     """1 / (1 + exp(-x)). VJP: g * out * (1 - out)."""
 
     @staticmethod
@@ -118,7 +118,7 @@ class Sigmoid(Function):
         return dx
 
 
-class Relu(Function):
+class Relu(Primitive):
     """max(x, 0). VJP: g * (out > 0)."""
 
     @staticmethod
@@ -133,7 +133,7 @@ class Relu(Function):
         return g * (out > 0)
 
 
-class Cast(Function):
+class Cast(Primitive):
     """x.astype(dtype). VJP: g (the engine casts it back to x's dtype).
     A primitive because no arithmetic composite changes a dtype (float() / double())."""
 
@@ -166,7 +166,7 @@ def _torch_dtype(out, *inputs):
 
 
 
-class Add(Function):
+class Add(Primitive):
     """x + y. VJP: (g, g)."""
 
     @staticmethod
@@ -178,7 +178,7 @@ class Add(Function):
         return g, g
 
 
-class Sub(Function):
+class Sub(Primitive):
     """x - y. VJP: (g, -g)."""
 
     @staticmethod
@@ -190,7 +190,7 @@ class Sub(Function):
         return g, (-g if ctx.needs_input_grad[1] else None)
 
 
-class Mul(Function):
+class Mul(Primitive):
     """x * y. VJP: (g * y, g * x)."""
 
     @staticmethod
@@ -205,7 +205,7 @@ class Mul(Function):
         return (None if y is None else g * y), (None if x is None else g * x)
 
 
-class Div(Function):
+class Div(Primitive):
     """x / y. VJP: (g / y, -g * out / y)."""
 
     @staticmethod
@@ -222,7 +222,7 @@ class Div(Function):
         return (gx if dx else None), (-gx * out if dy else None)
 
 
-class Pow(Function):
+class Pow(Primitive):
     """x ** y. VJP: (g * y * x**(y-1), g * out * log(x)), each 0 where PyTorch masks it."""
 
     @staticmethod
@@ -242,7 +242,7 @@ class Pow(Function):
         return gx, gy
 
 
-class Addcmul(Function):
+class Addcmul(Primitive):
     """input + x * y (elementwise, broadcasting), PyTorch's addcmul with value = 1.
     VJP: (g, g * y, g * x). One node where `input + x * y` is two (the LSTM's c' = f*c + i*g)."""
 
@@ -266,7 +266,7 @@ class Addcmul(Function):
 # ---------------------------------------------------------------- matmul
 
 
-class Matmul(Function):
+class Matmul(Primitive):
     """x @ y for 1-D, 2-D and batched operands. VJP: (g @ y^T, x^T @ g)."""
 
     @staticmethod
@@ -317,7 +317,7 @@ class Matmul(Function):
         return dx, dy
 
 
-class Addmm(Function):
+class Addmm(Primitive):
     """input + x @ w for matrices x: (N, K), w: (K, M), PyTorch's addmm (beta = alpha = 1).
     VJP: (g, g @ w^T, x^T @ g). One node where `input + x @ w` records two (the LSTM step)."""
 
@@ -348,7 +348,7 @@ class Addmm(Function):
                 None if x is None else OuterSum(x, g))  # lazy x^T g, as Matmul's
 
 
-class Linear(Function):
+class Linear(Primitive):
     """x @ w^T + b for x: (*, K), w: (M, K), b: (M,) (or (1,)) or None, PyTorch's F.linear.
     VJP: (g @ w, g^T x, g summed over rows). A primitive for measured speed: one node where
     the composite records three (w.T, the matmul, the bias add), and for (T, N, K) input no
@@ -388,7 +388,7 @@ def _unreduce(g: np.ndarray, axes: tuple | None, keepdim: bool, shape: tuple) ->
     return np.broadcast_to(g, shape)
 
 
-class Sum(Function):
+class Sum(Primitive):
     """x.sum(axes). VJP: g broadcast back over the summed axes."""
 
     @staticmethod
@@ -402,7 +402,7 @@ class Sum(Function):
         return _unreduce(g, axes, keepdim, shape), None, None
 
 
-class Max(Function):
+class Max(Primitive):
     """x.max(axes). VJP: g shared equally among the elements equal to the max."""
 
     @staticmethod
@@ -426,8 +426,10 @@ class Max(Function):
 # ---------------------------------------------------------------- movement
 
 
-class Reshape(Function):
+class Reshape(Primitive):
     """x.reshape(shape). VJP: g.reshape(x.shape)."""
+
+    view = True
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -439,8 +441,10 @@ class Reshape(Function):
         return g.reshape(ctx.x_shape), None
 
 
-class Permute(Function):
+class Permute(Primitive):
     """x.transpose(axes). VJP: g transposed by the inverse permutation."""
+
+    view = True
 
     @staticmethod
     def forward(ctx, x, axes):
@@ -463,16 +467,21 @@ def _is_basic(index) -> bool:
     return True
 
 
-class Getitem(Function):
+class Getitem(Primitive):
     """x[index]. VJP: g scattered into zeros at index (added up where an index repeats)."""
+
+    view = True
 
     @staticmethod
     def forward(ctx, x, index):
         ctx.args = (x.shape, x.dtype, index)
         try:
-            return x[index]
+            out = x[index]
         except IndexError as e:
             raise IndexError(f"getitem: {e} (tensor of shape {x.shape})") from None
+        if type(out) is not np.ndarray:  # one element: NumPy copies it out, PyTorch gives a view
+            out = x[(index if type(index) is tuple else (index,)) + (Ellipsis,)]
+        return out
 
     @staticmethod
     def backward(ctx, g):
@@ -485,7 +494,7 @@ class Getitem(Function):
         return dx, None
 
 
-class Cat(Function):
+class Cat(Primitive):
     """concatenate(xs, axis). VJP: g split back into the inputs' sizes along axis."""
 
     @staticmethod
@@ -505,7 +514,7 @@ def _stack0(xs) -> np.ndarray:
     return np.array(xs)
 
 
-class Stack(Function):
+class Stack(Primitive):
     """stack(xs, axis). VJP: g unstacked along axis."""
 
     @staticmethod
@@ -533,9 +542,11 @@ def _slices(bounds: tuple, axis: int) -> tuple:
 # zero arrays (quadratic in T when an LSTM unbinds its hoisted input projection).
 
 
-class Split(Function):
+class Split(Primitive):
     """Views x[..., a:b, ...] along axis for each (a, b) in bounds (multi-output).
     VJP: concatenate(gs, axis)."""
+
+    view = True
 
     @staticmethod
     def forward(ctx, x, bounds, axis):
@@ -547,8 +558,10 @@ class Split(Function):
         return np.concatenate(gs, axis=ctx.axis), None, None
 
 
-class Unbind(Function):
+class Unbind(Primitive):
     """The slices x[..., i, ...] along axis (multi-output). VJP: stack(gs, axis)."""
+
+    view = True
 
     @staticmethod
     def forward(ctx, x, axis):
@@ -560,7 +573,75 @@ class Unbind(Function):
         return (_stack0(gs) if ctx.axis == 0 else np.stack(gs, axis=ctx.axis)), None
 
 
-class Where(Function):
+class Expand(Primitive):
+    """x broadcast to shape, a read-only view. VJP: g (the engine sums it back to x's shape)."""
+
+    view = True
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None
+
+
+class Clone(Primitive):
+    """A C-ordered copy of x (clone, contiguous). VJP: g."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.array(x, order="C")
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+def view_of(array: np.ndarray, steps: tuple) -> np.ndarray:
+    """Replay view steps ((op, args, output index), ...) on an array."""
+    for op, rest, i in steps:
+        array = op.forward(op(), array, *rest)
+        if i is not None:
+            array = array[i]
+    return array
+
+
+def write_region(array: np.ndarray, steps: tuple, value) -> None:
+    """array's region picked by the view steps := value (the last step may be any index)."""
+    *lead, (op, rest, i) = steps
+    target = view_of(array, tuple(lead))
+    if op is Getitem:  # also an advanced index, which picks a copy to read but writes in place
+        target[rest[0]] = value
+    else:
+        view_of(target, ((op, rest, i),))[...] = value
+
+
+class CopySlices(Primitive):
+    """base with the region picked by view steps replaced by src, written into base's memory:
+    the write of `base[index] = src` and of an in-place op on a view of base.
+    VJP: (g with the region zeroed, g's region, None)."""
+
+    @staticmethod
+    def forward(ctx, base, src, steps):
+        write_region(base, steps, src)
+        ctx.steps = steps
+        return base
+
+    @staticmethod
+    def backward(ctx, g):
+        needs_base, needs_src, _ = ctx.needs_input_grad
+        g_base = g_src = None
+        if needs_base:
+            g_base = np.array(g)
+            write_region(g_base, ctx.steps, 0)
+        if needs_src:
+            g_src = view_of(g, ctx.steps)
+        return g_base, g_src, None
+
+
+class Where(Primitive):
     """where(cond, x, y). VJP: (None, g where cond, g where not cond)."""
 
     @staticmethod
@@ -578,7 +659,7 @@ class Where(Function):
 # ---------------------------------------------------------------- fused nn (for stability)
 
 
-class LogSoftmax(Function):
+class LogSoftmax(Primitive):
     """x - logsumexp(x, axis). VJP: g - exp(out) * sum(g, axis)."""
 
     @staticmethod
@@ -606,7 +687,7 @@ def class_targets(target: np.ndarray, ignore_index: int, n_classes: int, op: str
     return t, valid
 
 
-class CrossEntropy(Function):
+class CrossEntropy(Primitive):
     """Mean/sum/per-row -log softmax(x)[target] over rows of x: (N, C), target: (N,) ints,
     with label smoothing and an ignored class. VJP: (softmax(x) - smoothed onehot) * g / n."""
 

@@ -5,7 +5,6 @@ import weakref
 
 import numpy as np
 
-from .autograd.grad_mode import _state
 
 _FLOATS = (np.float16, np.float32, np.float64)
 
@@ -67,12 +66,13 @@ def _as_array(data, dtype) -> np.ndarray:
 class Tensor:
     """An n-dimensional array that records the ops applied to it, for reverse-mode autograd."""
 
-    __slots__ = ("_array", "requires_grad", "_grad", "_ctx", "_key", "_hooks", "__weakref__")
+    __slots__ = ("_array", "requires_grad", "_grad", "_ctx", "_key", "_hooks", "_view",
+                 "__weakref__")
     __array_ufunc__ = None  # make `ndarray * Tensor` call Tensor.__rmul__, not NumPy
 
     def __init__(self, data, requires_grad: bool = False, dtype=None) -> None:
         self._array = _as_array(data, dtype)
-        self._grad = self._ctx = self._key = self._hooks = None
+        self._grad = self._ctx = self._key = self._hooks = self._view = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_()
@@ -84,7 +84,7 @@ class Tensor:
         t._array = data if type(data) is np.ndarray else np.asarray(data)
         t.requires_grad = ctx is not None
         t._ctx, t._key = ctx, key
-        t._grad = t._hooks = None
+        t._grad = t._hooks = t._view = None  # _view: (base, steps) of a view, set by ops
         return t
 
     # ------------------------------------------------------------ attributes
@@ -189,6 +189,12 @@ class Tensor:
         """The same data, cut from the graph."""
         return Tensor._make(self._array)
 
+    def detach_(self) -> "Tensor":
+        """Cut this tensor from the graph, in place: it becomes a leaf."""
+        self._ctx = self._key = self._view = None
+        self.requires_grad = False
+        return self
+
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if self._ctx is not None:
             if not requires_grad:
@@ -260,6 +266,9 @@ class Tensor:
     def __ne__(self, other): return Tensor._make(self._array != _array_of(other))
     def __and__(self, other): return Tensor._make(self._array & _array_of(other))
     def __or__(self, other): return Tensor._make(self._array | _array_of(other))
+    def __xor__(self, other): return Tensor._make(self._array ^ _array_of(other))
+    def __floordiv__(self, other): return Tensor._make(self._array // _array_of(other))
+    def __rfloordiv__(self, other): return Tensor._make(_array_of(other) // self._array)
     def __invert__(self): return Tensor._make(~self._array)
 
     # ------------------------------------------------------------ primitive ops
@@ -324,8 +333,6 @@ class Tensor:
 
     def reshape(self, *shape) -> "Tensor":
         return ops.Reshape.apply(self, _sizes(shape))
-
-    view = reshape
 
     def permute(self, *dims) -> "Tensor":
         dims = _sizes(dims)
@@ -435,7 +442,8 @@ class Tensor:
         if dim is None or self.ndim == 0:
             return self.reshape(tuple(n for n in self.shape if n != 1))
         d = _normalize_dim(dim, self.ndim, "squeeze")
-        return self if self.shape[d] != 1 else self.reshape(self.shape[:d] + self.shape[d + 1:])
+        return self.reshape(self.shape[:d] + self.shape[d + 1:] if self.shape[d] == 1 else
+                            self.shape)
 
     def unsqueeze(self, dim: int) -> "Tensor":
         d = _normalize_dim(dim, self.ndim + 1, "unsqueeze")
@@ -449,7 +457,68 @@ class Tensor:
                                              zip(self.shape[::-1], shape[::-1]))
         if not ok:
             raise ValueError(f"expand: cannot expand a tensor of shape {self.shape} to {shape}")
-        return self + np.zeros(shape, self.dtype)  # broadcasting does the expanding
+        return ops.Expand.apply(self, shape)
+
+    def expand_as(self, other: "Tensor") -> "Tensor":
+        return self.expand(other.shape)
+
+    def view(self, *shape) -> "Tensor":
+        """reshape that never copies: PyTorch's error where the memory layout does not allow it."""
+        out = self.reshape(*shape)
+        if out._view is None and self._array.size:
+            raise RuntimeError(f"view: view size {list(out.shape)} is not compatible with input "
+                               f"tensor's size and stride (shape {list(self.shape)}); use "
+                               f".reshape(...) instead.")
+        return out
+
+    def view_as(self, other: "Tensor") -> "Tensor":
+        return self.view(other.shape)
+
+    def narrow(self, dim: int, start: int, length: int) -> "Tensor":
+        """A view of `length` elements from `start` along dim."""
+        d = _normalize_dim(dim, self.ndim, "narrow")
+        n = self.shape[d]
+        start = start + n if start < 0 else start
+        if not (0 <= start and length >= 0 and start + length <= n):
+            raise IndexError(f"narrow: start ({start}) + length ({length}) exceeds dimension "
+                             f"size ({n})")
+        return self[(slice(None),) * d + (slice(start, start + length),)]
+
+    def select(self, dim: int, index: int) -> "Tensor":
+        d = _normalize_dim(dim, self.ndim, "select")
+        if not -self.shape[d] <= index < self.shape[d]:
+            raise IndexError(f"select: index {index} out of range for tensor of size "
+                             f"{tuple(self.shape)} at dimension {dim}")
+        return self[(slice(None),) * d + (index,)]
+
+    def t(self) -> "Tensor":
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+                               f"{self.ndim}D")
+        return self.T
+
+    def clone(self) -> "Tensor":
+        return ops.Clone.apply(self)
+
+    def contiguous(self) -> "Tensor":
+        return self if self._array.flags.c_contiguous else ops.Clone.apply(self)
+
+    def is_contiguous(self) -> bool:
+        return self._array.flags.c_contiguous
+
+    # in-place view ops: the tensor itself becomes the view
+    def unsqueeze_(self, dim: int) -> "Tensor": return self._become(self.unsqueeze(dim))
+    def squeeze_(self, dim: int | None = None) -> "Tensor": return self._become(self.squeeze(dim))
+    def t_(self) -> "Tensor": return self._become(self.t())
+
+    def transpose_(self, dim0: int, dim1: int) -> "Tensor":
+        return self._become(self.transpose(dim0, dim1))
+
+    def _become(self, view: "Tensor") -> "Tensor":
+        self._array, self._view = view._array, (view._view if self._ctx is not None else None)
+        if self._ctx is not None:  # a leaf stays a leaf with a new shape
+            self._ctx, self._key = view._ctx, view._key
+        return self
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
         axis = None if dim is None or self.ndim == 0 else _normalize_dim(dim, self.ndim, "argmax")
@@ -459,43 +528,75 @@ class Tensor:
         axis = None if dim is None or self.ndim == 0 else _normalize_dim(dim, self.ndim, "argmin")
         return Tensor._make(np.asarray(self._array.argmin(axis, keepdims=keepdim)))
 
-    # ------------------------------------------------------------ in-place (no gradient)
-
-    def _inplace(self, op: str, fn, *args) -> "Tensor":
-        """Run fn(self._array, *args) in place and bump the version counter."""
-        if _state.grad_enabled and (self.requires_grad or any(
-                isinstance(a, Tensor) and a.requires_grad for a in args)):
-            what = "a leaf Variable that requires grad" if self._ctx is None and \
-                self.requires_grad else "a tensor that requires grad"
-            raise RuntimeError(f"{op}: {what} is being used in an in-place operation, which "
-                               f"autograd does not record; use the out-of-place op, or wrap "
-                               f"parameter updates in no_grad()")
-        try:
-            fn(self._array, *map(_array_of, args))
-        except (TypeError, ValueError) as e:
-            shapes = ", ".join(str(np.shape(_array_of(a))) for a in args)
-            raise RuntimeError(f"{op}: cannot update a tensor of shape {self.shape} and dtype "
-                               f"{self.dtype} in place with ({shapes}): {e}") from None
-        note_inplace(self._array)
-        return self
+    # ------------------------------------------------------------ in-place (inplace.py)
 
     def add_(self, other, alpha: float = 1) -> "Tensor":
-        return self._inplace("add_", _add_scaled, other, alpha)
+        return inplace.update(self, "add_", _add_scaled_t, (other, alpha), _add_scaled)
 
     def sub_(self, other, alpha: float = 1) -> "Tensor":
-        return self._inplace("sub_", _add_scaled, other, -alpha)
+        return inplace.update(self, "sub_", _add_scaled_t, (other, -alpha), _add_scaled)
 
-    def mul_(self, other) -> "Tensor": return self._inplace("mul_", _mul_into, other)
-    def div_(self, other) -> "Tensor": return self._inplace("div_", _div_into, other)
-    def zero_(self) -> "Tensor": return self._inplace("zero_", np.copyto, 0)
-    def fill_(self, value: float) -> "Tensor": return self._inplace("fill_", np.copyto, value)
-    def copy_(self, src) -> "Tensor": return self._inplace("copy_", np.copyto, src)
+    def mul_(self, other) -> "Tensor":
+        return inplace.update(self, "mul_", Tensor.__mul__, (other,), _mul_into)
+
+    def div_(self, other) -> "Tensor":
+        return inplace.update(self, "div_", Tensor.__truediv__, (other,), _div_into)
+
+    def pow_(self, exponent) -> "Tensor":
+        return inplace.update(self, "pow_", Tensor.__pow__, (exponent,))
+
+    def floor_divide_(self, other) -> "Tensor":
+        return inplace.update(self, "floor_divide_", Tensor.__floordiv__, (other,))
+
+    def matmul_(self, other) -> "Tensor":  # for @=: PyTorch keeps the tensor, so must the shape
+        return inplace.update(self, "matmul_", Tensor.matmul, (other,))
+
+    def neg_(self) -> "Tensor": return inplace.update(self, "neg_", Tensor.__neg__, ())
+    def exp_(self) -> "Tensor": return inplace.update(self, "exp_", Tensor.exp, ())
+    def log_(self) -> "Tensor": return inplace.update(self, "log_", Tensor.log, ())
+    def tanh_(self) -> "Tensor": return inplace.update(self, "tanh_", Tensor.tanh, ())
+    def sigmoid_(self) -> "Tensor": return inplace.update(self, "sigmoid_", Tensor.sigmoid, ())
+    def relu_(self) -> "Tensor": return inplace.update(self, "relu_", Tensor.relu, ())
+    def abs_(self) -> "Tensor": return inplace.update(self, "abs_", Tensor.abs, ())
+    def sqrt_(self) -> "Tensor": return inplace.update(self, "sqrt_", Tensor.sqrt, ())
 
     def clamp_(self, min=None, max=None) -> "Tensor":
-        return self._inplace("clamp_", lambda x, lo, hi: np.clip(x, lo, hi, out=x), min, max)
+        return inplace.update(self, "clamp_", Tensor.clamp, (min, max), _clip_into)
+
+    clip_ = clamp_
+
+    def zero_(self) -> "Tensor":
+        return inplace.update(self, "zero_", _filled, (0,), np.copyto)
+
+    def fill_(self, value) -> "Tensor":
+        return inplace.update(self, "fill_", _filled, (value,), np.copyto)
+
+    def copy_(self, src) -> "Tensor":
+        """self := src (broadcast to self's shape, cast to self's dtype by any cast)."""
+        return inplace.update(self, "copy_", _filled, (src,), _copy_into, cast="unsafe")
+
+    def masked_fill_(self, mask, value) -> "Tensor":
+        return inplace.update(self, "masked_fill_", _masked_filled, (mask, value))
 
     def __setitem__(self, index, value) -> None:
-        self._inplace("__setitem__", lambda x, v: x.__setitem__(_unwrap_index(index), v), value)
+        inplace.setitem(self, index, value)
+
+    def __iadd__(self, other): return self.add_(other)  # self += other, in place
+    def __isub__(self, other): return self.sub_(other)  # self -= other, in place
+    def __imul__(self, other): return self.mul_(other)  # self *= other, in place
+    def __itruediv__(self, other): return self.div_(other)  # self /= other, in place
+    def __ifloordiv__(self, other): return self.floor_divide_(other)  # self //= other
+    def __ipow__(self, other): return self.pow_(other)  # self **= other, in place
+    def __imatmul__(self, other): return self.matmul_(other)  # self @= other, in place
+
+    def __iand__(self, other):  # self &= other, in place (bool and int tensors)
+        return inplace.update(self, "__iand__", Tensor.__and__, (other,), _and_into)
+
+    def __ior__(self, other):  # self |= other, in place
+        return inplace.update(self, "__ior__", Tensor.__or__, (other,), _or_into)
+
+    def __ixor__(self, other):  # self ^= other, in place
+        return inplace.update(self, "__ixor__", Tensor.__xor__, (other,), _xor_into)
 
 
 class _MinMax(tuple):
@@ -526,12 +627,26 @@ def _add_scaled(x, y, alpha):
         np.add(x, y if alpha == 1 else np.multiply(y, alpha), out=x)
 
 
-def _mul_into(x, y):
-    np.multiply(x, y, out=x)
+def _add_scaled_t(x: Tensor, y, alpha) -> Tensor:
+    return x + y if alpha == 1 else x + y * alpha
 
 
-def _div_into(x, y):
-    np.divide(x, y, out=x)
+def _filled(x: Tensor, value) -> Tensor:
+    """value everywhere; x stays in the graph with gradient 0, as PyTorch's fill_ keeps it."""
+    return where(True, value, x)
+
+
+def _masked_filled(x: Tensor, mask, value) -> Tensor:
+    return where(mask, value, x)
+
+
+def _mul_into(x, y): np.multiply(x, y, out=x)
+def _div_into(x, y): np.divide(x, y, out=x)
+def _clip_into(x, lo, hi): np.clip(x, lo, hi, out=x)
+def _copy_into(x, y): np.copyto(x, y, casting="unsafe")
+def _and_into(x, y): np.bitwise_and(x, y, out=x)
+def _or_into(x, y): np.bitwise_or(x, y, out=x)
+def _xor_into(x, y): np.bitwise_xor(x, y, out=x)
 
 
 def _unwrap_index(index):
@@ -572,4 +687,5 @@ def where(condition: "Tensor | np.ndarray", x: "Tensor | float",
 
 # ops and the tape build on Tensor, so they are imported after it is defined
 from . import ops  # noqa: E402
-from .autograd.function import note_inplace, version_of  # noqa: E402
+from . import inplace  # noqa: E402
+from .autograd.primitive import version_of  # noqa: E402
