@@ -238,6 +238,7 @@ class Tensor:
                 t._grad = Tensor._make(grad._array.copy()) if t._grad is None else \
                     Tensor._make(t._grad._array + grad._array)
 
+        keep.retains_grad = True  # runs after the tensor's other hooks, whenever registered
         self.register_hook(keep)
 
     # ------------------------------------------------------------ operators

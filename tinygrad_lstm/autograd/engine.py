@@ -59,7 +59,9 @@ def _reachable(root) -> list:
 
 
 def _run_hooks(hooks, grad: np.ndarray, where: str) -> np.ndarray:
-    for fn in hooks:
+    """The hooks in order of registration, then retain_grad's: `.grad` sees every hook (PyTorch
+    2's order)."""
+    for fn in sorted(hooks, key=_retains_grad):  # stable: the others keep their order
         out = fn(Tensor._make(grad))
         if out is not None:
             new = out._array if isinstance(out, Tensor) else np.asarray(out)
@@ -68,6 +70,10 @@ def _run_hooks(hooks, grad: np.ndarray, where: str) -> np.ndarray:
                                    f"and dtype {new.dtype}, expected {grad.shape} {grad.dtype}")
             grad = new
     return grad
+
+
+def _retains_grad(hook) -> bool:
+    return getattr(hook, "retains_grad", False)
 
 
 def _check_saved(node) -> None:
