@@ -293,3 +293,23 @@ def test_retained_grad_sees_every_hook_whenever_it_was_registered():
     y.sum().backward()
     np.testing.assert_array_equal(y.grad.numpy(), [10, 10])
     np.testing.assert_array_equal(x.grad.numpy(), [30, 30])
+
+
+def test_a_view_made_before_its_base_was_written_takes_the_new_history():
+    def f(x):
+        y = x * 1
+        row = y[0]  # made before the write below
+        y[0] = x[1] * 5  # row's memory now holds 5 * x[1]: its gradient must go there
+        return row * row
+
+    x = Tensor(X.copy(), requires_grad=True)
+    np.testing.assert_allclose(f(x).numpy(), (5 * X[1]) ** 2)
+    assert gradcheck(f, x)
+
+    def g(x):  # a view of a tensor that required no grad until the write
+        buf = tl.zeros(2, 4, dtype=np.float64)
+        first = buf[0]
+        buf.copy_(x[:2] * 2)
+        return first * 3
+
+    assert g(x).requires_grad and gradcheck(g, x)

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import ops
 from .autograd.grad_mode import _state, no_grad
-from .autograd.primitive import note_inplace
+from .autograd.primitive import note_inplace, refresh_view
 from .tensor import Tensor, _array_of, _unwrap_index
 
 
@@ -95,6 +95,7 @@ def _conform(result, x: Tensor, op: str, cast: str) -> Tensor:
 def _write(x: Tensor, src: Tensor, steps: tuple) -> None:
     """Write src into x's region picked by steps (all of x for none), bump the version and
     give x (and its base, for a view) the history of the write."""
+    _state.rebased = True  # from now on, ops check their view inputs for a stale history
     if x._view is None and not steps:
         try:
             np.copyto(x._array, src._array)
@@ -103,7 +104,7 @@ def _write(x: Tensor, src: Tensor, steps: tuple) -> None:
         note_inplace(x._array)
         x._ctx, x._key, x.requires_grad = src._ctx, src._key, src.requires_grad
         return
-    base, base_steps = (x, ()) if x._view is None else x._view
+    base, base_steps = (x, ()) if x._view is None else x._view[:2]
     try:
         written = ops.CopySlices.apply(base, src, base_steps + steps)
     except ValueError as e:  # a broadcast (expanded) view is read-only
@@ -113,11 +114,7 @@ def _write(x: Tensor, src: Tensor, steps: tuple) -> None:
     note_inplace(base._array)
     base._ctx, base._key, base.requires_grad = written._ctx, written._key, written.requires_grad
     if x is not base:  # x is a view of the new base again
-        view = base
-        for cls, rest, i in base_steps:
-            view = cls.apply(view, *rest)
-            view = view if i is None else view[i]
-        x._ctx, x._key, x.requires_grad = view._ctx, view._key, view.requires_grad
+        refresh_view(x)
 
 
 def _error(op: str, x: Tensor, args, e: Exception) -> Exception:

@@ -516,7 +516,9 @@ class Tensor:
         return self._become(self.transpose(dim0, dim1))
 
     def _become(self, view: "Tensor") -> "Tensor":
-        self._array, self._view = view._array, (view._view if self._ctx is not None else None)
+        self._array = view._array
+        if self._view is not None:  # still a view of the same base, by one step more
+            self._view = view._view
         if self._ctx is not None:  # a leaf stays a leaf with a new shape
             self._ctx, self._key = view._ctx, view._key
         return self

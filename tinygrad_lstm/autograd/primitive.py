@@ -166,8 +166,11 @@ class Primitive:
         edges = []  # per argument: None, or (producing node, gradient key, shape, dtype)
         record = False
         grad_enabled = _state.grad_enabled
+        rebased = _state.rebased
         for a in args:
             if isinstance(a, Tensor):
+                if rebased and a._view is not None:
+                    refresh_view(a)
                 data = a._array
                 arrays.append(data)
                 if grad_enabled and a.requires_grad:
@@ -223,10 +226,30 @@ def _mark_views(x, out, cls, rest: tuple) -> None:
     if not isinstance(x, Tensor):
         return
     root = _root(x._array)
-    base, steps = (x, ()) if x._view is None else x._view
+    base, steps = (x, ()) if x._view is None else x._view[:2]
+    history = base._key or base  # changes when the base is written in place with a gradient
     for i, t in enumerate(out) if type(out) is tuple else ((None, out),):
         if _root(t._array) is root:
-            t._view = (base, steps + ((cls, rest, i),))
+            t._view = (base, steps + ((cls, rest, i),), history)
+
+
+def replay_view(base: Tensor, steps: tuple) -> Tensor:
+    """The view made again from base by its steps, on base's current history."""
+    t = base
+    for cls, rest, i in steps:
+        t = cls.apply(t, *rest)
+        t = t if i is None else t[i]
+    return t
+
+
+def refresh_view(view: Tensor) -> None:
+    """A view whose base was written in place (with a gradient) after the view was made takes
+    the base's new history, as PyTorch regenerates a view's grad_fn."""
+    base, steps, history = view._view
+    if (base._key or base) is not history:
+        new = replay_view(base, steps)
+        view._ctx, view._key, view.requires_grad, view._view = \
+            new._ctx, new._key, new.requires_grad, new._view
 
 
 def _op_error(cls, e: Exception, args) -> Exception:
