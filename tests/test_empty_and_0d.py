@@ -92,6 +92,18 @@ def test_matmul_with_a_zero_size_dim(x_shape, y_shape, out_shape):
     gradcheck(lambda a, b: a @ b, _inputs([x_shape, y_shape]))
 
 
+@pytest.mark.parametrize("shapes, out_shape", [
+    (((2, 4), (2, 0), (0, 4)), (2, 4)),  # input + (a sum of nothing)
+    (((4,), (0, 3), (3, 4)), (0, 4)),  # input broadcast over no rows
+])
+def test_addmm_with_a_zero_size_dim(shapes, out_shape):
+    i, x, w = _inputs(shapes)
+    out = i.addmm(x, w)
+    assert out.shape == out_shape
+    np.testing.assert_array_equal(out.numpy(), np.broadcast_to(i.numpy(), out_shape))
+    gradcheck(lambda a, b, c: a.addmm(b, c), _inputs(shapes))
+
+
 def test_matmul_gradient_through_an_empty_product_is_zeros():
     # (0, 3) @ (3, 4) -> (0, 4): y's gradient is x^T g = zeros(3, 4), not None (as PyTorch)
     x, y = _inputs([(0, 3), (3, 4)])
@@ -137,6 +149,7 @@ CASES = [
      [((), 0.0)]),
     ("cross_entropy_none", lambda x: F.cross_entropy(x, EMPTY_INT, reduction="none"), [(0, 3)],
      [((0,), None)]),
+    ("nll_loss_mean", lambda x: F.nll_loss(x, EMPTY_INT), [(0, 3)], [((), NAN)]),
     ("mse_mean", lambda x, y: F.mse_loss(x, y), [(0,), (0,)], [((), NAN)]),
     ("mse_sum", lambda x, y: F.mse_loss(x, y, reduction="sum"), [(0, 2), (0, 2)], [((), 0.0)]),
     ("mse_none", lambda x, y: F.mse_loss(x, y, reduction="none"), [(0,), (0,)], [((0,), None)]),
