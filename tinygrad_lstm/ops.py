@@ -272,8 +272,8 @@ class Matmul(Primitive):
     @staticmethod
     def forward(ctx, x, y):
         if x.ndim == 0 or y.ndim == 0:
-            raise ValueError(f"matmul: both operands need at least 1 dim, got "
-                             f"{x.shape} @ {y.shape}")
+            raise ValueError(f"matmul: both arguments to matmul need to be at least 1D, but they "
+                             f"are {x.ndim}D and {y.ndim}D: {x.shape} @ {y.shape}")
         k_y = y.shape[0] if y.ndim == 1 else y.shape[-2]
         if x.shape[-1] != k_y:
             raise ValueError(f"matmul: {x.shape} @ {y.shape}: inner dimensions "
@@ -282,7 +282,8 @@ class Matmul(Primitive):
         ctx.save_for_backward(x if needs_y else None, y if needs_x else None)
         ctx.x_shape, ctx.y_shape = x.shape, y.shape
         if x.ndim > 2 and y.ndim == 2:  # one large GEMM beats NumPy's loop over the batch
-            out = np.dot(x.reshape(-1, k_y), y).reshape(*x.shape[:-1], y.shape[1])
+            rows = math.prod(x.shape[:-1])  # not -1: with k_y = 0 the row count is ambiguous
+            out = np.dot(x.reshape(rows, k_y), y).reshape(*x.shape[:-1], y.shape[1])
         else:  # np.dot always reaches BLAS; np.matmul does not for some 2-D layouts (10x slower)
             out = np.dot(x, y) if x.ndim <= 2 and y.ndim <= 2 else np.matmul(x, y)
         return _torch_dtype(out, x, y)
@@ -298,9 +299,10 @@ class Matmul(Primitive):
         if x_ndim == 1 and y_ndim == 1:
             return (None if y is None else g * y), (None if x is None else g * x)
         if x_ndim >= 2 and y_ndim == 2:  # fold any batch into rows: dy is one GEMM, no batch sum
-            g2 = g.reshape(-1, g.shape[-1])
+            rows = math.prod(ctx.x_shape[:-1])  # not -1: a size may be 0
+            g2 = g.reshape(rows, g.shape[-1])
             dx = None if y is None else np.dot(g2, y.T).reshape(ctx.x_shape)
-            dy = None if x is None else OuterSum(x.reshape(-1, x.shape[-1]), g2)  # lazy x^T g
+            dy = None if x is None else OuterSum(x.reshape(rows, x.shape[-1]), g2)  # lazy x^T g
             return dx, dy
         # treat a 1-D operand as a matrix with a size-1 axis, then drop that axis again
         if x_ndim == 1:
@@ -407,8 +409,7 @@ class Max(Primitive):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
-        if x.size == 0:
-            raise ValueError(f"max: cannot reduce an empty tensor of shape {x.shape}")
+        # an empty x reduces only over non-empty axes: Tensor.amax raises PyTorch's errors first
         out = np.asarray(x.max(axis=axes, keepdims=True))
         ctx.save_for_backward(x, out)
         ctx.args = (axes, keepdim)
@@ -495,17 +496,25 @@ class Getitem(Primitive):
 
 
 class Cat(Primitive):
-    """concatenate(xs, axis). VJP: g split back into the inputs' sizes along axis."""
+    """concatenate(xs, axis), where a 1-D empty x beside others is left out (PyTorch's legacy
+    rule). VJP: g split back into the inputs' sizes along axis (empty for a left-out x)."""
 
     @staticmethod
     def forward(ctx, axis, *xs):
-        ctx.args = (axis, np.cumsum([x.shape[axis] for x in xs])[:-1])
-        return np.concatenate(xs, axis=axis)
+        skip = [np.shape(x) == (0,) for x in xs]
+        ctx.skip = skip if any(skip) and not all(skip) else None
+        kept = xs if ctx.skip is None else [x for x, s in zip(xs, skip) if not s]
+        ctx.args = (axis, np.cumsum([np.shape(x)[axis] for x in kept])[:-1])
+        return np.concatenate(kept, axis=axis)
 
     @staticmethod
     def backward(ctx, g):
         axis, offsets = ctx.args
-        return (None, *np.split(g, offsets, axis=axis))
+        pieces = np.split(g, offsets, axis=axis)
+        if ctx.skip is not None:  # a left-out input's gradient is empty, as the input is
+            kept = iter(pieces)
+            pieces = [np.zeros(0, g.dtype) if s else next(kept) for s in ctx.skip]
+        return (None, *pieces)
 
 
 def _stack0(xs) -> np.ndarray:
@@ -664,10 +673,13 @@ class LogSoftmax(Primitive):
 
     @staticmethod
     def forward(ctx, x, axis):
+        ctx.axis = axis
+        if x.size == 0:  # nothing to normalize, over any axis (also an empty one), as in PyTorch
+            ctx.save_for_backward(x)
+            return x.copy()
         shifted = x - x.max(axis=axis, keepdims=True)  # subtract the max so exp cannot overflow
         out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         ctx.save_for_backward(out)
-        ctx.axis = axis
         return out
 
     @staticmethod

@@ -37,13 +37,33 @@ def _bounds(n: int, size: int) -> tuple:
 
 def _normalize_dims(dim, ndim: int, op: str) -> tuple | None:
     """None (all dims) or a sorted tuple of non-negative dims."""
-    if dim is None:
+    if dim is None or (isinstance(dim, (tuple, list)) and not dim):  # dim=() means all dims
         return None
     dims = dim if isinstance(dim, (tuple, list)) else (dim,)
     axes = tuple(sorted({_normalize_dim(d, ndim, op) for d in dims}))
     if len(axes) != len(dims):
         raise ValueError(f"{op}: dim {dim} repeats a dimension")
     return axes if ndim else None
+
+
+def _check_empty_reduction(shape: tuple, dim, op: str) -> None:
+    """PyTorch's errors for max-like reductions of an empty tensor: over all dims (no identity),
+    or over a dim of size 0. `dim` as the op reports it: the user's dims (amax), or the wrapped
+    one (max(dim))."""
+    dims = dim if isinstance(dim, (tuple, list)) else () if dim is None else (dim,)
+    if not dims:
+        raise RuntimeError(f"{op}: Expected reduction dim to be specified for input.numel() == 0. "
+                           f"Specify the reduction dim with the 'dim' argument.")
+    for d in dims:
+        if shape[d] == 0:
+            raise IndexError(f"{op}: Expected reduction dim {d} to have non-zero size.")
+
+
+def _check_empty_arg(shape: tuple, axis: int | None, op: str) -> None:
+    """argmax/argmin of an empty tensor: PyTorch raises IndexError in both cases."""
+    if axis is None:
+        raise IndexError(f"{op}: Expected reduction dim to be specified for input.numel() == 0.")
+    _check_empty_reduction(shape, axis, op)
 
 
 def _as_array(data, dtype) -> np.ndarray:
@@ -310,20 +330,27 @@ class Tensor:
         return ops.Sum.apply(self, _normalize_dims(dim, self.ndim, "sum"), keepdim)
 
     def amax(self, dim=None, keepdim: bool = False) -> "Tensor":
-        return ops.Max.apply(self, _normalize_dims(dim, self.ndim, "amax"), keepdim)
+        axes = _normalize_dims(dim, self.ndim, "amax")
+        if self._array.size == 0:
+            _check_empty_reduction(self.shape, dim, "amax()")
+        return ops.Max.apply(self, axes, keepdim)
 
     def max(self, dim: int | None = None, keepdim: bool = False) -> "Tensor | _MinMax":
         """The largest element; with `dim`, the pair (values, indices) as in PyTorch, whose
         gradient goes to the returned index only (amax shares it among ties)."""
         if dim is None:
+            if self._array.size == 0:
+                _check_empty_reduction(self.shape, None, "max()")
             return self.amax()
         return self._pick(np.argmax, dim, keepdim, "max")
 
     def _pick(self, arg, dim: int, keepdim: bool, op: str) -> "_MinMax":
         """(values, indices) at arg(x, dim): values gathered by index, so ties do not share."""
+        dim = _normalize_dim(dim, self.ndim, op)
         if self.ndim == 0:
             return _MinMax(self, Tensor._make(np.zeros((), np.int64)))
-        dim = _normalize_dim(dim, self.ndim, op)
+        if self._array.size == 0:
+            _check_empty_reduction(self.shape, dim, op + "()")
         index = arg(self._array, axis=dim, keepdims=True)
         where_ = list(np.indices(index.shape, sparse=True))
         where_[dim] = index
@@ -345,13 +372,19 @@ class Tensor:
 
     def split(self, split_size_or_sections, dim: int = 0) -> tuple:
         """Pieces of `split_size` (the last may be smaller) or of the given sizes along dim."""
+        if self.ndim == 0:
+            raise RuntimeError("split expects at least a 1-dimensional tensor")
         dim = _normalize_dim(dim, self.ndim, "split")
         n = self.shape[dim]
         if isinstance(split_size_or_sections, (int, np.integer)):
-            if split_size_or_sections <= 0:
-                raise ValueError(f"split: split_size must be positive, got "
-                                 f"{split_size_or_sections}")
-            bounds = _bounds(n, split_size_or_sections)
+            if split_size_or_sections < 0:
+                raise ValueError(f"split: split expects split_size be non-negative, but got "
+                                 f"split_size={split_size_or_sections}")
+            if split_size_or_sections == 0 and n:
+                raise ValueError(f"split: split_size can only be 0 if dimension size is 0, but "
+                                 f"got dimension size of {n} (split_size 0, tensor of shape "
+                                 f"{self.shape})")
+            bounds = _bounds(n, split_size_or_sections) if n else ((0, 0),)  # one empty piece
         else:
             if not isinstance(split_size_or_sections, (list, tuple)) or not all(
                     _is_int(s) for s in split_size_or_sections):
@@ -366,6 +399,8 @@ class Tensor:
         return ops.Split.apply(self, bounds, dim)
 
     def unbind(self, dim: int = 0) -> tuple:
+        if self.ndim == 0:
+            raise IndexError("unbind: Dimension specified as 0 but tensor has no dimensions")
         return ops.Unbind.apply(self, _normalize_dim(dim, self.ndim, "unbind"))
 
     def log_softmax(self, dim: int) -> "Tensor":
@@ -380,14 +415,21 @@ class Tensor:
     def mean(self, dim=None, keepdim: bool = False) -> "Tensor":
         axes = _normalize_dims(dim, self.ndim, "mean")
         count = self._array.size if axes is None else int(np.prod([self.shape[a] for a in axes]))
+        if count == 0:  # 0 / 0: nan, as in PyTorch, without NumPy's warning
+            return self.sum(axes, keepdim) * float("nan")
         return self.sum(axes, keepdim) / count
 
     def amin(self, dim=None, keepdim: bool = False) -> "Tensor":
-        return -((-self).amax(_normalize_dims(dim, self.ndim, "amin"), keepdim))
+        axes = _normalize_dims(dim, self.ndim, "amin")
+        if self._array.size == 0:
+            _check_empty_reduction(self.shape, dim, "amin()")
+        return -((-self).amax(axes, keepdim))
 
     def min(self, dim: int | None = None, keepdim: bool = False) -> "Tensor | _MinMax":
         """The smallest element; with `dim`, (values, indices) as `max` gives them."""
         if dim is None:
+            if self._array.size == 0:
+                _check_empty_reduction(self.shape, None, "min()")
             return self.amin()
         return self._pick(np.argmin, dim, keepdim, "min")
 
@@ -411,12 +453,20 @@ class Tensor:
         axes = list(range(self.ndim))
         d0, d1 = _normalize_dim(dim0, self.ndim, "transpose"), _normalize_dim(dim1, self.ndim,
                                                                                "transpose")
-        axes[d0], axes[d1] = axes[d1], axes[d0]
+        if axes:  # a 0-d tensor takes dims 0 and -1 and stays as it is
+            axes[d0], axes[d1] = axes[d1], axes[d0]
         return ops.Permute.apply(self, tuple(axes))
 
     @property
     def T(self) -> "Tensor":
-        return self if self.ndim < 2 else ops.Permute.apply(self, tuple(range(self.ndim))[::-1])
+        return ops.Permute.apply(self, tuple(range(self.ndim))[::-1])  # a view, even for 1-D
+
+    def t(self) -> "Tensor":
+        """The transpose of a matrix; a 0-d or 1-D tensor as it is (PyTorch's t())."""
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+                               f"{self.ndim}D")
+        return self.T
 
     def chunk(self, chunks: int, dim: int = 0) -> tuple:
         """`chunks` pieces of equal size ceil(n / chunks) along dim (the last may be smaller)."""
@@ -425,13 +475,19 @@ class Tensor:
         if chunks <= 0:
             raise ValueError(f"chunk: chunks must be positive, got {chunks}")
         shape = self._array.shape  # not the properties: chunk runs at every LSTM step
+        if not shape:
+            raise RuntimeError("chunk expects at least a 1-dimensional tensor")
         dim = _normalize_dim(dim, len(shape), "chunk")
         n = shape[dim]
-        # every LSTM step chunks its gates: straight to Split, no detour via split()
-        return ops.Split.apply(self, _bounds(n, max(-(-n // chunks), 1)), dim)
+        # every LSTM step chunks its gates: straight to Split, no detour via split(). An empty
+        # dim gives `chunks` empty pieces, as in PyTorch (split gives one)
+        bounds = _bounds(n, -(-n // chunks)) if n else ((0, 0),) * chunks
+        return ops.Split.apply(self, bounds, dim)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
-        if self.ndim == 0:
+        if self.ndim == 0:  # dims 0 and -1 are valid here too; the result has one element
+            for d in (start_dim, end_dim):
+                _normalize_dim(d, 0, "flatten")
             return self.reshape(1)
         s, e = _normalize_dim(start_dim, self.ndim, "flatten"), _normalize_dim(end_dim, self.ndim,
                                                                                "flatten")
@@ -441,6 +497,8 @@ class Tensor:
 
     def squeeze(self, dim: int | None = None) -> "Tensor":
         if dim is None or self.ndim == 0:
+            if dim is not None:
+                _normalize_dim(dim, 0, "squeeze")  # a 0-d tensor takes dims 0 and -1
             return self.reshape(tuple(n for n in self.shape if n != 1))
         d = _normalize_dim(dim, self.ndim, "squeeze")
         return self.reshape(self.shape[:d] + self.shape[d + 1:] if self.shape[d] == 1 else
@@ -492,12 +550,6 @@ class Tensor:
                              f"{tuple(self.shape)} at dimension {dim}")
         return self[(slice(None),) * d + (index,)]
 
-    def t(self) -> "Tensor":
-        if self.ndim > 2:
-            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
-                               f"{self.ndim}D")
-        return self.T
-
     def clone(self) -> "Tensor":
         return ops.Clone.apply(self)
 
@@ -525,10 +577,14 @@ class Tensor:
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
         axis = None if dim is None or self.ndim == 0 else _normalize_dim(dim, self.ndim, "argmax")
+        if self._array.size == 0:
+            _check_empty_arg(self.shape, axis, "argmax()")
         return Tensor._make(np.asarray(self._array.argmax(axis, keepdims=keepdim)))
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
         axis = None if dim is None or self.ndim == 0 else _normalize_dim(dim, self.ndim, "argmin")
+        if self._array.size == 0:
+            _check_empty_arg(self.shape, axis, "argmin()")
         return Tensor._make(np.asarray(self._array.argmin(axis, keepdims=keepdim)))
 
     # ------------------------------------------------------------ in-place (inplace.py)
@@ -660,14 +716,21 @@ def _unwrap_index(index):
 
 
 def cat(tensors: "list[Tensor]", dim: int = 0) -> Tensor:
-    """Concatenate along an existing dim."""
+    """Concatenate along an existing dim. As in PyTorch, a 1-D empty tensor may stand beside
+    tensors of any shape (its legacy rule): it is left out."""
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
-    ref = tensors[0]
-    axis = _normalize_dim(dim, np.ndim(_array_of(ref)), "cat")
-    for t in tensors[1:]:
-        s, r = np.shape(_array_of(t)), np.shape(_array_of(ref))
+    shapes = [np.shape(_array_of(t)) for t in tensors]
+    if () in shapes:
+        raise ValueError(f"cat: zero-dimensional tensor (at position {shapes.index(())}) cannot "
+                         f"be concatenated")
+    kept = [s for s in shapes if s != (0,)]
+    if not kept:  # only 1-D empty tensors: PyTorch gives (0,), whatever dim says
+        return ops.Cat.apply(0, *tensors)
+    r = kept[0]
+    axis = _normalize_dim(dim, len(r), "cat")
+    for s in kept[1:]:
         if len(s) != len(r) or s[:axis] + s[axis + 1:] != r[:axis] + r[axis + 1:]:
             raise ValueError(f"cat: shapes {r} and {s} differ outside dim {dim}")
     return ops.Cat.apply(axis, *tensors)
