@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -63,6 +64,23 @@ class LBFGS(Optimizer):
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
         self._params: list[Tensor] = self.param_groups[0]["params"]
+
+    def state_dict(self) -> dict[str, Any]:
+        """As Optimizer.state_dict, with the history lists copied too (step() edits them)."""
+        sd = super().state_dict()
+        sd["state"] = copy.deepcopy(sd["state"])
+        return sd
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """As Optimizer.load_state_dict, but the state is restored as saved: its vectors span
+        all parameters, so they are not shaped like the parameter that holds them."""
+        saved = state_dict["state"]
+        super().load_state_dict({**state_dict, "state": {}})
+        for k, state in saved.items():
+            if not 0 <= int(k) < len(self._params):
+                raise ValueError(f"loaded state dict has state for parameter {k}, but LBFGS has "
+                                 f"{len(self._params)} parameters")
+            self.state[self._params[int(k)]] = copy.deepcopy(state)
 
     # ------------------------------------------------------------ flat views of the parameters
 
