@@ -240,3 +240,28 @@ def test_state_dict_round_trip_continues_the_same_iterates():
     np.testing.assert_array_equal(W2.numpy(), W.numpy())
     np.testing.assert_array_equal(c2.numpy(), c.numpy())
     assert opt2.state[W2]["n_iter"] == opt.state[W]["n_iter"] == 4
+
+
+def test_pytorch_style_fit_of_a_linear_model():
+    # the way a PyTorch program uses LBFGS: an nn module, a loss module, a closure
+    from tinygrad_lstm import nn
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((32, 3)).astype(np.float32)
+    Y = (X @ np.array([[1.5], [-2.0], [0.5]], np.float32) + 0.3
+         + 0.1 * rng.standard_normal((32, 1)).astype(np.float32))
+    model = nn.Linear(3, 1)
+    loss_fn = nn.MSELoss()
+    opt = optim.LBFGS(model.parameters(), lr=1, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_fn(model(Tensor(X)), Tensor(Y))
+        loss.backward()
+        return loss
+
+    losses = [opt.step(closure).item() for _ in range(4)]
+    assert losses[-1] < losses[0]
+    solution = np.linalg.lstsq(np.hstack([X, np.ones((32, 1))]).astype(np.float64), Y,
+                               rcond=None)[0]
+    np.testing.assert_allclose(model.weight.numpy(), solution[:3].T, atol=1e-4)
+    np.testing.assert_allclose(model.bias.numpy(), solution[3], atol=1e-4)

@@ -289,6 +289,8 @@ def test_dataloader_iterable_dataset():
         DataLoader(Stream(3), shuffle=True)
     with pytest.raises(ValueError, match="expected unspecified sampler option"):
         DataLoader(Stream(3), sampler=[0, 1])
+    with pytest.raises(ValueError, match="batch_size should be a positive integer value"):
+        DataLoader(Stream(3), batch_size=0)
     chained = list(DataLoader(Stream(2) + Stream(3), batch_size=None))
     assert chained == [0, 1, 0, 1, 2]
 

@@ -10,7 +10,8 @@ from typing import Any
 
 from .collate import default_collate, default_convert
 from .dataset import Dataset, IterableDataset
-from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
+from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler, _check_bool,
+                      _check_positive_int)
 
 
 def get_worker_info() -> None:
@@ -90,8 +91,9 @@ class DataLoader:
                 SequentialSampler(dataset)
         if batch_size is not None and batch_sampler is None and not self._is_iterable:
             batch_sampler = BatchSampler(sampler, batch_size, drop_last)
-        if self._is_iterable and batch_size is not None:
-            BatchSampler([], batch_size, drop_last)  # PyTorch's checks of the two values
+        if self._is_iterable and batch_size is not None:  # BatchSampler's checks, for a stream
+            _check_positive_int("batch_size", batch_size)
+            _check_bool("drop_last", drop_last)
 
         self.batch_size = batch_size
         self.drop_last = drop_last
