@@ -111,6 +111,10 @@ class LRScheduler:
         self.__dict__.update(copy.deepcopy(state_dict))
 
 
+class _LRScheduler(LRScheduler):
+    """The base class's old name, which older PyTorch programs subclass."""
+
+
 class StepLR(LRScheduler):
     """Multiply the lr by gamma every step_size epochs: lr_t = lr_0 · γ^⌊t / step_size⌋."""
 

@@ -345,6 +345,14 @@ def test_reduce_lr_on_plateau_state_and_errors():
         lr_scheduler.ReduceLROnPlateau(opt, min_lr=[0.1])
 
 
+def test_old_base_class_name_for_custom_schedulers():
+    class Halving(lr_scheduler._LRScheduler):
+        def get_lr(self):
+            return [base_lr * 0.5**self.last_epoch for base_lr in self.base_lrs]
+
+    np.testing.assert_allclose(run(Halving(make_optimizer()), 3)[:, 0], [0.1, 0.05, 0.025])
+
+
 def test_step_with_epoch_uses_closed_form_and_warns():
     scheduler = lr_scheduler.MultiStepLR(make_optimizer(), milestones=[2, 4])
     with pytest.warns(UserWarning, match="epoch parameter in `scheduler.step\\(\\)`"):
