@@ -232,7 +232,7 @@ def test_defaults_match_pytorch(cls, defaults):
 
 def test_export_order():
     assert optim.__all__ == ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW",
-                             "lr_scheduler"]
+                             "LBFGS", "lr_scheduler"]
     assert all(issubclass(cls, optim.Optimizer) for cls, _ in DEFAULTS)
 
 

@@ -12,6 +12,7 @@ from .creation import (arange, empty, from_numpy, full, ones, ones_like, rand, r
 from .random import manual_seed
 from .serialization import load, save
 from .tensor import Tensor, cat, stack, where
+from . import utils  # torch.utils.data's twin: tl.utils.data.DataLoader
 
 float32, float64, int64, int32, bool_ = "float32", "float64", "int64", "int32", "bool"
 
@@ -21,4 +22,4 @@ from . import nn, optim  # noqa: E402
 __all__ = ["Tensor", "arange", "autograd", "cat", "data", "detect_anomaly", "empty", "enable_grad",
            "from_numpy", "full", "is_grad_enabled", "manual_seed", "nn", "no_grad", "ones",
            "load", "ones_like", "optim", "rand", "randn", "random", "save", "set_grad_enabled",
-           "stack", "tensor", "viz", "where", "zeros", "zeros_like"]
+           "stack", "tensor", "utils", "viz", "where", "zeros", "zeros_like"]
