@@ -459,6 +459,8 @@ class Tensor:
         axis = None if dim is None or self.ndim == 0 else _normalize_dim(dim, self.ndim, "argmin")
         return Tensor._make(np.asarray(self._array.argmin(axis, keepdims=keepdim)))
 
+    def erf(self) -> "Tensor": return ops.Erf.apply(self)  # a primitive; here for nn's GELU
+
     # ------------------------------------------------------------ in-place (no gradient)
 
     def _inplace(self, op: str, fn, *args) -> "Tensor":
