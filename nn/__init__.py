@@ -1,8 +1,8 @@
 """Neural-network modules built only from Tensor ops (imported as tinygrad_lstm.nn)."""
 
 from tinygrad_lstm.nn import functional, init, utils
-from tinygrad_lstm.nn.activation import (ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU,
-                                         Softmax, Softplus, Tanh)
+from tinygrad_lstm.nn.activation import (ELU, GELU, LeakyReLU, LogSigmoid, LogSoftmax, ReLU,
+                                         Sigmoid, SiLU, Softmax, Softplus, Tanh)
 from tinygrad_lstm.nn.container import ModuleDict, ModuleList, Sequential
 from tinygrad_lstm.nn.dropout import Dropout
 from tinygrad_lstm.nn.flatten import Flatten, Unflatten
@@ -21,6 +21,6 @@ from tinygrad_lstm.nn import modules  # noqa: E402
 __all__ = ["ELU", "GELU", "GRU", "LSTM", "RNN", "BCELoss", "BCEWithLogitsLoss",
            "CrossEntropyLoss", "Dropout", "Embedding", "Flatten", "GRUCell", "HuberLoss",
            "Identity", "KLDivLoss", "L1Loss", "LSTMCell", "LayerNorm", "LeakyReLU", "Linear",
-           "LogSoftmax", "MSELoss", "Module", "ModuleDict", "ModuleList", "NLLLoss", "Parameter",
-           "RNNCell", "ReLU", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax",
-           "Softplus", "Tanh", "Unflatten", "functional", "init", "modules", "utils"]
+           "LogSigmoid", "LogSoftmax", "MSELoss", "Module", "ModuleDict", "ModuleList", "NLLLoss",
+           "Parameter", "RNNCell", "ReLU", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss",
+           "Softmax", "Softplus", "Tanh", "Unflatten", "functional", "init", "modules", "utils"]

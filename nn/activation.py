@@ -41,6 +41,13 @@ class Sigmoid(Module):
         return input.sigmoid()
 
 
+class LogSigmoid(Module):
+    """log(sigmoid(x)) = -log(1 + exp(-x)), stable for any x. Shape: any -> the same."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.logsigmoid(input)
+
+
 class Softmax(Module):
     """exp(x_i) / sum_j exp(x_j) along dim (dim=None: PyTorch's implicit choice, with its
     warning). Shape: any -> the same."""

@@ -145,6 +145,11 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     return where(z._array > threshold, input, soft)
 
 
+def logsigmoid(input: Tensor) -> Tensor:
+    """log(sigmoid(x)) = -log(1 + exp(-x)), stable for any x."""
+    return -_log1p_exp(-input)
+
+
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x where x > 0, else negative_slope * x (that slope at 0, as in PyTorch)."""
     return where(input._array > 0, input, input * negative_slope)

@@ -42,6 +42,7 @@ CASES = [
     ("GELU_tanh", nn.GELU(approximate="tanh"), lambda x: F.gelu(x, approximate="tanh"),
      lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))),
     ("SiLU", nn.SiLU(), F.silu, lambda x: x * np_sigmoid(x)),
+    ("LogSigmoid", nn.LogSigmoid(), F.logsigmoid, lambda x: -np.log1p(np.exp(-x))),
     ("Softmax", nn.Softmax(dim=1), lambda x: F.softmax(x, dim=1),
      lambda x: np.exp(x) / np.exp(x).sum(1, keepdims=True)),
     ("LogSoftmax", nn.LogSoftmax(dim=0), lambda x: F.log_softmax(x, 0),
@@ -68,7 +69,7 @@ def test_slopes_at_zero_are_pytorchs():
     # softplus sigmoid(0) = 1/2, silu 1/2, gelu 1/2 (both forms)
     expected = {nn.ReLU(): 0.0, nn.LeakyReLU(0.1): 0.1, nn.ELU(alpha=0.7): 0.7,
                 nn.Softplus(): 0.5, nn.Softplus(beta=3.0): 0.5, nn.SiLU(): 0.5, nn.GELU(): 0.5,
-                nn.GELU("tanh"): 0.5}
+                nn.GELU("tanh"): 0.5, nn.LogSigmoid(): 0.5}
     for module, slope in expected.items():
         x = Tensor(np.zeros(1), requires_grad=True)
         module(x).sum().backward()
@@ -78,7 +79,7 @@ def test_slopes_at_zero_are_pytorchs():
 def test_extreme_inputs_give_exact_limits_and_finite_gradients():
     x = Tensor(np.array([-1000.0, -40.0, 40.0, 1000.0]), requires_grad=True)
     for module in (nn.Softplus(), nn.Softplus(beta=0.5, threshold=100.0), nn.ELU(), nn.GELU(),
-                   nn.SiLU(), nn.Sigmoid(), nn.Tanh()):
+                   nn.SiLU(), nn.Sigmoid(), nn.Tanh(), nn.LogSigmoid()):
         out = module(x)
         assert np.isfinite(out.numpy()).all(), repr(module)
         x.grad = None
@@ -91,6 +92,8 @@ def test_extreme_inputs_give_exact_limits_and_finite_gradients():
                                [np.log1p(np.exp(-20.0))], rtol=1e-6)
     np.testing.assert_allclose(F.elu(Tensor(np.array([-1e-10, -1e-300]))).numpy(),
                                np.expm1([-1e-10, -1e-300]), rtol=1e-15)
+    np.testing.assert_allclose(F.logsigmoid(Tensor(np.array([40.0, -1000.0]))).numpy(),
+                               [-np.exp(-40.0), -1000.0], rtol=1e-15)
     # softplus above the threshold is x itself, with slope 1
     y = Tensor(np.array([20.5, 30.0]), requires_grad=True)
     F.softplus(y).sum().backward()
@@ -132,6 +135,7 @@ def test_reprs_and_defaults_are_pytorchs():
              nn.LeakyReLU(0.2, True): "LeakyReLU(negative_slope=0.2, inplace=True)",
              nn.ELU(): "ELU(alpha=1.0)", nn.GELU(): "GELU(approximate='none')",
              nn.GELU("tanh"): "GELU(approximate='tanh')", nn.SiLU(): "SiLU()",
+             nn.LogSigmoid(): "LogSigmoid()",
              nn.Flatten(): "Flatten(start_dim=1, end_dim=-1)",
              nn.Unflatten(1, (2, 3)): "Unflatten(dim=1, unflattened_size=(2, 3))",
              nn.LayerNorm(4): "LayerNorm((4,), eps=1e-05, elementwise_affine=True)"}

@@ -4,7 +4,7 @@ in tinygrad_lstm/nn/ (nn/rnn.py, nn/linear.py, ...)."""
 
 from tinygrad_lstm.nn.modules import (activation, container, dropout, flatten, linear, loss,
                                       module, normalization, rnn, sparse)
-from tinygrad_lstm.nn.modules.activation import (ELU, GELU, LeakyReLU, LogSoftmax, ReLU,
+from tinygrad_lstm.nn.modules.activation import (ELU, GELU, LeakyReLU, LogSigmoid, LogSoftmax, ReLU,
                                                  Sigmoid, SiLU, Softmax, Softplus, Tanh)
 from tinygrad_lstm.nn.modules.container import ModuleDict, ModuleList, Sequential
 from tinygrad_lstm.nn.modules.dropout import Dropout
@@ -21,7 +21,7 @@ from tinygrad_lstm.nn.modules.sparse import Embedding
 __all__ = ["ELU", "GELU", "GRU", "LSTM", "RNN", "BCELoss", "BCEWithLogitsLoss",
            "CrossEntropyLoss", "Dropout", "Embedding", "Flatten", "GRUCell", "HuberLoss",
            "Identity", "KLDivLoss", "L1Loss", "LSTMCell", "LayerNorm", "LeakyReLU", "Linear",
-           "LogSoftmax", "MSELoss", "Module", "ModuleDict", "ModuleList", "NLLLoss", "RNNCell",
-           "ReLU", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "Tanh",
-           "Unflatten", "activation", "container", "dropout", "flatten", "linear", "loss",
-           "module", "normalization", "rnn", "sparse"]
+           "LogSigmoid", "LogSoftmax", "MSELoss", "Module", "ModuleDict", "ModuleList", "NLLLoss",
+           "RNNCell", "ReLU", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax",
+           "Softplus", "Tanh", "Unflatten", "activation", "container", "dropout", "flatten",
+           "linear", "loss", "module", "normalization", "rnn", "sparse"]
