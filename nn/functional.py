@@ -293,16 +293,22 @@ def cross_entropy(input: Tensor, target: Tensor | np.ndarray, weight: Tensor | N
                   label_smoothing: float = 0.0) -> Tensor:
     """log_softmax + NLL over class dim 1, stable for logits of any magnitude.
 
-    l_n = (1 - eps) w[y_n] (-log p[n, y_n]) + eps/C sum_c w[c] (-log p[n, c]), 0 where
-    y_n == ignore_index (w = 1 without class weights); 'mean' divides the sum by sum_n w[y_n]
-    over the non-ignored targets (their count without weights), as in PyTorch.
+    Class indices: l_n = (1 - eps) w[y_n] (-log p[n, y_n]) + eps/C sum_c w[c] (-log p[n, c]),
+    0 where y_n == ignore_index (w = 1 without class weights); 'mean' divides the sum by
+    sum_n w[y_n] over the non-ignored targets (their count without weights), as in PyTorch.
+    Class probabilities (a float target of the input's shape): see _soft_cross_entropy.
     Shape: input (N, C) or (N, C, d1, ...), target (N,) or (N, d1, ...) integer, weight (C,)
     -> () or, with reduction='none', the target's shape.
     """
-    t = _class_target("cross_entropy", input, target, reduction)
-    w = _class_weight(weight, "cross_entropy", input)
+    _check_tensor(input, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    if input.ndim > 0 and _target_shape(target) == input.shape:  # PyTorch's test, too
+        _check_reduction(reduction)
+        return _soft_cross_entropy(input, target, _class_weight(weight, "cross_entropy", input),
+                                   ignore_index, reduction, float(label_smoothing))
+    t = _class_target("cross_entropy", input, target, reduction)
+    w = _class_weight(weight, "cross_entropy", input)
     x2, t2 = _rows(input, t)
     if w is None:  # one fused node
         loss = ops.CrossEntropy.apply(x2, t2, ignore_index, float(label_smoothing), reduction)
@@ -310,6 +316,32 @@ def cross_entropy(input: Tensor, target: Tensor | np.ndarray, weight: Tensor | N
         loss = _nll_rows(x2.log_softmax(1), t2, w, ignore_index, reduction, "cross_entropy",
                          float(label_smoothing))
     return loss.reshape(t.shape) if reduction == "none" else loss
+
+
+def _soft_cross_entropy(input: Tensor, target, w: np.ndarray | None, ignore_index: int,
+                        reduction: str, label_smoothing: float) -> Tensor:
+    """Cross-entropy against class probabilities y of the input's shape:
+    l_n = -sum_c w[c] y'[n, c] log p[n, c] with y' = (1 - eps) y + eps/C; 'mean' divides the
+    sum by the number of rows (N d1 ...), not by the weights, as in PyTorch."""
+    dtype = target.dtype if isinstance(target, Tensor) else np.asarray(target).dtype
+    if dtype.kind != "f":
+        raise TypeError(f"cross_entropy: expected floating point type for target with class "
+                        f"probabilities, got {dtype}")
+    if ignore_index >= 0:
+        raise ValueError("cross_entropy: ignore_index is not supported for floating point "
+                         "target")
+    class_dim = 0 if input.ndim == 1 else 1
+    n_classes = input.shape[class_dim]
+    y = target if not label_smoothing else target * (1 - label_smoothing) \
+        + label_smoothing / n_classes
+    terms = input.log_softmax(class_dim) * y  # (N, C, d1, ...)
+    if w is not None:  # along the class dim
+        terms = terms * w.reshape((n_classes,) + (1,) * (input.ndim - class_dim - 1))
+    if reduction == "none":
+        return -terms.sum(class_dim)
+    if reduction == "sum" or input.numel() == 0:  # an empty mean is 0/0: NaN
+        return -terms.sum() if reduction == "sum" else -terms.sum() + float("nan")
+    return -terms.sum() / (input.numel() // n_classes)
 
 
 def nll_loss(input: Tensor, target: Tensor | np.ndarray, weight: Tensor | None = None, *,

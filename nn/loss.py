@@ -26,7 +26,8 @@ class _WeightedLoss(_Loss):
 
 class CrossEntropyLoss(_WeightedLoss):
     """F.cross_entropy: log_softmax + NLL, with class weights (C,) and label smoothing.
-    Shape: input (N, C) or (N, C, d1, ...), target (N,) or (N, d1, ...) -> () or target's."""
+    Shape: input (N, C) or (N, C, d1, ...), target (N,) or (N, d1, ...) class indices, or
+    class probabilities of the input's shape -> () or, with reduction='none', one per row."""
 
     def __init__(self, weight: Tensor | None = None, *, ignore_index: int = -100,
                  reduction: str = "mean", label_smoothing: float = 0.0) -> None:

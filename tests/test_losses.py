@@ -351,3 +351,62 @@ def test_loss_weights_are_buffers_in_the_state_dict():
     loss = bce(Tensor(np.zeros((1, 2))), Tensor(np.ones((1, 2))))
     np.testing.assert_allclose(loss.item(), 3 * np.log(2), rtol=1e-15)
     assert repr(ce) == "CrossEntropyLoss()"
+
+
+# ---------------------------------------------------------------- class probabilities
+
+
+def np_soft_cross_entropy(x, y, w=None, reduction="mean", eps=0.0):
+    """PyTorch's documented formula for probability targets, rows (N, C):
+    l_n = -sum_c w[c] y'[n, c] log softmax(x)[n, c] with y' = (1 - eps) y + eps / C,
+    'mean' divides the sum by N."""
+    n_classes = x.shape[1]
+    w = np.ones(n_classes) if w is None else w
+    y = (1 - eps) * y + eps / n_classes
+    losses = -(w * y * np_log_softmax(x)).sum(1)
+    return {"none": losses, "sum": losses.sum(), "mean": losses.mean()}[reduction]
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_entropy_with_class_probabilities(reduction, weighted):
+    rng = np.random.default_rng(10)
+    x_np, y_np = rng.standard_normal((5, 4)), rng.dirichlet(np.ones(4), size=5)
+    w = Tensor(W) if weighted else None
+    x, y = Tensor(x_np, requires_grad=True), Tensor(y_np, requires_grad=True)
+    for eps in (0.0, 0.1):
+        expected = np_soft_cross_entropy(x_np, y_np, W if weighted else None, reduction, eps)
+        for loss in (F.cross_entropy(x, y, w, reduction=reduction, label_smoothing=eps),
+                     nn.CrossEntropyLoss(w, reduction=reduction, label_smoothing=eps)(x, y)):
+            np.testing.assert_allclose(loss.numpy(), expected, rtol=1e-12)
+    assert gradcheck(lambda x, y: F.cross_entropy(x, y, w, reduction=reduction,
+                                                  label_smoothing=0.1), (x, y))
+
+
+def test_probability_targets_spatial_unbatched_and_one_hot():
+    rng = np.random.default_rng(11)
+    x_np = rng.standard_normal((2, 4, 3))  # (N, C, d1): probabilities along dim 1
+    y_np = rng.dirichlet(np.ones(4), size=(2, 3)).transpose(0, 2, 1)
+    rows = np_soft_cross_entropy(x_np.transpose(0, 2, 1).reshape(6, 4),
+                                 y_np.transpose(0, 2, 1).reshape(6, 4), reduction="none")
+    np.testing.assert_allclose(F.cross_entropy(Tensor(x_np), Tensor(y_np), reduction="none")
+                               .numpy(), rows.reshape(2, 3), rtol=1e-12)
+    np.testing.assert_allclose(F.cross_entropy(Tensor(x_np[0, :, 0]), Tensor(y_np[0, :, 0]))
+                               .numpy(), rows[0], rtol=1e-12)  # (C,) input and target
+    # one-hot probabilities give the class-index loss, smoothing included
+    t = np.array([2, 0, 3])
+    logits = Tensor(rng.standard_normal((3, 4)))
+    for eps in (0.0, 0.25):
+        np.testing.assert_allclose(
+            F.cross_entropy(logits, Tensor(np.eye(4)[t]), label_smoothing=eps).numpy(),
+            F.cross_entropy(logits, t, label_smoothing=eps).numpy(), rtol=1e-12)
+
+
+def test_probability_target_errors():
+    x = Tensor(np.zeros((2, 3)))
+    with pytest.raises(TypeError, match="floating point type for target with class "
+                       "probabilities, got int64"):
+        F.cross_entropy(x, np.zeros((2, 3), np.int64))
+    with pytest.raises(ValueError, match="ignore_index is not supported"):
+        F.cross_entropy(x, Tensor(np.full((2, 3), 1 / 3)), ignore_index=0)
+    assert np.isnan(F.cross_entropy(Tensor(np.zeros((0, 3))), Tensor(np.zeros((0, 3)))).item())
