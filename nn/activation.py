@@ -1,7 +1,6 @@
 """Activation modules: each calls its nn.functional twin with the options it keeps.
 
-`inplace=True` is accepted where PyTorch has it, so its programs run; the result is always a
-new Tensor and the input is left as it was.
+`inplace=True` writes the result into the input, as in PyTorch.
 """
 
 from tinygrad_lstm.nn import functional as F

@@ -7,6 +7,7 @@ import numpy as np
 
 from tinygrad_lstm import ops
 from tinygrad_lstm.autograd import is_grad_enabled
+from tinygrad_lstm.inplace import update as inplace_update
 from tinygrad_lstm.random import rng
 from tinygrad_lstm.tensor import Tensor, where
 
@@ -75,13 +76,16 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
 
 
 # ---------------------------------------------------------------- activations
-# `inplace=True` is accepted where PyTorch has it, so its programs run; the result is always a
-# new Tensor and the input is left as it was.
+# `inplace=True` writes the result into the input, as in PyTorch (recorded when a gradient flows)
+
+
+def _result(input: Tensor, fn, inplace: bool, op: str) -> Tensor:
+    return inplace_update(input, op, fn, ()) if inplace else fn(input)
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """max(x, 0)."""
-    return input.relu()
+    return input.relu_() if inplace else input.relu()
 
 
 def tanh(input: Tensor) -> Tensor:
@@ -152,14 +156,19 @@ def logsigmoid(input: Tensor) -> Tensor:
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x where x > 0, else negative_slope * x (that slope at 0, as in PyTorch)."""
-    return where(input._array > 0, input, input * negative_slope)
+    return _result(input, lambda x: where(x._array > 0, x, x * negative_slope), inplace,
+                   "leaky_relu_")
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x where x > 0, else alpha * (exp(x) - 1)."""
-    pos = input._array > 0
-    negative_part = where(pos, 0.0, input)  # exp of x <= 0 only: no overflow in the unused branch
-    return where(pos, input, _expm1(negative_part) * alpha)
+    return _result(input, lambda x: _elu(x, alpha), inplace, "elu_")
+
+
+def _elu(x: Tensor, alpha: float) -> Tensor:
+    pos = x._array > 0
+    negative_part = where(pos, 0.0, x)  # exp of x <= 0 only: no overflow in the unused branch
+    return where(pos, x, _expm1(negative_part) * alpha)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -176,7 +185,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """x * sigmoid(x) (also called swish)."""
-    return input * input.sigmoid()
+    return _result(input, lambda x: x * x.sigmoid(), inplace, "silu_")
 
 
 # ---------------------------------------------------------------- normalization

@@ -148,13 +148,23 @@ def test_reprs_and_defaults_are_pytorchs():
         assert list(module.parameters()) == [] or isinstance(module, nn.LayerNorm)
 
 
-def test_inplace_is_accepted_and_gives_the_same_values():
-    x_np = np.array([-1.0, 0.5])
-    x = Tensor(x_np)
+def test_inplace_writes_into_the_input_and_keeps_the_gradient():
+    x_np = np.array([-1.0, 0.5, 2.0])
     for inplace, plain in ((nn.ReLU(True), nn.ReLU()), (nn.LeakyReLU(0.1, True), nn.LeakyReLU(0.1)),
                            (nn.ELU(inplace=True), nn.ELU()), (nn.SiLU(True), nn.SiLU())):
-        np.testing.assert_array_equal(inplace(x).numpy(), plain(x).numpy())
-    np.testing.assert_array_equal(F.relu(x, inplace=True).numpy(), [0.0, 0.5])
+        x = Tensor(x_np.copy())
+        out = inplace(x)
+        assert out is x  # the input's own memory, as in PyTorch
+        np.testing.assert_array_equal(x.numpy(), plain(Tensor(x_np)).numpy())
+
+        def through_a_non_leaf(t, inplace=inplace):
+            h = t * 1
+            inplace(h)
+            return h * t
+
+        assert gradcheck(through_a_non_leaf, Tensor(x_np.copy(), requires_grad=True))
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        F.relu(Tensor(x_np.copy(), requires_grad=True), inplace=True)
 
 
 def test_gelu_rejects_an_unknown_approximation():
