@@ -313,3 +313,21 @@ def test_a_view_made_before_its_base_was_written_takes_the_new_history():
         return first * 3
 
     assert g(x).requires_grad and gradcheck(g, x)
+
+
+def test_in_place_through_a_view_of_a_view_and_on_a_view_made_in_place():
+    def f(x):
+        y = x * 1
+        v = y[1:].T  # (4, 2), a view of a view
+        v[2].mul_(x[0, :2])  # y[1:, 2] *= x[0, :2]
+        w = y[0]
+        w.unsqueeze_(0)  # still a view of y, one step more
+        w.add_(x[2])
+        return y * y
+
+    x = Tensor(X.copy(), requires_grad=True)
+    expected = X.copy()
+    expected[1:, 2] *= X[0, :2]
+    expected[0] += X[2]
+    np.testing.assert_allclose(f(x).numpy(), expected**2, rtol=1e-12)
+    assert gradcheck(f, x)

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import ops
 from .autograd.grad_mode import _state, no_grad
-from .autograd.primitive import note_inplace, refresh_view
+from .autograd.primitive import note_inplace, refresh_view, view_base
 from .tensor import Tensor, _array_of, _unwrap_index
 
 
@@ -69,7 +69,7 @@ def setitem(x: Tensor, index, value) -> None:
 
 
 def _check_allowed(x: Tensor, op: str) -> None:
-    base = x if x._view is None else x._view[0]
+    base = view_base(x)[0]
     if base._ctx is None and base.requires_grad:
         what = "a leaf Variable" if base is x else "a view of a leaf Variable"
         raise RuntimeError(f"{op}: {what} that requires grad is being used in an in-place "
@@ -104,7 +104,7 @@ def _write(x: Tensor, src: Tensor, steps: tuple) -> None:
         note_inplace(x._array)
         x._ctx, x._key, x.requires_grad = src._ctx, src._key, src.requires_grad
         return
-    base, base_steps = (x, ()) if x._view is None else x._view[:2]
+    base, base_steps = view_base(x)
     try:
         written = ops.CopySlices.apply(base, src, base_steps + steps)
     except ValueError as e:  # a broadcast (expanded) view is read-only

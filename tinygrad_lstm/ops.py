@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from .autograd.primitive import OuterSum, Primitive
+from .autograd.primitive import OuterSum, Primitive, View
 
 # exp overflows to inf for large arguments, which is the right value (sigmoid's exp(-x) for
 # x < -88 in float32 gives the exact limit 0; exp and log_softmax's exp give inf / 0 as they
@@ -446,10 +446,8 @@ class Max(Primitive):
 # ---------------------------------------------------------------- movement
 
 
-class Reshape(Primitive):
+class Reshape(View):
     """x.reshape(shape). VJP: g.reshape(x.shape)."""
-
-    view = True
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -461,10 +459,8 @@ class Reshape(Primitive):
         return g.reshape(ctx.x_shape), None
 
 
-class Permute(Primitive):
+class Permute(View):
     """x.transpose(axes). VJP: g transposed by the inverse permutation."""
-
-    view = True
 
     @staticmethod
     def forward(ctx, x, axes):
@@ -487,10 +483,8 @@ def _is_basic(index) -> bool:
     return True
 
 
-class Getitem(Primitive):
+class Getitem(View):
     """x[index]. VJP: g scattered into zeros at index (added up where an index repeats)."""
-
-    view = True
 
     @staticmethod
     def forward(ctx, x, index):
@@ -570,11 +564,9 @@ def _slices(bounds: tuple, axis: int) -> tuple:
 # zero arrays (quadratic in T when an LSTM unbinds its hoisted input projection).
 
 
-class Split(Primitive):
+class Split(View):
     """Views x[..., a:b, ...] along axis for each (a, b) in bounds (multi-output).
     VJP: concatenate(gs, axis)."""
-
-    view = True
 
     @staticmethod
     def forward(ctx, x, bounds, axis):
@@ -586,10 +578,8 @@ class Split(Primitive):
         return np.concatenate(gs, axis=ctx.axis), None, None
 
 
-class Unbind(Primitive):
+class Unbind(View):
     """The slices x[..., i, ...] along axis (multi-output). VJP: stack(gs, axis)."""
-
-    view = True
 
     @staticmethod
     def forward(ctx, x, axis):
@@ -601,10 +591,8 @@ class Unbind(Primitive):
         return (_stack0(gs) if ctx.axis == 0 else np.stack(gs, axis=ctx.axis)), None
 
 
-class Expand(Primitive):
+class Expand(View):
     """x broadcast to shape, a read-only view. VJP: g (the engine sums it back to x's shape)."""
-
-    view = True
 
     @staticmethod
     def forward(ctx, x, shape):

@@ -104,7 +104,7 @@ class Tensor:
         t._array = data if type(data) is np.ndarray else np.asarray(data)
         t.requires_grad = ctx is not None
         t._ctx, t._key = ctx, key
-        t._grad = t._hooks = t._view = None  # _view: (base, steps) of a view, set by ops
+        t._grad = t._hooks = t._view = None  # _view: how a view was made, set by ops
         return t
 
     # ------------------------------------------------------------ attributes
@@ -560,18 +560,25 @@ class Tensor:
         return self._array.flags.c_contiguous
 
     # in-place view ops: the tensor itself becomes the view
-    def unsqueeze_(self, dim: int) -> "Tensor": return self._become(self.unsqueeze(dim))
-    def squeeze_(self, dim: int | None = None) -> "Tensor": return self._become(self.squeeze(dim))
-    def t_(self) -> "Tensor": return self._become(self.t())
+    def unsqueeze_(self, dim: int) -> "Tensor": return self._become(Tensor.unsqueeze, dim)
+    def squeeze_(self, dim: int | None = None) -> "Tensor": return self._become(Tensor.squeeze, dim)
+    def t_(self) -> "Tensor": return self._become(Tensor.t)
 
     def transpose_(self, dim0: int, dim1: int) -> "Tensor":
-        return self._become(self.transpose(dim0, dim1))
+        return self._become(Tensor.transpose, dim0, dim1)
 
-    def _become(self, view: "Tensor") -> "Tensor":
+    def _become(self, view_op, *args) -> "Tensor":
+        """This tensor becomes view_op(itself): a leaf stays a leaf, a view stays a view of its
+        base (through a stand-in for its old self)."""
+        source = self
+        if self._view is not None:
+            source = Tensor._make(self._array, self._ctx, self._key)
+            source._view = self._view
+        view = view_op(source, *args)
         self._array = view._array
-        if self._view is not None:  # still a view of the same base, by one step more
+        if self._view is not None:
             self._view = view._view
-        if self._ctx is not None:  # a leaf stays a leaf with a new shape
+        if self._ctx is not None:
             self._ctx, self._key = view._ctx, view._key
         return self
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from .grad_mode import _state, no_grad
-from .primitive import Primitive, version_of
+from .primitive import Primitive, version_of, view_base
 
 
 class FunctionCtx:
@@ -117,7 +117,7 @@ class Function:
 
 def _adopt(t: Tensor, made: Tensor) -> None:
     """A dirty input takes the history of the output it became."""
-    base = t if t._view is None else t._view[0]
+    base = view_base(t)[0]
     if base._ctx is None and base.requires_grad:
         raise RuntimeError("a leaf Variable that requires grad has been used in an in-place "
                            "operation (marked dirty in a custom Function).")

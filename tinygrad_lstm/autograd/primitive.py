@@ -110,7 +110,6 @@ class Primitive:
     hooks = None  # {output index: [fn]}, set by Tensor.register_hook on a non-leaf output
     trace = "<unknown>"  # the user line that created the op, recorded under detect_anomaly
     materialize_grads = True  # zeros, not None, for outputs that got no gradient
-    view = False  # True where an output may share its first input's memory (a view op)
 
     def register_hook(self, index: int, fn) -> "Callable[[], None]":
         """Call fn(grad) on the gradient of output `index` before this node's backward runs
@@ -166,11 +165,12 @@ class Primitive:
         edges = []  # per argument: None, or (producing node, gradient key, shape, dtype)
         record = False
         grad_enabled = _state.grad_enabled
-        rebased = _state.rebased
+        if _state.rebased:  # a recorded in-place op has happened: views may need new history
+            for a in args:
+                if isinstance(a, Tensor) and a._view is not None:
+                    refresh_view(a)
         for a in args:
             if isinstance(a, Tensor):
-                if rebased and a._view is not None:
-                    refresh_view(a)
                 data = a._array
                 arrays.append(data)
                 if grad_enabled and a.requires_grad:
@@ -190,10 +190,9 @@ class Primitive:
         except (ValueError, TypeError) as e:
             raise _op_error(cls, e, args) from None
         if not record:
-            out = tuple([_make(o) for o in out]) if type(out) is tuple else _make(out)
-            if cls.view:
-                _mark_views(args[0], out, cls, args[1:])
-            return out
+            if type(out) is tuple:
+                return tuple([_make(o) for o in out])
+            return _make(out)
         ctx.seq = next(_sequence)
         ctx.scope = _state.scope
         ctx.edges = edges
@@ -208,8 +207,6 @@ class Primitive:
             ctx.outputs = tuple(outputs)
         else:
             out = _make(out, ctx, ctx)
-        if cls.view:
-            _mark_views(args[0], out, cls, args[1:])
         if _state.anomaly:
             ctx.trace = _user_frame()
             _check_finite(ctx, out if type(out) is tuple else (out,), "output")
@@ -219,39 +216,44 @@ class Primitive:
 _make = Tensor._make  # looked up once: apply runs for every op
 
 
-def _mark_views(x, out, cls, rest: tuple) -> None:
-    """On each output that shares x's memory, note its base (the tensor that owns the memory),
-    the view steps (cls, rest, output index) that make it from the base, and the base's history
-    then, so an in-place op on the view can rewrite the base's history (PyTorch's CopySlices)."""
-    if not isinstance(x, Tensor):
-        return
-    array = x._array
-    owner = array if array.base is None else array.base  # NumPy: a view's base owns the memory
-    # perf: no helper calls, no root walk (LSTM chunk + slice per step; micro step +12% -> +3%)
-    base, steps, history = (x, (), x._key or x) if x._view is None else x._view
-    if type(out) is tuple:
-        for i, t in enumerate(out):
-            if t._array.base is owner:
-                t._view = (base, steps + ((cls, rest, i),), history)
-    elif out._array.base is owner:
-        out._view = (base, steps + ((cls, rest, None),), history)
+class View(Primitive):
+    """A primitive whose outputs may share its input's memory (PyTorch's view ops: reshape,
+    permute, indexing, split, ...). Each output that does notes how it was made from its input
+    and the input's history then, so an in-place op on the view can rewrite its base's history
+    (CopySlices) and a view whose base was written since can take the new history."""
+
+    @classmethod
+    def apply(cls, x: Tensor, *rest):
+        out = super().apply(x, *rest)
+        history = x._key or x
+        if type(out) is tuple:  # Split, Unbind: slices, every one a view
+            for i, t in enumerate(out):
+                t._view = (x, cls, rest, i, history)
+        else:
+            array = x._array
+            if out._array.base is (array if array.base is None else array.base):  # NumPy: a
+                out._view = (x, cls, rest, None, history)  # view's base owns the memory
+        return out
 
 
-def replay_view(base: Tensor, steps: tuple) -> Tensor:
-    """The view made again from base by its steps, on base's current history."""
-    t = base
-    for cls, rest, i in steps:
-        t = cls.apply(t, *rest)
-        t = t if i is None else t[i]
-    return t
+def view_base(t: Tensor) -> tuple:
+    """(the tensor that owns t's memory, the view steps (op, args, output index) from it to t)."""
+    steps = []
+    while t._view is not None:
+        t, cls, rest, i, _ = t._view
+        steps.append((cls, rest, i))
+    return t, tuple(reversed(steps))
 
 
 def refresh_view(view: Tensor) -> None:
-    """A view whose base was written in place (with a gradient) after the view was made takes
-    the base's new history, as PyTorch regenerates a view's grad_fn."""
-    base, steps, history = view._view
-    if (base._key or base) is not history:
-        new = replay_view(base, steps)
+    """A view whose base (or a view between) was written in place with a gradient after the
+    view was made takes the new history, as PyTorch regenerates a view's grad_fn."""
+    parent, cls, rest, i, history = view._view
+    if parent._view is not None:
+        refresh_view(parent)
+    if (parent._key or parent) is not history:
+        new = cls.apply(parent, *rest)
+        new = new if i is None else new[i]
         view._ctx, view._key, view.requires_grad, view._view = \
             new._ctx, new._key, new.requires_grad, new._view
 
