@@ -1,7 +1,7 @@
 """Character-level LSTM language model on tiny Shakespeare: the main job.
 
     python examples/char_lstm.py                                # ~3 minutes, val loss <= 1.70
-    python examples/char_lstm.py --minutes 15 --layers 2 --dropout 0.2 --out big  # <= 1.50
+    python examples/char_lstm.py --minutes 15 --layers 2 --dropout 0.2 --out out/big  # <= 1.50
     python examples/char_lstm.py --resume                       # continue the run in out/
     python examples/char_lstm.py --resume --minutes 5           # ... to 5 minutes in all
     python examples/char_lstm.py --sample --prompt "ROMEO:"     # generate from out/ckpt.npz

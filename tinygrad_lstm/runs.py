@@ -149,6 +149,7 @@ class Progress:
                                 mininterval=1.0, dynamic_ncols=True)
 
     def update(self, done: float, text: str) -> None:
+        done = min(done, self.total)  # a time budget ends after its last step, a bit over
         if self.bar is not None:
             self.bar.set_postfix_str(text, refresh=False)
             self.bar.update(done - self.bar.n)
