@@ -29,7 +29,6 @@ import argparse
 import math
 import stat
 import sys
-import tempfile
 import time
 import warnings
 
@@ -38,7 +37,7 @@ import numpy as np
 import tinygrad_lstm as tl
 from tinygrad_lstm import Tensor, nn, optim, viz
 from tinygrad_lstm.data import BPTTBatcher, CharVocab, read_text, train_val_split
-from tinygrad_lstm.runs import (CSVLog, Progress, StopSignals, read_csv_rows,
+from tinygrad_lstm.runs import (CSVLog, DirectoryLock, Progress, StopSignals, read_csv_rows,
                                 remove_stale_temp_files)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -80,6 +79,15 @@ def number(kind: type, lo: float, hi: float = math.inf, low_open: bool = False):
     return parse
 
 
+# the checks of the flags that make a run; a checkpoint's values go through them too
+CHECKS = {"hidden": number(int, 1), "layers": number(int, 1), "embed": number(int, 1),
+          "dropout": number(float, 0, 0.99), "seq_len": number(int, 1),
+          "batch_size": number(int, 1), "lr": number(float, 0, 1, low_open=True),
+          "weight_decay": number(float, 0, 1), "clip": number(float, 0, 1e6, low_open=True),
+          "eval_every": number(int, 1), "seed": number(int, 0, 2**63 - 1),
+          "minutes": number(float, 0, 60 * 24 * 365, low_open=True), "steps": number(int, 1)}
+
+
 class Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, not argparse's usage block
         raise UsageError(message)
@@ -90,22 +98,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--data", default=os.path.join(HERE, "data", "tinyshakespeare.txt"),
                    help="any UTF-8 text file")
     p.add_argument("--out", default="out", help="directory for checkpoint, loss.csv, graph")
-    p.add_argument("--minutes", type=number(float, 0, 60 * 24 * 365, low_open=True),
-                   help=f"training time budget, in all (default {MINUTES})")
-    p.add_argument("--steps", type=number(int, 1),
-                   help="stop after this many steps in all (and decay the lr over them)")
-    p.add_argument("--hidden", type=number(int, 1), help="LSTM hidden size (256)")
-    p.add_argument("--layers", type=number(int, 1), help="LSTM layers (1)")
-    p.add_argument("--embed", type=number(int, 1), help="character embedding size (64)")
-    p.add_argument("--dropout", type=number(float, 0, 0.99), help="dropout between/after layers")
-    p.add_argument("--seq-len", type=number(int, 1), help="BPTT window length T (64)")
-    p.add_argument("--batch-size", type=number(int, 1), help="parallel streams B (32)")
-    p.add_argument("--lr", type=number(float, 0, 1, low_open=True), help="peak AdamW lr (3e-3)")
-    p.add_argument("--weight-decay", type=number(float, 0, 1), help="AdamW weight decay (1e-4)")
-    p.add_argument("--clip", type=number(float, 0, 1e6, low_open=True),
-                   help="max gradient norm (1.0)")
-    p.add_argument("--eval-every", type=number(int, 1), help="steps between evaluations (250)")
-    p.add_argument("--seed", type=number(int, 0, 2**63 - 1), help="random seed (1337)")
+    for key, text in [("minutes", f"training time budget, in all (default {MINUTES})"),
+                      ("steps", "stop after this many steps in all (and decay the lr over them)"),
+                      ("hidden", "LSTM hidden size (256)"), ("layers", "LSTM layers (1)"),
+                      ("embed", "character embedding size (64)"),
+                      ("dropout", "dropout between/after layers (0)"),
+                      ("seq_len", "BPTT window length T (64)"),
+                      ("batch_size", "parallel streams B (32)"),
+                      ("lr", "peak AdamW learning rate (3e-3)"),
+                      ("weight_decay", "AdamW weight decay (1e-4)"),
+                      ("clip", "max gradient norm (1.0)"),
+                      ("eval_every", "steps between evaluations (250)"),
+                      ("seed", "random seed (1337)")]:
+        p.add_argument(flag(key), type=CHECKS[key], help=text)
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--overwrite", action="store_true", help="start afresh in a non-empty --out")
     p.add_argument("--sample", action="store_true", help="only generate from the checkpoint")
@@ -133,18 +138,30 @@ def settle(args, saved: dict | None, defaults: dict) -> None:
     a flag given with another value than the checkpoint's."""
     saved = saved or {}
     for key, default in defaults.items():
-        given, kept = getattr(args, key), saved.get(key)
+        given, kept = getattr(args, key), checked(saved, key)
         if given is not None and kept is not None and given != kept:
             raise UsageError(f"{flag(key)} {given} differs from the checkpoint's {kept}: a run "
                              f"keeps its settings (start another with a new --out or --overwrite)")
         setattr(args, key, given if given is not None else kept if kept is not None else default)
 
 
+def checked(saved: dict, key: str):
+    """saved[key] (None if absent) after the flag's own check: a checkpoint can be edited."""
+    if saved.get(key) is None:
+        return None
+    try:
+        return CHECKS[key](str(saved[key]))
+    except argparse.ArgumentTypeError as e:
+        raise UsageError(f"the checkpoint's {flag(key)} {saved[key]!r} is invalid: {e}") from None
+
+
 def settle_budget(args, saved: dict | None) -> str:
     """The run's total budget: the flag given, else the checkpoint's, else MINUTES."""
-    before = budget_text(saved) if saved else None
+    saved = {"steps": checked(saved, "steps"), "minutes": checked(saved, "minutes")} \
+        if isinstance(saved, dict) else {}
+    before = budget_text(saved) if saved.get("steps") or saved.get("minutes") else None
     if args.steps is None and args.minutes is None:
-        args.steps, args.minutes = (saved or {}).get("steps"), (saved or {}).get("minutes")
+        args.steps, args.minutes = saved.get("steps"), saved.get("minutes")
         if args.steps is None and args.minutes is None:
             args.minutes = MINUTES
     now = budget_text({"steps": args.steps, "minutes": args.minutes})
@@ -270,7 +287,7 @@ def check_out(out: str, fresh: bool, overwrite: bool) -> None:
         raise UsageError(f"--out {out} exists and is not a directory")
     if fresh and os.path.isdir(out) and not overwrite:
         try:
-            entries = sorted(os.listdir(out))
+            entries = sorted(set(os.listdir(out)) - {DirectoryLock.NAME})
         except OSError as e:
             raise UsageError(f"--out {out}: {e.strerror}") from None
         if entries:
@@ -279,13 +296,17 @@ def check_out(out: str, fresh: bool, overwrite: bool) -> None:
                              f"--resume, or start again with --overwrite")
 
 
-def prepare_out(out: str, overwrite: bool) -> None:
-    """Make --out, check that it takes files, clear our old outputs if asked, and remove the
+def prepare_out(out: str, overwrite: bool) -> DirectoryLock:
+    """Make --out and lock it for this run, clear our old outputs if asked, and remove the
     temp files of checkpoint or log writes that a kill interrupted."""
     try:
         os.makedirs(out, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
+        lock = DirectoryLock(out)
+    except RuntimeError as e:
+        raise UsageError(f"--out {e}") from None
+    except OSError as e:
+        raise UsageError(f"--out {out}: {e.strerror or e}") from None
+    try:
         if overwrite:
             for name in OUTPUTS:
                 if os.path.lexists(os.path.join(out, name)):
@@ -293,7 +314,9 @@ def prepare_out(out: str, overwrite: bool) -> None:
         for path in remove_stale_temp_files(out, ["ckpt.npz", "loss.csv"]):
             print(f"removed {path}, left by an interrupted write")
     except OSError as e:
+        lock.release()
         raise UsageError(f"--out {out}: {e.strerror or e}") from None
+    return lock
 
 
 def load_checkpoint(path: str, need: tuple[str, ...]) -> dict:
@@ -321,7 +344,23 @@ def load_checkpoint(path: str, need: tuple[str, ...]) -> dict:
         raise UsageError(f"{path}: {e}") from None
     if not isinstance(ckpt["config"], dict):
         raise UsageError(f"{path}: its config is not a dict")
+    bad = [key for key, ok in PROGRESS.items() if key in ckpt and not ok(ckpt[key])]
+    if bad:
+        raise UsageError(f"{path}: its {bad[0]} {ckpt[bad[0]]!r} is invalid"[:300])
     return ckpt
+
+
+def _count(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+# what a checkpoint says about the run's progress, and what each may hold
+PROGRESS = {"step": _count, "epoch": _count, "window": _count,
+            "elapsed": lambda v: _count(v) or isinstance(v, float) and 0 <= v < math.inf,
+            "horizon": lambda v: v is None or _count(v) and v > 0,
+            "smooth": lambda v: v is None or isinstance(v, float) and math.isfinite(v),
+            "state": lambda v: v is None or isinstance(v, list) and len(v) == 2
+            and all(isinstance(a, np.ndarray) and a.ndim == 3 for a in v)}
 
 
 def restore(what: str, path: str, fn) -> None:
@@ -431,6 +470,9 @@ def main(argv=None) -> dict:
         restore("scheduler", ckpt_path, lambda: sched.load_state_dict(ckpt["scheduler"]))
         restore("RNG state", ckpt_path, lambda: tl.random.set_rng_state(ckpt["rng"]))
         run.update({k: ckpt[k] for k in run if k in ckpt})
+        shape = (args.layers, args.batch_size, args.hidden)
+        if run["state"] is not None and any(s.shape != shape for s in run["state"]):
+            raise UsageError(f"checkpoint {ckpt_path}: its LSTM state is not of shape {shape}")
         if args.steps:
             run["horizon"] = args.steps
         if args.steps and run["step"] >= args.steps or \
@@ -440,24 +482,17 @@ def main(argv=None) -> dict:
                   f"pass --steps above {run['step']} or --minutes above "
                   f"{run['elapsed'] / 60:.1f}")
             return {"step": run["step"], "finished": True}
-    prepare_out(args.out, args.overwrite)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"{len(text):,} characters, {len(vocab)} distinct; {n_params:,} parameters; "
           f"{budget_note}\n{model}", flush=True)
 
     log_path = os.path.join(args.out, "loss.csv")
-    try:  # a resumed run drops the rows past its checkpoint: it will write them again
-        log = CSVLog(log_path, LOG_COLUMNS, keep_until=run["step"] if ckpt else None)
-    except OSError as e:
-        raise UsageError(f"--out {args.out}: cannot write {log_path}: {e.strerror}") from None
     budget = args.minutes * 60 if args.minutes else None
     tokens_per_step = args.batch_size * args.seq_len
     smooth, val_loss, last_loss, saved_step = run["smooth"], None, None, run["step"]
     state = tuple(Tensor(s) for s in run["state"]) if run["state"] is not None else None
     start = time.perf_counter() - run["elapsed"]
     session_start, first_step = time.perf_counter(), run["step"]
-    progress = Progress(args.steps or budget, "step" if args.steps else "s",
-                        initial=run["step"] if args.steps else run["elapsed"])
 
     def checkpoint():
         nonlocal saved_step
@@ -478,7 +513,14 @@ def main(argv=None) -> dict:
         return Diverged(f"stopped at step {run['step'] + 1}: the {what} is {value}; {kept} "
                         f"(try a smaller --lr or --clip)")
 
-    with StopSignals() as stop:
+    lock = prepare_out(args.out, args.overwrite)  # one run at a time in --out
+    with lock, StopSignals() as stop:
+        try:  # a resumed run drops the rows past its checkpoint: it will write them again
+            log = CSVLog(log_path, LOG_COLUMNS, keep_until=run["step"] if ckpt else None)
+        except OSError as e:
+            raise UsageError(f"--out {args.out}: cannot write {log_path}: {e.strerror}") from None
+        progress = Progress(args.steps or budget, "step" if args.steps else "s",
+                            initial=run["step"] if args.steps else run["elapsed"])
         try:
             done = False
             while not done:
@@ -568,7 +610,8 @@ def cli(argv=None) -> int:
         print(f"char_lstm.py: {' '.join(str(e).split())}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("char_lstm.py: interrupted twice: stopped without a checkpoint", file=sys.stderr)
+        print("char_lstm.py: interrupted (nothing saved since the last checkpoint)",
+              file=sys.stderr)
         return 130
     return 0
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import tinygrad_lstm as tl
-from tinygrad_lstm.runs import read_csv_rows
+from tinygrad_lstm.runs import DirectoryLock, read_csv_rows
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "examples", "char_lstm.py")
@@ -333,7 +333,11 @@ def places(small_text, whole, tmp_path_factory) -> dict:
               "ckpt_no_vocab": {k: v for k, v in good.items() if k != "vocab"},
               "ckpt_bad_vocab": {**good, "vocab": {"type": "WordVocab"}},
               "ckpt_misfit": {**good, "config": {**good["config"], "hidden": 30}},
-              "ckpt_corrupt": b"PK\x03\x04 definitely not a zip"}
+              "ckpt_corrupt": b"PK\x03\x04 definitely not a zip",
+              "ckpt_bad_config": {**good, "config": {**good["config"], "hidden": -5}},
+              "ckpt_bad_budget": {**good, "budget": {"steps": 0, "minutes": None}},
+              "ckpt_bad_step": {**good, "step": "x"},
+              "ckpt_bad_state": {**good, "state": [np.zeros((1, 6, 5), np.float32)] * 2}}
     for name, content in broken.items():
         p[name] = str(base / name)
         os.makedirs(os.path.join(p[name], "ckpt.npz") if content is None else p[name])
@@ -395,6 +399,10 @@ BAD = [  # (arguments, words the one line must hold)
     (["--out", "{ckpt_bad_vocab}", *RESUME], ["CharVocab"]),
     (["--out", "{ckpt_misfit}", "--sample"], ["model does not fit"]),
     (["--out", "{ckpt_corrupt}", "--sample"], ["ckpt.npz", "not a valid checkpoint"]),
+    (["--out", "{ckpt_bad_config}", "--sample"], ["checkpoint's --hidden -5 is invalid"]),
+    (["--out", "{ckpt_bad_budget}", *RESUME], ["checkpoint's --steps 0 is invalid"]),
+    (["--out", "{ckpt_bad_step}", *RESUME], ["its step 'x' is invalid"]),
+    (["--out", "{ckpt_bad_state}", *RESUME], ["LSTM state is not of shape (1, 6, 24)"]),
     (["--out", "{done}", "--resume", "--data", "{other}"], ["different vocabulary"]),
     (["--out", "{done}", *RESUME, "--lr", "0.01"], ["--lr 0.01", "0.003"]),
     (["--out", "{done}", *RESUME, "--seq-len", "13"], ["--seq-len 13", "12"]),
@@ -431,3 +439,13 @@ def test_bad_inputs_from_the_command_line(places):
                         (["--out", places["ckpt_dir"], "--resume"], ["Is a directory"])]:
         result = run_cli(*args)
         check_one_line(result.returncode, result.stderr, words)
+
+
+def test_one_run_at_a_time_in_an_out_directory(places, capsys):
+    with DirectoryLock(places["done"]):  # as another run holds it
+        before = snapshot(places["done"])
+        code = char_lstm.cli(["--out", places["done"], "--resume", "--data", places["small"],
+                              "--steps", "9"])
+        check_one_line(code, capsys.readouterr().err,
+                       [f"--out {places['done']} is in use by another run (pid {os.getpid()})"])
+        assert snapshot(places["done"]) == before

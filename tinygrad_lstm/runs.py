@@ -199,3 +199,41 @@ def remove_stale_temp_files(directory: str, names: list[str]) -> list[str]:
             except FileNotFoundError:
                 pass
     return removed
+
+
+class DirectoryLock:
+    """An exclusive lock on a run's directory, so two runs never write into it at once (and
+    one never deletes the other's temp files): `flock` on `directory/.lock`, which holds the
+    owner's pid. Taken at construction (RuntimeError naming the pid if another process holds
+    it); `release()`, or the end of a `with` block, frees it. Without fcntl (Windows), a no-op.
+    """
+
+    NAME = ".lock"
+
+    def __init__(self, directory: str):
+        self.path = os.path.join(directory, self.NAME)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            import fcntl
+        except ImportError:
+            return
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.read(self.fd, 32).decode("ascii", "replace").strip() or "?"
+            os.close(self.fd)
+            self.fd = None
+            raise RuntimeError(f"{directory} is in use by another run (pid {owner})") from None
+        os.ftruncate(self.fd, 0)
+        os.write(self.fd, f"{os.getpid()}\n".encode("ascii"))
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing the descriptor releases the flock
+            self.fd = None
+
+    def __enter__(self) -> "DirectoryLock":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
