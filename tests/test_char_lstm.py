@@ -246,6 +246,7 @@ def commit(self):
 
 serialization.atomic_write, runs.CSVLog.commit = atomic_write, commit
 sys.argv = sys.argv[1:]
+sys.path.insert(0, os.path.dirname(sys.argv[0]))  # as python puts the script's folder first
 runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
@@ -392,8 +393,9 @@ BAD = [  # (arguments, words the one line must hold)
     (["--out", "/proc", "--overwrite", "--data", "{small}"], ["--out /proc"]),
     (["--out", "{no_ckpt}", *RESUME], ["no checkpoint", "--overwrite"]),
     (["--out", "{no_ckpt}", "--sample"], ["no checkpoint"]),
-    (["--out", "{ckpt_dir}", *RESUME], ["ckpt.npz", "Is a directory"]),
-    (["--out", "{ckpt_dir}", "--sample"], ["Is a directory"]),
+    (["--out", "{ckpt_dir}", *RESUME], ["ckpt.npz", "not a regular file"]),
+    (["--out", "{ckpt_dir}", "--sample"], ["not a regular file"]),
+    (["--out", "{done}", "--sample", "--prompt", "x" * 10_001], ["--prompt", "10,000"]),
     (["--out", "{ckpt_list}", *RESUME], ["not a char_lstm.py checkpoint"]),
     (["--out", "{ckpt_no_vocab}", "--sample"], ["lacks vocab"]),
     (["--out", "{ckpt_bad_vocab}", *RESUME], ["CharVocab"]),
@@ -419,7 +421,7 @@ def check_one_line(code: int, err: str, words: list[str]) -> None:
         assert word in err, (word, err)
 
 
-@pytest.mark.parametrize("args, words", BAD, ids=[" ".join(a) for a, _ in BAD])
+@pytest.mark.parametrize("args, words", BAD, ids=[" ".join(a)[:60] for a, _ in BAD])
 def test_every_bad_input_gets_one_line_exit_2_and_changes_nothing(args, words, places, capsys):
     args = [a.format(**places) for a in args]
     before = snapshot(places["done"]), snapshot(places["base"])
@@ -436,7 +438,7 @@ def test_bad_inputs_from_the_command_line(places):
                         (["--out", places["done"], "--sample", "--top-k", "-1"], ["--top-k"]),
                         (["--data", places["one"], "--out", places["done"], "--overwrite"],
                          ["too few"]),
-                        (["--out", places["ckpt_dir"], "--resume"], ["Is a directory"])]:
+                        (["--out", places["ckpt_dir"], "--resume"], ["not a regular file"])]:
         result = run_cli(*args)
         check_one_line(result.returncode, result.stderr, words)
 
