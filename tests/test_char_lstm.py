@@ -71,8 +71,13 @@ def log_rows(out) -> list[dict]:
     return rows
 
 
-def without_seconds(rows: list[dict]) -> list[dict]:
-    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+def assert_same_run(rows: list[dict], reference: list[dict]) -> None:
+    """The rows of two runs agree, but for the seconds and for evaluations a signal added."""
+    assert len(rows) == len(reference)
+    for row, ref in zip(rows, reference):
+        for key in COLUMNS:
+            if key != "seconds" and (key != "val_loss" or ref["val_loss"]):
+                assert row[key] == ref[key], (row, ref)
 
 
 def weights(out) -> dict:
@@ -124,11 +129,8 @@ def test_stopped_by_a_signal_then_resumed_equals_an_uninterrupted_run(
         assert resumed[key] == whole[key], key
     for name, w in weights(whole["out"]).items():
         np.testing.assert_array_equal(weights(tmp_path)[name], w)
-    # the same rows, but for the evaluation the signal added at step 4
-    rows, whole_rows = log_rows(tmp_path), log_rows(whole["out"])
-    assert rows[3]["val_loss"] and not whole_rows[3]["val_loss"]
-    rows[3]["val_loss"] = ""
-    assert without_seconds(rows) == without_seconds(whole_rows)
+    assert_same_run(log_rows(tmp_path), log_rows(whole["out"]))
+    assert log_rows(tmp_path)[3]["val_loss"]  # the evaluation the signal added at step 4
 
 
 def test_a_finished_run_says_so_and_a_larger_budget_extends_it(small_text, whole, tmp_path,
@@ -251,9 +253,10 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
 
-def kill_when(args: list[str], marker: str, pause_in: str = "none:0") -> str:
-    """Start the script, SIGKILL it as soon as it prints a line starting with `marker`, and
-    return what it printed."""
+def kill_when(args: list[str], marker: str, pause_in: str = "none:0",
+              signum: int = signal.SIGKILL) -> str:
+    """Start the script, send it `signum` as soon as it prints a line starting with `marker`,
+    and return what it printed (and its exit code, after a line of its own)."""
     proc = subprocess.Popen([sys.executable, "-c", DRIVER, SCRIPT, *args], text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             env={**os.environ, "PAUSE_IN": pause_in, "OPENBLAS_NUM_THREADS": "1"})
@@ -262,14 +265,15 @@ def kill_when(args: list[str], marker: str, pause_in: str = "none:0") -> str:
         for line in proc.stdout:
             printed.append(line)
             if line.startswith(marker):
-                proc.send_signal(signal.SIGKILL)
+                proc.send_signal(signum)
                 break
+        printed += list(proc.stdout)  # what it says on its way out, if it can
+        proc.wait(timeout=60)
     finally:
         proc.kill()
-        proc.wait(timeout=60)
         proc.stdout.close()
-    assert printed[-1].startswith(marker), "".join(printed)
-    return "".join(printed)
+    assert any(line.startswith(marker) for line in printed), "".join(printed)
+    return "".join(printed) + f"exit code {proc.returncode}\n"
 
 
 def test_killed_at_any_moment_resume_finishes_like_an_uninterrupted_run(small_text, tmp_path):
@@ -296,10 +300,16 @@ def test_killed_at_any_moment_resume_finishes_like_an_uninterrupted_run(small_te
     kill_when([*args, "--out", str(out), "--resume"], "step 9:")
     assert len(log_rows(out)) >= tl.load(str(out / "ckpt.npz"))["step"] >= 6
 
-    # 4. resumed to the end
+    # 4. resumed, then stopped by SIGTERM: it finishes its step and writes a checkpoint
+    printed = kill_when([*args, "--out", str(out), "--resume"], "train: step",
+                        signum=signal.SIGTERM)
+    assert "stopped by SIGTERM" in printed and printed.endswith("exit code 143\n")
+    assert len(log_rows(out)) == tl.load(str(out / "ckpt.npz"))["step"]
+
+    # 5. resumed to the end
     done = run_cli(*args, "--out", str(out), "--resume")
     assert done.returncode == 0, done.stderr
-    assert without_seconds(log_rows(out)) == without_seconds(log_rows(reference))
+    assert_same_run(log_rows(out), log_rows(reference))
     assert len(log_rows(out)) == 12
     for name, w in weights(reference).items():
         np.testing.assert_array_equal(weights(out)[name], w)
