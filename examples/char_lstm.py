@@ -331,6 +331,7 @@ def main(argv=None) -> dict:
                         raise diverged("gradient norm", norm)
                     opt.step()
                     sched.step()
+                    tok_s = tokens_per_step / (time.perf_counter() - t0)  # training alone
                     state = tuple(s.detach() for s in new_state)  # truncated BPTT: cut the graph
                     smooth = last_loss if smooth is None else 0.98 * smooth + 0.02 * last_loss
                     run.update(step=run["step"] + 1, window=k + 1, smooth=smooth,
@@ -351,14 +352,12 @@ def main(argv=None) -> dict:
                     if evaluated:
                         checkpoint()
                     if not args.steps and (step == first_step + 20 or evaluated):
-                        # fit the lr decay to the time budget, at the pace so far (evaluations
-                        # too)
+                        # fit the lr decay to the time budget, at the pace so far (evals too)
                         now = time.perf_counter()
                         pace = (now - session_start) / (step - first_step)
                         run["horizon"] = step + max(1, int((budget - (now - start)) / pace))
                     progress.update(step if args.steps else time.perf_counter() - start,
-                                    f"loss {smooth:.3f}, "
-                                    f"{tokens_per_step / (time.perf_counter() - t0):,.0f} tok/s")
+                                    f"loss {smooth:.3f}, {tok_s:,.0f} tok/s")
                     if stop:
                         progress.close()
                         print(f"stopped by {stop.name}: checkpoint saved to {ckpt_path} at step "
