@@ -5,8 +5,9 @@ import signal
 
 import pytest
 
-from tinygrad_lstm.runs import (CSVLog, Progress, StopSignals, read_csv_rows,
+from tinygrad_lstm.runs import (CSVLog, DirectoryLock, Progress, StopSignals, read_csv_rows,
                                 remove_stale_temp_files)
+from tinygrad_lstm.serialization import atomic_write
 
 HEADER = ["step", "loss"]
 
@@ -92,3 +93,21 @@ def test_only_the_temp_files_of_interrupted_writes_are_removed(tmp_path):
     removed = remove_stale_temp_files(str(tmp_path), ["ckpt.npz", "loss.csv"])
     assert sorted(os.path.basename(p) for p in removed) == sorted(names[:2])
     assert sorted(os.listdir(tmp_path)) == sorted(names[2:])
+
+
+def test_the_temp_files_removed_are_those_atomic_write_makes(tmp_path):
+    seen = []
+    atomic_write(str(tmp_path / "ckpt.npz"), lambda f: seen.extend(os.listdir(tmp_path)))
+    (temp,) = seen  # the file atomic_write was writing: a kill here would leave it behind
+    (tmp_path / temp).write_text("")
+    assert remove_stale_temp_files(str(tmp_path), ["ckpt.npz"]) == [str(tmp_path / temp)]
+
+
+def test_a_directory_lock_is_exclusive_until_released(tmp_path):
+    first = DirectoryLock(str(tmp_path))
+    with pytest.raises(RuntimeError, match=rf"in use by another run \(pid {os.getpid()}\)"):
+        DirectoryLock(str(tmp_path))
+    first.release()
+    with DirectoryLock(str(tmp_path)):  # free again
+        pass
+    DirectoryLock(str(tmp_path)).release()
