@@ -205,7 +205,8 @@ class DirectoryLock:
     """An exclusive lock on a run's directory, so two runs never write into it at once (and
     one never deletes the other's temp files): `flock` on `directory/.lock`, which holds the
     owner's pid. Taken at construction (RuntimeError naming the pid if another process holds
-    it); `release()`, or the end of a `with` block, frees it. Without fcntl (Windows), a no-op.
+    it); `release()`, or the end of a `with` block, frees it. Without fcntl (Windows) or on a
+    file system without locks, it guards nothing.
     """
 
     NAME = ".lock"
@@ -224,6 +225,8 @@ class DirectoryLock:
             os.close(self.fd)
             self.fd = None
             raise RuntimeError(f"{directory} is in use by another run (pid {owner})") from None
+        except OSError:  # a file system without locks (some network ones): go unguarded
+            return
         os.ftruncate(self.fd, 0)
         os.write(self.fd, f"{os.getpid()}\n".encode("ascii"))
 
