@@ -61,22 +61,23 @@ class Diverged(Exception):
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = Parser(description=__doc__.split("\n\n")[0])
+    p = Parser(description=__doc__.split("\n\n")[0],
+               epilog="With --resume or --sample, a setting not given is the checkpoint's.")
     p.add_argument("--data", default=os.path.join(HERE, "data", "tinyshakespeare.txt"),
                    help="any UTF-8 text file")
     p.add_argument("--out", default="out", help="directory for checkpoint, loss.csv, graph")
-    for key, text in [("minutes", f"training time budget, in all (default {MINUTES})"),
+    defaults = {**MODEL, **TRAINING, "minutes": MINUTES}
+    for key, text in [("minutes", "training time budget, in all"),
                       ("steps", "stop after this many steps in all (and decay the lr over them)"),
-                      ("hidden", "LSTM hidden size (256)"), ("layers", "LSTM layers (1)"),
-                      ("embed", "character embedding size (64)"),
-                      ("dropout", "dropout between/after layers (0)"),
-                      ("seq_len", "BPTT window length T (64)"),
-                      ("batch_size", "parallel streams B (32)"),
-                      ("lr", "peak AdamW learning rate (3e-3)"),
-                      ("weight_decay", "AdamW weight decay (1e-4)"),
-                      ("clip", "max gradient norm (1.0)"),
-                      ("eval_every", "steps between evaluations (250)"),
-                      ("seed", "random seed (1337)")]:
+                      ("hidden", "LSTM hidden size"), ("layers", "LSTM layers"),
+                      ("embed", "character embedding size"),
+                      ("dropout", "dropout between/after layers"),
+                      ("seq_len", "BPTT window length T"), ("batch_size", "parallel streams B"),
+                      ("lr", "peak AdamW learning rate"), ("weight_decay", "AdamW weight decay"),
+                      ("clip", "max gradient norm"), ("eval_every", "steps between evaluations"),
+                      ("seed", "random seed")]:
+        if key in defaults:
+            text += f" (default {defaults[key]:g})"
         p.add_argument(flag(key), type=CHECKS[key], help=text)
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--overwrite", action="store_true", help="start afresh in a non-empty --out")
