@@ -4,11 +4,13 @@ Three pictures: one LSTMCell step; a 3-step LSTM with a Linear readout and cross
 coloured by the norm of the gradient that reached each op; and a 100-step LSTM, drawn with
 only its first and last steps (max_steps=2) and one summary node for the rest.
 
-    python examples/graph.py                 # writes docs/img/*.svg
+    python examples/graph.py                 # writes out/graphs/*.svg (*.svg.dot without dot)
+    python examples/graph.py --out docs/img  # refresh the README's pictures
     python examples/graph.py --out /tmp/g --format png
 """
 
 import argparse
+import os
 from pathlib import Path
 
 import tinygrad_lstm as tl
@@ -16,8 +18,8 @@ from tinygrad_lstm import Tensor, nn, viz
 from tinygrad_lstm.nn import functional as F
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "img"),
-                    help="directory for the pictures")
+parser.add_argument("--out", default=os.path.join("out", "graphs"),
+                    help="directory for the pictures (docs/img for the README's)")
 parser.add_argument("--format", default="svg", help="svg, png, pdf... (dot writes it)")
 parser.add_argument("--steps", type=int, default=100, help="length of the long sequence")
 parser.add_argument("--max-steps", type=int, default=2,

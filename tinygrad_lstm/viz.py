@@ -14,12 +14,15 @@ import warnings
 import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import graphviz
 import numpy as np
 
 from . import ops
 from .tensor import Tensor
+
+if TYPE_CHECKING:
+    import graphviz
 
 # blue (small) -> pale yellow -> red (large): ColorBrewer RdYlBu, reversed
 _STOPS = ((49, 54, 149), (116, 173, 209), (255, 255, 191), (244, 109, 67), (165, 0, 38))
@@ -30,6 +33,16 @@ _PARAM, _INPUT, _OUTPUT, _ELIDED = "lightblue", "lightgrey", "darkolivegreen1", 
 # elementwise)
 _grad_norms = {}
 _told_to_install = False
+
+
+def _graphviz():
+    """The graphviz package, imported at first use: `import tinygrad_lstm` needs only NumPy."""
+    try:
+        import graphviz
+    except ImportError as e:
+        raise ImportError("viz: drawing graphs needs the graphviz package: pip install graphviz "
+                          "(or pip install -e \".[viz]\")") from e
+    return graphviz
 
 
 # ---------------------------------------------------------------- reading the graph
@@ -170,7 +183,7 @@ def _scope_label(label) -> str:
 
 def make_dot(output: "Tensor | Sequence[Tensor]", params: Mapping | None = None,
              show_shapes: bool = True, group: bool = True, max_steps: int | None = None,
-             show_grad: bool = False) -> graphviz.Digraph:
+             show_grad: bool = False) -> "graphviz.Digraph":
     """A graphviz.Digraph of the graph that produced `output` (a Tensor or a sequence of them).
 
     One node per op (its name and output shape) and per leaf whose gradient is needed
@@ -199,7 +212,7 @@ def make_dot(output: "Tensor | Sequence[Tensor]", params: Mapping | None = None,
                                "`with tinygrad_lstm.viz.record_grad_norms(output):`")
         scale = _Scale([v for v in known if v is not None])
 
-    dot = graphviz.Digraph(graph_attr={"ranksep": "0.25", "nodesep": "0.2"},
+    dot = _graphviz().Digraph(graph_attr={"ranksep": "0.25", "nodesep": "0.2"},
                            node_attr={"shape": "box", "style": "filled", "fillcolor": "white",
                                       "fontsize": "10", "height": "0.2"},
                            edge_attr={"arrowsize": "0.6"})
@@ -257,7 +270,7 @@ def make_dot(output: "Tensor | Sequence[Tensor]", params: Mapping | None = None,
     return dot
 
 
-def _emit(dot: graphviz.Digraph, items: dict) -> None:
+def _emit(dot: "graphviz.Digraph", items: dict) -> None:
     """Write the nodes into nested clusters, one per scope prefix (module or time step)."""
     children = {}  # scope -> child scopes, in order of first appearance
     for scope in items:
@@ -347,12 +360,13 @@ class record_grad_norms:
 # ---------------------------------------------------------------- rendering
 
 
-def render(graph: graphviz.Digraph, path: "str | Path") -> str | None:
+def render(graph: "graphviz.Digraph", path: "str | Path") -> str | None:
     """Write `graph` to `path` in the format of its suffix (.svg, .png, .pdf, .dot...) with the
     Graphviz `dot` program; without it, write the DOT source next to it (path + '.dot') and
     say once how to install Graphviz. Returns the path written, or None if nothing could be
     written: only an unknown suffix raises (ValueError), so it is safe in a training run."""
     global _told_to_install
+    graphviz = _graphviz()
     path = Path(path)
     fmt = path.suffix[1:].lower()
     if fmt not in graphviz.FORMATS and fmt not in ("dot", "gv"):
