@@ -23,12 +23,13 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if weight.ndim != 2 or input.ndim == 0 or input.shape[-1] != weight.shape[1]:
         raise ValueError(f"linear: input of shape {input.shape} does not match weight of shape "
                          f"{weight.shape} (expected input (*, {weight.shape[-1]}))")
-    if input.dtype != weight.dtype:
-        raise RuntimeError(f"linear: input has dtype {input.dtype}, but the weight is "
-                           f"{weight.dtype}; convert one of them with .float() or .double()")
-    if bias is not None and bias.dtype != weight.dtype:
-        raise RuntimeError(f"linear: bias has dtype {bias.dtype}, but the weight is "
-                           f"{weight.dtype}")
+    if input.dtype is not weight.dtype:
+        raise RuntimeError(f"linear: input has dtype {input._array.dtype}, but the weight is "
+                           f"{weight._array.dtype}; convert one of them with .float() or "
+                           f".double()")
+    if bias is not None and bias.dtype is not weight.dtype:
+        raise RuntimeError(f"linear: bias has dtype {bias._array.dtype}, but the weight is "
+                           f"{weight._array.dtype}")
     if bias is None or bias.ndim == 1:
         return ops.Linear.apply(input, weight, bias)  # one node, as PyTorch's aten::linear
     return input @ weight.T + bias  # a bias of another shape broadcasts as in `+`
@@ -64,10 +65,11 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     if not training or p == 0.0:
         return input
     if p == 1.0:
-        return input * np.zeros(input.shape, input.dtype)
-    draw = np.float32 if input.dtype == np.float32 else np.float64
+        return input * np.zeros(input.shape, input._array.dtype)
+    dtype = input._array.dtype
+    draw = np.float32 if dtype == np.float32 else np.float64
     mask = rng().random(input.shape, dtype=draw) >= p
-    return input * (mask * input.dtype.type(1.0 / (1.0 - p)))
+    return input * (mask * dtype.type(1.0 / (1.0 - p)))
 
 
 # ---------------------------------------------------------------- activations
@@ -105,8 +107,8 @@ def _class_target(fn: str, input: Tensor, target, reduction: str) -> np.ndarray:
     if input.ndim == 0:
         raise ValueError(f"{fn}: expected input of shape (C,), (N, C) or (N, C, d1, ...), got a "
                          f"0-d tensor")
-    if input.dtype.kind != "f":
-        raise TypeError(f"{fn}: expected floating point input, got {input.dtype}")
+    if input._array.dtype.kind != "f":
+        raise TypeError(f"{fn}: expected floating point input, got {input._array.dtype}")
     t = target._array if isinstance(target, Tensor) else np.asarray(target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"{fn}: expected target of an integer dtype (class indices), got "

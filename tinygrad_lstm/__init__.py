@@ -5,15 +5,20 @@
     (x * x).sum().backward()   # x.grad == [2., 4.]
 """
 
-from . import autograd, data, random, viz
+from . import autograd, cuda, data, random, viz
 from .autograd import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .creation import (arange, empty, from_numpy, full, ones, ones_like, rand, randn, tensor,
-                       zeros, zeros_like)
+from .conversions import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor,
+                          HalfTensor, IntTensor, LongTensor, ShortTensor)
+from .creation import (arange, empty, empty_like, from_numpy, full, full_like, ones, ones_like,
+                       rand, rand_like, randn, randn_like, tensor, zeros, zeros_like)
+from .device import device, get_default_device, set_default_device
+from .dtypes import (bool, cdouble, cfloat, complex64, complex128, double, dtype,
+                     float, float16, float32, float64, get_default_dtype, half, int, int8, int16,
+                     int32, int64, long, promote_types, result_type, set_default_dtype, short,
+                     uint8)
 from .random import manual_seed
 from .serialization import load, save
 from .tensor import Tensor, cat, stack, where
-
-float32, float64, int64, int32, bool_ = "float32", "float64", "int64", "int32", "bool"
 
 # last: nn and optim build on the engine above
 from . import nn, optim  # noqa: E402
@@ -21,4 +26,12 @@ from . import nn, optim  # noqa: E402
 __all__ = ["Tensor", "arange", "autograd", "cat", "data", "detect_anomaly", "empty", "enable_grad",
            "from_numpy", "full", "is_grad_enabled", "manual_seed", "nn", "no_grad", "ones",
            "load", "ones_like", "optim", "rand", "randn", "random", "save", "set_grad_enabled",
-           "stack", "tensor", "viz", "where", "zeros", "zeros_like"]
+           "stack", "tensor", "viz", "where", "zeros", "zeros_like",
+           # dtypes, devices, legacy constructors (conversions.py, creation.py, dtypes.py, ...)
+           "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor", "HalfTensor",
+           "IntTensor", "LongTensor", "ShortTensor", "bool", "cdouble", "cfloat", "complex64",
+           "complex128", "cuda", "device", "double", "dtype", "empty_like", "float", "float16",
+           "float32", "float64", "full_like", "get_default_device", "get_default_dtype", "half",
+           "int", "int8", "int16", "int32", "int64", "long", "promote_types", "rand_like",
+           "randn_like", "result_type", "set_default_device", "set_default_dtype", "short",
+           "uint8"]
