@@ -7,7 +7,7 @@ import numpy as np
 
 from tinygrad_lstm import dtypes
 from tinygrad_lstm.autograd import graph_scope, no_grad
-from tinygrad_lstm.conversions import _to_args
+from tinygrad_lstm.conversions import parse_to_args
 from tinygrad_lstm.device import as_device
 from tinygrad_lstm.nn.parameter import Parameter
 from tinygrad_lstm.tensor import Tensor
@@ -238,7 +238,7 @@ class Module:
         """`to(device)`, `to(dtype)`, `to(device, dtype)` or `to(tensor)`, as in PyTorch: cast
         floating-point parameters and buffers in place (the same Parameter objects hold new
         arrays, so optimizers built on them keep working). The CPU is the only device."""
-        device, dtype, _ = _to_args("Module.to", args, kwargs)
+        device, dtype, _ = parse_to_args("Module.to", args, kwargs)
         as_device(device)
         if dtype is None:
             return self

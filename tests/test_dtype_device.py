@@ -356,6 +356,8 @@ def test_device_objects():
 def test_cuda_and_mps_raise_saying_cpu_only():
     assert tl.cuda.is_available() is False and tl.cuda.device_count() == 0
     tl.cuda.manual_seed(0)  # as in PyTorch without CUDA: silently nothing
+    assert tl.backends.mps.is_available() is False
+    tl.backends.cudnn.deterministic = True  # seeding code sets it; nothing reads it
     # the usual idiom builds the device it can use
     device = tl.device("cuda" if tl.cuda.is_available() else "cpu")
     assert tl.zeros(2, device=device).device == device

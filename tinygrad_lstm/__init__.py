@@ -5,17 +5,17 @@
     (x * x).sum().backward()   # x.grad == [2., 4.]
 """
 
-from . import autograd, cuda, data, random, viz
+from . import autograd, backends, cuda, data, random, viz
 from .autograd import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .conversions import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor,
                           HalfTensor, IntTensor, LongTensor, ShortTensor)
 from .creation import (arange, empty, empty_like, from_numpy, full, full_like, ones, ones_like,
                        rand, rand_like, randn, randn_like, tensor, zeros, zeros_like)
 from .device import device, get_default_device, set_default_device
-from .dtypes import (bool, cdouble, cfloat, complex64, complex128, double, dtype,
-                     float, float16, float32, float64, get_default_dtype, half, int, int8, int16,
-                     int32, int64, long, promote_types, result_type, set_default_dtype, short,
-                     uint8)
+from .dtypes import bool as bool, float as float, int as int  # PyTorch's tl.float etc.
+from .dtypes import (cdouble, cfloat, complex64, complex128, double, dtype, float16, float32,
+                     float64, get_default_dtype, half, int8, int16, int32, int64, long,
+                     promote_types, result_type, set_default_dtype, short, uint8)
 from .random import manual_seed
 from .serialization import load, save
 from .tensor import Tensor, cat, stack, where
@@ -27,11 +27,11 @@ __all__ = ["Tensor", "arange", "autograd", "cat", "data", "detect_anomaly", "emp
            "from_numpy", "full", "is_grad_enabled", "manual_seed", "nn", "no_grad", "ones",
            "load", "ones_like", "optim", "rand", "randn", "random", "save", "set_grad_enabled",
            "stack", "tensor", "viz", "where", "zeros", "zeros_like",
-           # dtypes, devices, legacy constructors (conversions.py, creation.py, dtypes.py, ...)
+           # dtypes, devices, legacy constructors; not the dtypes `bool int float`, so that
+           # `from tinygrad_lstm import *` leaves the builtins alone
            "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor", "HalfTensor",
-           "IntTensor", "LongTensor", "ShortTensor", "bool", "cdouble", "cfloat", "complex64",
-           "complex128", "cuda", "device", "double", "dtype", "empty_like", "float", "float16",
-           "float32", "float64", "full_like", "get_default_device", "get_default_dtype", "half",
-           "int", "int8", "int16", "int32", "int64", "long", "promote_types", "rand_like",
-           "randn_like", "result_type", "set_default_device", "set_default_dtype", "short",
-           "uint8"]
+           "IntTensor", "LongTensor", "ShortTensor", "backends", "cdouble", "cfloat", "complex64",
+           "complex128", "cuda", "device", "double", "dtype", "empty_like", "float16", "float32",
+           "float64", "full_like", "get_default_device", "get_default_dtype", "half", "int8",
+           "int16", "int32", "int64", "long", "promote_types", "rand_like", "randn_like",
+           "result_type", "set_default_device", "set_default_dtype", "short", "uint8"]

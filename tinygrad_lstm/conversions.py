@@ -38,7 +38,7 @@ class Conversions:
         `dtype=`, `device=`, `copy=False`, `non_blocking` as keywords. Returns self when nothing
         changes. A cast to a float dtype is recorded by autograd; to any other leaves the graph.
         """
-        device, dtype, copy = _to_args("to", args, kwargs)
+        device, dtype, copy = parse_to_args("to", args, kwargs)
         as_device(device)
         np_dtype = self._array.dtype if dtype is None else dtypes.to_numpy(dtype)
         if np_dtype == self._array.dtype:
@@ -124,7 +124,7 @@ class Conversions:
         return self._make(array).requires_grad_(requires_grad)
 
 
-def _to_args(op: str, args: tuple, kwargs: dict) -> tuple:
+def parse_to_args(op: str, args: tuple, kwargs: dict) -> tuple:
     """(device, dtype, copy) from the forms `.to` takes; a tensor argument gives its dtype."""
     unknown = set(kwargs) - {"device", "dtype", "copy", "non_blocking", "memory_format"}
     if unknown:
