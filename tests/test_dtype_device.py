@@ -336,6 +336,9 @@ def test_to_a_float_dtype_is_differentiable():
     (x.to(tl.float64) * 3).sum().backward()
     assert x.grad.dtype is tl.float32 and x.grad.tolist() == [3, 3]
     assert not x.to(tl.int64).requires_grad  # an integer cast leaves the graph
+    copy = x.to(tl.float32, copy=True)  # a copy stays in the graph
+    (copy * 2).sum().backward()
+    assert x.grad.tolist() == [5, 5]
 
 
 # ---------------------------------------------------------------- devices

@@ -6,11 +6,15 @@ constructors `FloatTensor`, `LongTensor`, ... A base class of Tensor, kept apart
 from __future__ import annotations  # the method names float/int/bool shadow the builtins
 
 import builtins
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import dtypes
 from .device import as_device, cpu, is_device
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
 
 
 class Conversions:
@@ -23,17 +27,17 @@ class Conversions:
     device = property(lambda self: cpu)
     is_cuda = property(lambda self: False)
 
-    def cpu(self) -> Conversions:
+    def cpu(self) -> Tensor:
         """The tensor itself: it is on the CPU already."""
         return self
 
-    def cuda(self, device=None) -> Conversions:
+    def cuda(self, device=None) -> Tensor:
         as_device("cuda" if device is None else device)  # raises: no CUDA here
         return self
 
     # ------------------------------------------------------------ dtype
 
-    def to(self, *args, **kwargs) -> Conversions:
+    def to(self, *args, **kwargs) -> Tensor:
         """`to(dtype)`, `to(device)`, `to(device, dtype)`, `to(other)` (other's dtype), with
         `dtype=`, `device=`, `copy=False`, `non_blocking` as keywords. Returns self when nothing
         changes. A cast to a float dtype is recorded by autograd; to any other leaves the graph.
@@ -41,15 +45,15 @@ class Conversions:
         device, dtype, copy = parse_to_args("to", args, kwargs)
         as_device(device)
         np_dtype = self._array.dtype if dtype is None else dtypes.to_numpy(dtype)
-        if np_dtype == self._array.dtype:
-            return self._make(self._array.copy()) if copy else self
-        if np_dtype.kind != "f":
+        if np_dtype == self._array.dtype and not copy:
+            return self
+        if np_dtype.kind != "f":  # astype copies, also to the same dtype
             return self._make(self._array.astype(np_dtype))
         from .ops import Cast  # ops build on Tensor, which builds on this class
 
         return Cast.apply(self, np_dtype)
 
-    def type(self, dtype=None) -> str | Conversions:
+    def type(self, dtype=None) -> str | Tensor:
         """Without an argument, the type name ('tinygrad_lstm.FloatTensor'); with a dtype or
         a legacy type (`tl.LongTensor`, or its name), the tensor cast to it."""
         if dtype is None:
@@ -58,17 +62,17 @@ class Conversions:
             dtype = _LEGACY_BY_NAME[dtype.rpartition(".")[2]]
         return self.to(getattr(dtype, "tensor_dtype", dtype))
 
-    def type_as(self, other) -> Conversions:
+    def type_as(self, other) -> Tensor:
         return self.to(other.dtype)
 
-    def float(self) -> Conversions: return self.to(dtypes.float32)
-    def double(self) -> Conversions: return self.to(dtypes.float64)
-    def half(self) -> Conversions: return self.to(dtypes.float16)
-    def long(self) -> Conversions: return self.to(dtypes.int64)
-    def int(self) -> Conversions: return self.to(dtypes.int32)
-    def short(self) -> Conversions: return self.to(dtypes.int16)
-    def byte(self) -> Conversions: return self.to(dtypes.uint8)
-    def bool(self) -> Conversions: return self.to(dtypes.bool)
+    def float(self) -> Tensor: return self.to(dtypes.float32)
+    def double(self) -> Tensor: return self.to(dtypes.float64)
+    def half(self) -> Tensor: return self.to(dtypes.float16)
+    def long(self) -> Tensor: return self.to(dtypes.int64)
+    def int(self) -> Tensor: return self.to(dtypes.int32)
+    def short(self) -> Tensor: return self.to(dtypes.int16)
+    def byte(self) -> Tensor: return self.to(dtypes.uint8)
+    def bool(self) -> Tensor: return self.to(dtypes.bool)
 
     def is_floating_point(self) -> builtins.bool:
         return self._array.dtype.kind == "f"
@@ -96,28 +100,28 @@ class Conversions:
 
     # ------------------------------------------------------------ new tensors like this one
 
-    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Conversions:
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
         return self._new(np.zeros, size, dtype, device, requires_grad)
 
-    def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> Conversions:
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
         return self._new(np.ones, size, dtype, device, requires_grad)
 
-    def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> Conversions:
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
         return self._new(np.empty, size, dtype, device, requires_grad)
 
     def new_full(self, size, fill_value, dtype=None, device=None,
-                 requires_grad=False) -> Conversions:
+                 requires_grad=False) -> Tensor:
         return self._new(lambda s, d: np.full(s, fill_value, d), (size,), dtype, device,
                          requires_grad)
 
-    def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> Conversions:
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> Tensor:
         """A copy of data with this tensor's dtype unless `dtype` is given."""
         as_device(device)
         array = np.array(getattr(data, "_array", data),
                          dtype=self._array.dtype if dtype is None else dtypes.to_numpy(dtype))
         return self._make(array).requires_grad_(requires_grad)
 
-    def _new(self, fill, size, dtype, device, requires_grad) -> Conversions:
+    def _new(self, fill, size, dtype, device, requires_grad) -> Tensor:
         as_device(device)
         size = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
         array = fill(size, self._array.dtype if dtype is None else dtypes.to_numpy(dtype))

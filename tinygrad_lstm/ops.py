@@ -294,7 +294,7 @@ class Matmul(Function):
         if x.ndim == 0 or y.ndim == 0:
             raise ValueError(f"matmul: both operands need at least 1 dim, got "
                              f"{x.shape} @ {y.shape}")
-        if x.dtype is not y.dtype:  # (PyTorch raises here; NumPy operands make it common)
+        if x.dtype is not y.dtype:  # PyTorch raises; promote, for `ndarray @ Tensor` constants
             dtype = array_result_type(x, y)
             x, y = x.astype(dtype, copy=False), y.astype(dtype, copy=False)
         k_y = y.shape[0] if y.ndim == 1 else y.shape[-2]
