@@ -39,7 +39,7 @@ class HardSigmoid(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return np.clip(x / 6 + 0.5, 0, 1)
+        return (x / 6 + 0.5).clamp(0, 1)
 
     @staticmethod
     def backward(ctx, grad_output):

@@ -18,6 +18,7 @@ from tinygrad_lstm.nn import functional as F
 from tinygrad_lstm.nn.init import uniform_
 from tinygrad_lstm.nn.module import Module, check_size
 from tinygrad_lstm.nn.parameter import Parameter
+from tinygrad_lstm.nn.utils.rnn import PackedSequence, _batch_sizes_array
 from tinygrad_lstm.tensor import Tensor, cat, stack
 
 _PARAM_NAMES = ("weight_ih_l{}{}", "weight_hh_l{}{}", "bias_ih_l{}{}", "bias_hh_l{}{}")
@@ -324,6 +325,8 @@ class RNNBase(Module):
 
     def _forward(self, x: Tensor, hx) -> tuple:
         """Check x and hx, run every layer and direction; return (output, final states)."""
+        if isinstance(x, PackedSequence):
+            return self._forward_packed(x, hx)
         name, dtype = type(self).__name__, self.weight_ih_l0._array.dtype
         _check_param_dtypes(name, self, self._all_param_names)
         hx = _as_state_tuple(name, hx, self._state_labels)
@@ -364,8 +367,9 @@ class RNNBase(Module):
             return layer_input.squeeze(batch_dim), tuple(s.squeeze(1) for s in state)
         return layer_input, state
 
-    def _run(self, x: Tensor, state: tuple, layer: int, direction: int, time_dim: int) -> tuple:
-        """One layer in one direction over x (time along time_dim); returns (hs, final state)."""
+    def _weights(self, layer: int, direction: int) -> tuple:
+        """(W_ih, b_ih, W_hh.T, b_hh) of one layer and direction, b_hh folded into b_ih where
+        the cell allows it."""
         names = self._param_names(layer, direction)
         w_ih, w_hh = getattr(self, names[0]), getattr(self, names[1])
         b_ih = b_hh = None
@@ -373,9 +377,13 @@ class RNNBase(Module):
             b_ih, b_hh = getattr(self, names[2]), getattr(self, names[3])
             if self._fold_hh_bias:
                 b_ih, b_hh = b_ih + b_hh, None
+        return w_ih, b_ih, w_hh.T, b_hh
+
+    def _run(self, x: Tensor, state: tuple, layer: int, direction: int, time_dim: int) -> tuple:
+        """One layer in one direction over x (time along time_dim); returns (hs, final state)."""
+        w_ih, b_ih, w_hh_t, b_hh = self._weights(layer, direction)
         # the input projection of every time step at once, then split over time
         xws = F.linear(x, w_ih, b_ih).unbind(time_dim)  # T x (N, chunks*H)
-        w_hh_t = w_hh.T
         T = len(xws)
         hs = [None] * T
         # the reverse direction walks back in time but files each h_t under its own t
@@ -384,6 +392,92 @@ class RNNBase(Module):
                 state = self._step(xws[t], state, w_hh_t, b_hh)
             hs[t] = state[0]
         return stack(hs, time_dim), state
+
+    # ------------------------------------------------------------ packed (ragged) batches
+
+    def _forward_packed(self, packed: PackedSequence, hx) -> tuple:
+        """The layers over a PackedSequence: (PackedSequence output, final states).
+
+        hx and the final states are in the caller's batch order; inside, the rows follow the
+        packed (sorted) order, as PyTorch's permute_hidden does.
+        """
+        name, dtype = type(self).__name__, self.weight_ih_l0._array.dtype
+        _check_param_dtypes(name, self, self._all_param_names)
+        hx = _as_state_tuple(name, hx, self._state_labels)
+        data, batch_sizes, sorted_indices, unsorted_indices = packed
+        if not isinstance(data, Tensor) or data.ndim != 2:
+            shape = data.shape if isinstance(data, Tensor) else type(data).__name__
+            raise ValueError(f"{name}: expected PackedSequence data of 2 dims (sum of lengths, "
+                             f"input_size), got {shape}")
+        _check_input(name, data, (2, 2), self.input_size, dtype)
+        sizes = _batch_sizes_array(batch_sizes).tolist()
+        if data.shape[0] != sum(sizes):
+            raise RuntimeError(f"{name}: PackedSequence data has {data.shape[0]} rows but "
+                               f"batch_sizes {sizes} add up to {sum(sizes)}")
+        num_directions = 2 if self.bidirectional else 1
+        shape = (self.num_layers * num_directions, sizes[0], self.hidden_size)
+        if hx is None:
+            hx = tuple(Tensor(np.zeros(shape, dtype)) for _ in self._state_labels)
+        else:
+            _check_states(name, hx, self._state_labels, shape, dtype)
+            if sorted_indices is not None:
+                hx = tuple(s[:, sorted_indices._array] for s in hx)
+        initial = list(zip(*(s.unbind(0) for s in hx)))  # per layer and direction: (h, c)
+        finals = []
+        layer_input = data
+        for layer in range(self.num_layers):
+            if layer and self.dropout and self.training:
+                layer_input = F.dropout(layer_input, self.dropout)
+            outputs = []
+            for direction in range(num_directions):
+                out, state = self._run_packed(layer_input, initial[layer * num_directions
+                                                                   + direction],
+                                              layer, direction, sizes)
+                outputs.append(out)
+                finals.append(state)
+            layer_input = outputs[0] if num_directions == 1 else cat(outputs, 1)
+        state = tuple(stack(s) for s in zip(*finals))  # (L*D, N, H) each, in sorted order
+        if unsorted_indices is not None:
+            state = tuple(s[:, unsorted_indices._array] for s in state)
+        return PackedSequence(layer_input, batch_sizes, sorted_indices, unsorted_indices), state
+
+    def _run_packed(self, x: Tensor, state: tuple, layer: int, direction: int,
+                    sizes: list) -> tuple:
+        """One layer in one direction over packed rows x (sum of sizes, I), sizes[t] rows at
+        step t: the batch shrinks as sequences end. Returns (hs (sum of sizes, H), final state)
+        with each row's final state taken at its own last step (forward) or at step 0 (reverse,
+        which starts each row from its initial state at its own last step)."""
+        w_ih, b_ih, w_hh_t, b_hh = self._weights(layer, direction)
+        xws = F.linear(x, w_ih, b_ih).split(sizes, 0)  # T x (sizes[t], chunks*H)
+        T = len(sizes)
+        hs = [None] * T
+        if direction == 0:
+            ended = []  # states of the rows that ended, latest rows first
+            for t in range(T):
+                n = sizes[t]
+                if n < state[0].shape[0]:  # rows n: ended at step t - 1: set their states aside
+                    parts = [s.split([n, s.shape[0] - n], 0) for s in state]
+                    ended.append(tuple(p[1] for p in parts))
+                    state = tuple(p[0] for p in parts)
+                with graph_scope(t):
+                    state = self._step(xws[t], state, w_hh_t, b_hh)
+                hs[t] = state[0]
+            ended.append(state)
+            final = tuple(cat(list(s), 0) for s in zip(*reversed(ended)))  # rows in order
+        else:
+            # the initial states cut where the batch grows (walking back), one piece per size
+            bounds = sorted(set(sizes))
+            sections = [b - a for a, b in zip([0] + bounds[:-1], bounds)]
+            pieces = dict(zip(bounds, zip(*(s.split(sections, 0) for s in state))))
+            state = pieces[sizes[-1]]
+            for t in range(T - 1, -1, -1):
+                if sizes[t] > state[0].shape[0]:  # rows that start here, from their h_0
+                    state = tuple(cat([s, p], 0) for s, p in zip(state, pieces[sizes[t]]))
+                with graph_scope(t):
+                    state = self._step(xws[t], state, w_hh_t, b_hh)
+                hs[t] = state[0]
+            final = state
+        return cat(hs, 0), final
 
 
 class RNN(RNNBase):
@@ -397,6 +491,8 @@ class RNN(RNNBase):
         h_0: (L*D, N, H), zeros if None
         -> output: (T, N, D*H), or (N, T, D*H) if batch_first; h_n: (L*D, N, H)
         with L = num_layers and D = 2 if bidirectional else 1.
+    x may be a PackedSequence (a ragged batch): output is then one too, with each sequence's
+    final states at its own last step, in the caller's batch order.
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
@@ -412,7 +508,7 @@ class RNN(RNNBase):
     def _step(self, xw, state, w_hh_t, b_hh):
         return _rnn_step(xw, state, w_hh_t, b_hh, self.nonlinearity)
 
-    def forward(self, x: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor | PackedSequence, hx: Tensor | None = None) -> tuple:
         output, (h_n,) = self._forward(x, hx)
         return output, h_n
 
@@ -429,14 +525,16 @@ class LSTM(RNNBase):
         hx = (h_0, c_0): (L*D, N, H) each, zeros if None
         -> output: (T, N, D*H), or (N, T, D*H) if batch_first; (h_n, c_n): (L*D, N, H) each
         with L = num_layers and D = 2 if bidirectional else 1.
+    x may be a PackedSequence (a ragged batch): output is then one too, with each sequence's
+    final states at its own last step, in the caller's batch order.
     """
 
     _num_chunks = 4
     _state_labels = ("h_0", "c_0")
     _step = staticmethod(_lstm_step)
 
-    def forward(self, x: Tensor, hx: tuple[Tensor, Tensor] | None = None
-                ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+    def forward(self, x: Tensor | PackedSequence, hx: tuple[Tensor, Tensor] | None = None
+                ) -> tuple:
         output, (h_n, c_n) = self._forward(x, hx)
         return output, (h_n, c_n)
 
@@ -453,12 +551,14 @@ class GRU(RNNBase):
         h_0: (L*D, N, H), zeros if None
         -> output: (T, N, D*H), or (N, T, D*H) if batch_first; h_n: (L*D, N, H)
         with L = num_layers and D = 2 if bidirectional else 1.
+    x may be a PackedSequence (a ragged batch): output is then one too, with each sequence's
+    final states at its own last step, in the caller's batch order.
     """
 
     _num_chunks = 3
     _step = staticmethod(_gru_step)
     _fold_hh_bias = False  # b_hn is multiplied by r, so it must be added at each step
 
-    def forward(self, x: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor | PackedSequence, hx: Tensor | None = None) -> tuple:
         output, (h_n,) = self._forward(x, hx)
         return output, h_n

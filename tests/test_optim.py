@@ -232,7 +232,7 @@ def test_defaults_match_pytorch(cls, defaults):
 
 def test_export_order():
     assert optim.__all__ == ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW",
-                             "lr_scheduler"]
+                             "LBFGS", "lr_scheduler"]
     assert all(issubclass(cls, optim.Optimizer) for cls, _ in DEFAULTS)
 
 
@@ -362,7 +362,7 @@ def test_step_invalidates_graphs_that_saved_the_old_parameter(cls):
     loss = (w * w).sum()
     loss.backward(retain_graph=True)
     cls([w], lr=0.1).step()
-    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         loss.backward()
 
 

@@ -19,6 +19,7 @@ from .dtypes import (cdouble, cfloat, complex64, complex128, double, dtype, floa
 from .random import manual_seed
 from .serialization import load, save
 from .tensor import Tensor, cat, stack, where
+from . import utils  # torch.utils.data's twin: tl.utils.data.DataLoader
 
 # last: nn and optim build on the engine above
 from . import nn, optim  # noqa: E402
@@ -26,7 +27,7 @@ from . import nn, optim  # noqa: E402
 __all__ = ["Tensor", "arange", "autograd", "cat", "data", "detect_anomaly", "empty", "enable_grad",
            "from_numpy", "full", "is_grad_enabled", "manual_seed", "nn", "no_grad", "ones",
            "load", "ones_like", "optim", "rand", "randn", "random", "save", "set_grad_enabled",
-           "stack", "tensor", "viz", "where", "zeros", "zeros_like",
+           "stack", "tensor", "utils", "viz", "where", "zeros", "zeros_like",
            # dtypes, devices, legacy constructors; not the dtypes `bool int float`, so that
            # `from tinygrad_lstm import *` leaves the builtins alone
            "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor", "HalfTensor",

@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from .autograd.function import Function, OuterSum
+from .autograd.primitive import OuterSum, Primitive
 from .dtypes import array_result_type, default_float
 
 # exp overflows to inf for large arguments, which is the right value (sigmoid's exp(-x) for
@@ -34,7 +34,7 @@ def _floating(x):
     return x if x.dtype.kind == "f" else x.astype(default_float())
 
 
-class Neg(Function):
+class Neg(Primitive):
     """-x. VJP: -g."""
 
     @staticmethod
@@ -46,7 +46,7 @@ class Neg(Function):
         return -g
 
 
-class Exp(Function):
+class Exp(Primitive):
     """exp(x). VJP: g * out."""
 
     @staticmethod
@@ -62,7 +62,7 @@ class Exp(Function):
         return g * out
 
 
-class Log(Function):
+class Log(Primitive):
     """log(x). VJP: g / x."""
 
     @staticmethod
@@ -77,7 +77,7 @@ class Log(Function):
         return g / x
 
 
-class Tanh(Function):
+class Tanh(Primitive):
     """tanh(x). VJP: g * (1 - out**2)."""
 
     @staticmethod
@@ -95,7 +95,7 @@ class Tanh(Function):
         return dx
 
 
-class Sigmoid(Function):
+class Sigmoid(Primitive):
     """1 / (1 + exp(-x)). VJP: g * out * (1 - out)."""
 
     @staticmethod
@@ -120,7 +120,7 @@ class Sigmoid(Function):
         return dx
 
 
-class Relu(Function):
+class Relu(Primitive):
     """max(x, 0). VJP: g * (out > 0)."""
 
     @staticmethod
@@ -135,7 +135,7 @@ class Relu(Function):
         return g * (out > 0)
 
 
-class Cast(Function):
+class Cast(Primitive):
     """x.astype(dtype). VJP: g (the engine casts it back to x's dtype).
     A primitive because no arithmetic composite changes a dtype (float() / double())."""
 
@@ -178,7 +178,7 @@ def _promoted(fn, out, *operands, true_divide: bool = False):
     return np.asarray(fn(*cast)).astype(dtype, copy=False)
 
 
-class Add(Function):
+class Add(Primitive):
     """x + y. VJP: (g, g)."""
 
     @staticmethod
@@ -191,7 +191,7 @@ class Add(Function):
         return g, g
 
 
-class Sub(Function):
+class Sub(Primitive):
     """x - y. VJP: (g, -g)."""
 
     @staticmethod
@@ -204,7 +204,7 @@ class Sub(Function):
         return g, (-g if ctx.needs_input_grad[1] else None)
 
 
-class Mul(Function):
+class Mul(Primitive):
     """x * y. VJP: (g * y, g * x)."""
 
     @staticmethod
@@ -220,7 +220,7 @@ class Mul(Function):
         return (None if y is None else g * y), (None if x is None else g * x)
 
 
-class Div(Function):
+class Div(Primitive):
     """x / y. VJP: (g / y, -g * out / y)."""
 
     @staticmethod
@@ -239,7 +239,7 @@ class Div(Function):
         return (gx if dx else None), (-gx * out if dy else None)
 
 
-class Pow(Function):
+class Pow(Primitive):
     """x ** y. VJP: (g * y * x**(y-1), g * out * log(x)), each 0 where PyTorch masks it."""
 
     @staticmethod
@@ -261,7 +261,7 @@ class Pow(Function):
         return gx, gy
 
 
-class Addcmul(Function):
+class Addcmul(Primitive):
     """input + x * y (elementwise, broadcasting), PyTorch's addcmul with value = 1.
     VJP: (g, g * y, g * x). One node where `input + x * y` is two (the LSTM's c' = f*c + i*g)."""
 
@@ -286,14 +286,14 @@ class Addcmul(Function):
 # ---------------------------------------------------------------- matmul
 
 
-class Matmul(Function):
+class Matmul(Primitive):
     """x @ y for 1-D, 2-D and batched operands. VJP: (g @ y^T, x^T @ g)."""
 
     @staticmethod
     def forward(ctx, x, y):
         if x.ndim == 0 or y.ndim == 0:
-            raise ValueError(f"matmul: both operands need at least 1 dim, got "
-                             f"{x.shape} @ {y.shape}")
+            raise ValueError(f"matmul: both arguments to matmul need to be at least 1D, but they "
+                             f"are {x.ndim}D and {y.ndim}D: {x.shape} @ {y.shape}")
         if x.dtype is not y.dtype:  # PyTorch raises; promote, for `ndarray @ Tensor` constants
             dtype = array_result_type(x, y)
             x, y = x.astype(dtype, copy=False), y.astype(dtype, copy=False)
@@ -305,7 +305,8 @@ class Matmul(Function):
         ctx.save_for_backward(x if needs_y else None, y if needs_x else None)
         ctx.x_shape, ctx.y_shape = x.shape, y.shape
         if x.ndim > 2 and y.ndim == 2:  # one large GEMM beats NumPy's loop over the batch
-            out = np.dot(x.reshape(-1, k_y), y).reshape(*x.shape[:-1], y.shape[1])
+            rows = math.prod(x.shape[:-1])  # not -1: with k_y = 0 the row count is ambiguous
+            out = np.dot(x.reshape(rows, k_y), y).reshape(*x.shape[:-1], y.shape[1])
         else:  # np.dot always reaches BLAS; np.matmul does not for some 2-D layouts (10x slower)
             out = np.dot(x, y) if x.ndim <= 2 and y.ndim <= 2 else np.matmul(x, y)
         return out
@@ -321,9 +322,10 @@ class Matmul(Function):
         if x_ndim == 1 and y_ndim == 1:
             return (None if y is None else g * y), (None if x is None else g * x)
         if x_ndim >= 2 and y_ndim == 2:  # fold any batch into rows: dy is one GEMM, no batch sum
-            g2 = g.reshape(-1, g.shape[-1])
+            rows = math.prod(ctx.x_shape[:-1])  # not -1: a size may be 0
+            g2 = g.reshape(rows, g.shape[-1])
             dx = None if y is None else np.dot(g2, y.T).reshape(ctx.x_shape)
-            dy = None if x is None else OuterSum(x.reshape(-1, x.shape[-1]), g2)  # lazy x^T g
+            dy = None if x is None else OuterSum(x.reshape(rows, x.shape[-1]), g2)  # lazy x^T g
             return dx, dy
         # treat a 1-D operand as a matrix with a size-1 axis, then drop that axis again
         if x_ndim == 1:
@@ -340,7 +342,7 @@ class Matmul(Function):
         return dx, dy
 
 
-class Addmm(Function):
+class Addmm(Primitive):
     """input + x @ w for matrices x: (N, K), w: (K, M), PyTorch's addmm (beta = alpha = 1).
     VJP: (g, g @ w^T, x^T @ g). One node where `input + x @ w` records two (the LSTM step)."""
 
@@ -371,7 +373,7 @@ class Addmm(Function):
                 None if x is None else OuterSum(x, g))  # lazy x^T g, as Matmul's
 
 
-class Linear(Function):
+class Linear(Primitive):
     """x @ w^T + b for x: (*, K), w: (M, K), b: (M,) (or (1,)) or None, PyTorch's F.linear.
     VJP: (g @ w, g^T x, g summed over rows). A primitive for measured speed: one node where
     the composite records three (w.T, the matmul, the bias add), and for (T, N, K) input no
@@ -411,7 +413,7 @@ def _unreduce(g: np.ndarray, axes: tuple | None, keepdim: bool, shape: tuple) ->
     return np.broadcast_to(g, shape)
 
 
-class Sum(Function):
+class Sum(Primitive):
     """x.sum(axes). VJP: g broadcast back over the summed axes."""
 
     @staticmethod
@@ -425,13 +427,12 @@ class Sum(Function):
         return _unreduce(g, axes, keepdim, shape), None, None
 
 
-class Max(Function):
+class Max(Primitive):
     """x.max(axes). VJP: g shared equally among the elements equal to the max."""
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
-        if x.size == 0:
-            raise ValueError(f"max: cannot reduce an empty tensor of shape {x.shape}")
+        # an empty x reduces only over non-empty axes: Tensor.amax raises PyTorch's errors first
         out = np.asarray(x.max(axis=axes, keepdims=True))
         ctx.save_for_backward(x, out)
         ctx.args = (axes, keepdim)
@@ -449,8 +450,10 @@ class Max(Function):
 # ---------------------------------------------------------------- movement
 
 
-class Reshape(Function):
+class Reshape(Primitive):
     """x.reshape(shape). VJP: g.reshape(x.shape)."""
+
+    view = True
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -462,8 +465,10 @@ class Reshape(Function):
         return g.reshape(ctx.x_shape), None
 
 
-class Permute(Function):
+class Permute(Primitive):
     """x.transpose(axes). VJP: g transposed by the inverse permutation."""
+
+    view = True
 
     @staticmethod
     def forward(ctx, x, axes):
@@ -486,16 +491,21 @@ def _is_basic(index) -> bool:
     return True
 
 
-class Getitem(Function):
+class Getitem(Primitive):
     """x[index]. VJP: g scattered into zeros at index (added up where an index repeats)."""
+
+    view = True
 
     @staticmethod
     def forward(ctx, x, index):
         ctx.args = (x.shape, x.dtype, index)
         try:
-            return x[index]
+            out = x[index]
         except IndexError as e:
             raise IndexError(f"getitem: {e} (tensor of shape {x.shape})") from None
+        if type(out) is not np.ndarray:  # one element: NumPy copies it out, PyTorch gives a view
+            out = x[(index if type(index) is tuple else (index,)) + (Ellipsis,)]
+        return out
 
     @staticmethod
     def backward(ctx, g):
@@ -508,18 +518,26 @@ class Getitem(Function):
         return dx, None
 
 
-class Cat(Function):
-    """concatenate(xs, axis). VJP: g split back into the inputs' sizes along axis."""
+class Cat(Primitive):
+    """concatenate(xs, axis), where a 1-D empty x beside others is left out (PyTorch's legacy
+    rule). VJP: g split back into the inputs' sizes along axis (empty for a left-out x)."""
 
     @staticmethod
     def forward(ctx, axis, *xs):
-        ctx.args = (axis, np.cumsum([x.shape[axis] for x in xs])[:-1])
-        return np.concatenate(xs, axis=axis)
+        skip = [np.shape(x) == (0,) for x in xs]
+        ctx.skip = skip if any(skip) and not all(skip) else None
+        kept = xs if ctx.skip is None else [x for x, s in zip(xs, skip) if not s]
+        ctx.args = (axis, np.cumsum([np.shape(x)[axis] for x in kept])[:-1])
+        return np.concatenate(kept, axis=axis)
 
     @staticmethod
     def backward(ctx, g):
         axis, offsets = ctx.args
-        return (None, *np.split(g, offsets, axis=axis))
+        pieces = np.split(g, offsets, axis=axis)
+        if ctx.skip is not None:  # a left-out input's gradient is empty, as the input is
+            kept = iter(pieces)
+            pieces = [np.zeros(0, g.dtype) if s else next(kept) for s in ctx.skip]
+        return (None, *pieces)
 
 
 def _stack0(xs) -> np.ndarray:
@@ -528,7 +546,7 @@ def _stack0(xs) -> np.ndarray:
     return np.array(xs)
 
 
-class Stack(Function):
+class Stack(Primitive):
     """stack(xs, axis). VJP: g unstacked along axis."""
 
     @staticmethod
@@ -556,9 +574,11 @@ def _slices(bounds: tuple, axis: int) -> tuple:
 # zero arrays (quadratic in T when an LSTM unbinds its hoisted input projection).
 
 
-class Split(Function):
+class Split(Primitive):
     """Views x[..., a:b, ...] along axis for each (a, b) in bounds (multi-output).
     VJP: concatenate(gs, axis)."""
+
+    view = True
 
     @staticmethod
     def forward(ctx, x, bounds, axis):
@@ -570,8 +590,10 @@ class Split(Function):
         return np.concatenate(gs, axis=ctx.axis), None, None
 
 
-class Unbind(Function):
+class Unbind(Primitive):
     """The slices x[..., i, ...] along axis (multi-output). VJP: stack(gs, axis)."""
+
+    view = True
 
     @staticmethod
     def forward(ctx, x, axis):
@@ -583,7 +605,75 @@ class Unbind(Function):
         return (_stack0(gs) if ctx.axis == 0 else np.stack(gs, axis=ctx.axis)), None
 
 
-class Where(Function):
+class Expand(Primitive):
+    """x broadcast to shape, a read-only view. VJP: g (the engine sums it back to x's shape)."""
+
+    view = True
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None
+
+
+class Clone(Primitive):
+    """A C-ordered copy of x (clone, contiguous). VJP: g."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.array(x, order="C")
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+def view_of(array: np.ndarray, steps: tuple) -> np.ndarray:
+    """Replay view steps ((op, args, output index), ...) on an array."""
+    for op, rest, i in steps:
+        array = op.forward(op(), array, *rest)
+        if i is not None:
+            array = array[i]
+    return array
+
+
+def write_region(array: np.ndarray, steps: tuple, value) -> None:
+    """array's region picked by the view steps := value (the last step may be any index)."""
+    *lead, (op, rest, i) = steps
+    target = view_of(array, tuple(lead))
+    if op is Getitem:  # also an advanced index, which picks a copy to read but writes in place
+        target[rest[0]] = value
+    else:
+        view_of(target, ((op, rest, i),))[...] = value
+
+
+class CopySlices(Primitive):
+    """base with the region picked by view steps replaced by src, written into base's memory:
+    the write of `base[index] = src` and of an in-place op on a view of base.
+    VJP: (g with the region zeroed, g's region, None)."""
+
+    @staticmethod
+    def forward(ctx, base, src, steps):
+        write_region(base, steps, src)
+        ctx.steps = steps
+        return base
+
+    @staticmethod
+    def backward(ctx, g):
+        needs_base, needs_src, _ = ctx.needs_input_grad
+        g_base = g_src = None
+        if needs_base:
+            g_base = np.array(g)
+            write_region(g_base, ctx.steps, 0)
+        if needs_src:
+            g_src = view_of(g, ctx.steps)
+        return g_base, g_src, None
+
+
+class Where(Primitive):
     """where(cond, x, y). VJP: (None, g where cond, g where not cond)."""
 
     @staticmethod
@@ -602,15 +692,18 @@ class Where(Function):
 # ---------------------------------------------------------------- fused nn (for stability)
 
 
-class LogSoftmax(Function):
+class LogSoftmax(Primitive):
     """x - logsumexp(x, axis). VJP: g - exp(out) * sum(g, axis)."""
 
     @staticmethod
     def forward(ctx, x, axis):
+        ctx.axis = axis
+        if x.size == 0:  # nothing to normalize, over any axis (also an empty one), as in PyTorch
+            ctx.save_for_backward(x)
+            return x.copy()
         shifted = x - x.max(axis=axis, keepdims=True)  # subtract the max so exp cannot overflow
         out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         ctx.save_for_backward(out)
-        ctx.axis = axis
         return out
 
     @staticmethod
@@ -630,7 +723,7 @@ def class_targets(target: np.ndarray, ignore_index: int, n_classes: int, op: str
     return t, valid
 
 
-class CrossEntropy(Function):
+class CrossEntropy(Primitive):
     """Mean/sum/per-row -log softmax(x)[target] over rows of x: (N, C), target: (N,) ints,
     with label smoothing and an ignored class. VJP: (softmax(x) - smoothed onehot) * g / n."""
 

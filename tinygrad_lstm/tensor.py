@@ -5,7 +5,6 @@ import weakref
 
 import numpy as np
 
-from .autograd.grad_mode import _state
 from .conversions import Conversions
 from .device import as_device
 from .dtypes import by_numpy, default_float, to_numpy
@@ -41,13 +40,33 @@ def _bounds(n: int, size: int) -> tuple:
 
 def _normalize_dims(dim, ndim: int, op: str) -> tuple | None:
     """None (all dims) or a sorted tuple of non-negative dims."""
-    if dim is None:
+    if dim is None or (isinstance(dim, (tuple, list)) and not dim):  # dim=() means all dims
         return None
     dims = dim if isinstance(dim, (tuple, list)) else (dim,)
     axes = tuple(sorted({_normalize_dim(d, ndim, op) for d in dims}))
     if len(axes) != len(dims):
         raise ValueError(f"{op}: dim {dim} repeats a dimension")
     return axes if ndim else None
+
+
+def _check_empty_reduction(shape: tuple, dim, op: str) -> None:
+    """PyTorch's errors for max-like reductions of an empty tensor: over all dims (no identity),
+    or over a dim of size 0. `dim` as the op reports it: the user's dims (amax), or the wrapped
+    one (max(dim))."""
+    dims = dim if isinstance(dim, (tuple, list)) else () if dim is None else (dim,)
+    if not dims:
+        raise RuntimeError(f"{op}: Expected reduction dim to be specified for input.numel() == 0. "
+                           f"Specify the reduction dim with the 'dim' argument.")
+    for d in dims:
+        if shape[d] == 0:
+            raise IndexError(f"{op}: Expected reduction dim {d} to have non-zero size.")
+
+
+def _check_empty_arg(shape: tuple, axis: int | None, op: str) -> None:
+    """argmax/argmin of an empty tensor: PyTorch raises IndexError in both cases."""
+    if axis is None:
+        raise IndexError(f"{op}: Expected reduction dim to be specified for input.numel() == 0.")
+    _check_empty_reduction(shape, axis, op)
 
 
 def _as_array(data, dtype, infer: bool) -> np.ndarray:
@@ -87,13 +106,14 @@ class Tensor(Conversions):
     NumPy array or Tensor keeps its dtype. `Tensor(2, 3)` is a (2, 3) tensor of zeros.
     """
 
-    __slots__ = ("_array", "requires_grad", "_grad", "_ctx", "_key", "_hooks", "__weakref__")
+    __slots__ = ("_array", "requires_grad", "_grad", "_ctx", "_key", "_hooks", "_view",
+                 "__weakref__")
     __array_ufunc__ = None  # make `ndarray * Tensor` call Tensor.__rmul__, not NumPy
 
     def __init__(self, *data, requires_grad: bool = False, dtype=None, device=None) -> None:
         as_device(device)
         self._array = _as_array(_data_or_size(data), dtype, infer=False)
-        self._grad = self._ctx = self._key = self._hooks = None
+        self._grad = self._ctx = self._key = self._hooks = self._view = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_()
@@ -105,7 +125,7 @@ class Tensor(Conversions):
         t._array = data if type(data) is np.ndarray else np.asarray(data)
         t.requires_grad = ctx is not None
         t._ctx, t._key = ctx, key
-        t._grad = t._hooks = None
+        t._grad = t._hooks = t._view = None  # _view: (base, steps) of a view, set by ops
         return t
 
     # ------------------------------------------------------------ attributes
@@ -210,6 +230,12 @@ class Tensor(Conversions):
         """The same data, cut from the graph."""
         return Tensor._make(self._array)
 
+    def detach_(self) -> "Tensor":
+        """Cut this tensor from the graph, in place: it becomes a leaf."""
+        self._ctx = self._key = self._view = None
+        self.requires_grad = False
+        return self
+
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if self._ctx is not None:
             if not requires_grad:
@@ -253,6 +279,7 @@ class Tensor(Conversions):
                 t._grad = Tensor._make(grad._array.copy()) if t._grad is None else \
                     Tensor._make(t._grad._array + grad._array)
 
+        keep.retains_grad = True  # runs after the tensor's other hooks, whenever registered
         self.register_hook(keep)
 
     # ------------------------------------------------------------ operators
@@ -281,6 +308,9 @@ class Tensor(Conversions):
     def __ne__(self, other): return Tensor._make(self._array != _array_of(other))
     def __and__(self, other): return Tensor._make(self._array & _array_of(other))
     def __or__(self, other): return Tensor._make(self._array | _array_of(other))
+    def __xor__(self, other): return Tensor._make(self._array ^ _array_of(other))
+    def __floordiv__(self, other): return Tensor._make(self._array // _array_of(other))
+    def __rfloordiv__(self, other): return Tensor._make(_array_of(other) // self._array)
     def __invert__(self): return Tensor._make(~self._array)
 
     # ------------------------------------------------------------ primitive ops
@@ -305,20 +335,27 @@ class Tensor(Conversions):
         return ops.Sum.apply(self, _normalize_dims(dim, self.ndim, "sum"), keepdim)
 
     def amax(self, dim=None, keepdim: bool = False) -> "Tensor":
-        return ops.Max.apply(self, _normalize_dims(dim, self.ndim, "amax"), keepdim)
+        axes = _normalize_dims(dim, self.ndim, "amax")
+        if self._array.size == 0:
+            _check_empty_reduction(self.shape, dim, "amax()")
+        return ops.Max.apply(self, axes, keepdim)
 
     def max(self, dim: int | None = None, keepdim: bool = False) -> "Tensor | _MinMax":
         """The largest element; with `dim`, the pair (values, indices) as in PyTorch, whose
         gradient goes to the returned index only (amax shares it among ties)."""
         if dim is None:
+            if self._array.size == 0:
+                _check_empty_reduction(self.shape, None, "max()")
             return self.amax()
         return self._pick(np.argmax, dim, keepdim, "max")
 
     def _pick(self, arg, dim: int, keepdim: bool, op: str) -> "_MinMax":
         """(values, indices) at arg(x, dim): values gathered by index, so ties do not share."""
+        dim = _normalize_dim(dim, self.ndim, op)
         if self.ndim == 0:
             return _MinMax(self, Tensor._make(np.zeros((), np.int64)))
-        dim = _normalize_dim(dim, self.ndim, op)
+        if self._array.size == 0:
+            _check_empty_reduction(self.shape, dim, op + "()")
         index = arg(self._array, axis=dim, keepdims=True)
         where_ = list(np.indices(index.shape, sparse=True))
         where_[dim] = index
@@ -330,8 +367,6 @@ class Tensor(Conversions):
     def reshape(self, *shape) -> "Tensor":
         return ops.Reshape.apply(self, _sizes(shape))
 
-    view = reshape
-
     def permute(self, *dims) -> "Tensor":
         dims = _sizes(dims)
         axes = tuple(_normalize_dim(d, self.ndim, "permute") for d in dims)
@@ -342,13 +377,19 @@ class Tensor(Conversions):
 
     def split(self, split_size_or_sections, dim: int = 0) -> tuple:
         """Pieces of `split_size` (the last may be smaller) or of the given sizes along dim."""
+        if self.ndim == 0:
+            raise RuntimeError("split expects at least a 1-dimensional tensor")
         dim = _normalize_dim(dim, self.ndim, "split")
         n = self.shape[dim]
         if isinstance(split_size_or_sections, (int, np.integer)):
-            if split_size_or_sections <= 0:
-                raise ValueError(f"split: split_size must be positive, got "
-                                 f"{split_size_or_sections}")
-            bounds = _bounds(n, split_size_or_sections)
+            if split_size_or_sections < 0:
+                raise ValueError(f"split: split expects split_size be non-negative, but got "
+                                 f"split_size={split_size_or_sections}")
+            if split_size_or_sections == 0 and n:
+                raise ValueError(f"split: split_size can only be 0 if dimension size is 0, but "
+                                 f"got dimension size of {n} (split_size 0, tensor of shape "
+                                 f"{self.shape})")
+            bounds = _bounds(n, split_size_or_sections) if n else ((0, 0),)  # one empty piece
         else:
             if not isinstance(split_size_or_sections, (list, tuple)) or not all(
                     _is_int(s) for s in split_size_or_sections):
@@ -363,6 +404,8 @@ class Tensor(Conversions):
         return ops.Split.apply(self, bounds, dim)
 
     def unbind(self, dim: int = 0) -> tuple:
+        if self.ndim == 0:
+            raise IndexError("unbind: Dimension specified as 0 but tensor has no dimensions")
         return ops.Unbind.apply(self, _normalize_dim(dim, self.ndim, "unbind"))
 
     def log_softmax(self, dim: int) -> "Tensor":
@@ -377,14 +420,21 @@ class Tensor(Conversions):
     def mean(self, dim=None, keepdim: bool = False) -> "Tensor":
         axes = _normalize_dims(dim, self.ndim, "mean")
         count = self._array.size if axes is None else int(np.prod([self.shape[a] for a in axes]))
+        if count == 0:  # 0 / 0: nan, as in PyTorch, without NumPy's warning
+            return self.sum(axes, keepdim) * float("nan")
         return self.sum(axes, keepdim) / count
 
     def amin(self, dim=None, keepdim: bool = False) -> "Tensor":
-        return -((-self).amax(_normalize_dims(dim, self.ndim, "amin"), keepdim))
+        axes = _normalize_dims(dim, self.ndim, "amin")
+        if self._array.size == 0:
+            _check_empty_reduction(self.shape, dim, "amin()")
+        return -((-self).amax(axes, keepdim))
 
     def min(self, dim: int | None = None, keepdim: bool = False) -> "Tensor | _MinMax":
         """The smallest element; with `dim`, (values, indices) as `max` gives them."""
         if dim is None:
+            if self._array.size == 0:
+                _check_empty_reduction(self.shape, None, "min()")
             return self.amin()
         return self._pick(np.argmin, dim, keepdim, "min")
 
@@ -408,12 +458,20 @@ class Tensor(Conversions):
         axes = list(range(self.ndim))
         d0, d1 = _normalize_dim(dim0, self.ndim, "transpose"), _normalize_dim(dim1, self.ndim,
                                                                                "transpose")
-        axes[d0], axes[d1] = axes[d1], axes[d0]
+        if axes:  # a 0-d tensor takes dims 0 and -1 and stays as it is
+            axes[d0], axes[d1] = axes[d1], axes[d0]
         return ops.Permute.apply(self, tuple(axes))
 
     @property
     def T(self) -> "Tensor":
-        return self if self.ndim < 2 else ops.Permute.apply(self, tuple(range(self.ndim))[::-1])
+        return ops.Permute.apply(self, tuple(range(self.ndim))[::-1])  # a view, even for 1-D
+
+    def t(self) -> "Tensor":
+        """The transpose of a matrix; a 0-d or 1-D tensor as it is (PyTorch's t())."""
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+                               f"{self.ndim}D")
+        return self.T
 
     def chunk(self, chunks: int, dim: int = 0) -> tuple:
         """`chunks` pieces of equal size ceil(n / chunks) along dim (the last may be smaller)."""
@@ -422,13 +480,19 @@ class Tensor(Conversions):
         if chunks <= 0:
             raise ValueError(f"chunk: chunks must be positive, got {chunks}")
         shape = self._array.shape  # not the properties: chunk runs at every LSTM step
+        if not shape:
+            raise RuntimeError("chunk expects at least a 1-dimensional tensor")
         dim = _normalize_dim(dim, len(shape), "chunk")
         n = shape[dim]
-        # every LSTM step chunks its gates: straight to Split, no detour via split()
-        return ops.Split.apply(self, _bounds(n, max(-(-n // chunks), 1)), dim)
+        # every LSTM step chunks its gates: straight to Split, no detour via split(). An empty
+        # dim gives `chunks` empty pieces, as in PyTorch (split gives one)
+        bounds = _bounds(n, -(-n // chunks)) if n else ((0, 0),) * chunks
+        return ops.Split.apply(self, bounds, dim)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
-        if self.ndim == 0:
+        if self.ndim == 0:  # dims 0 and -1 are valid here too; the result has one element
+            for d in (start_dim, end_dim):
+                _normalize_dim(d, 0, "flatten")
             return self.reshape(1)
         s, e = _normalize_dim(start_dim, self.ndim, "flatten"), _normalize_dim(end_dim, self.ndim,
                                                                                "flatten")
@@ -438,9 +502,12 @@ class Tensor(Conversions):
 
     def squeeze(self, dim: int | None = None) -> "Tensor":
         if dim is None or self.ndim == 0:
+            if dim is not None:
+                _normalize_dim(dim, 0, "squeeze")  # a 0-d tensor takes dims 0 and -1
             return self.reshape(tuple(n for n in self.shape if n != 1))
         d = _normalize_dim(dim, self.ndim, "squeeze")
-        return self if self.shape[d] != 1 else self.reshape(self.shape[:d] + self.shape[d + 1:])
+        return self.reshape(self.shape[:d] + self.shape[d + 1:] if self.shape[d] == 1 else
+                            self.shape)
 
     def unsqueeze(self, dim: int) -> "Tensor":
         d = _normalize_dim(dim, self.ndim + 1, "unsqueeze")
@@ -454,53 +521,146 @@ class Tensor(Conversions):
                                              zip(self.shape[::-1], shape[::-1]))
         if not ok:
             raise ValueError(f"expand: cannot expand a tensor of shape {self.shape} to {shape}")
-        return self + np.zeros(shape, self._array.dtype)  # broadcasting does the expanding
+        return ops.Expand.apply(self, shape)
+
+    def expand_as(self, other: "Tensor") -> "Tensor":
+        return self.expand(other.shape)
+
+    def view(self, *shape) -> "Tensor":
+        """reshape that never copies: PyTorch's error where the memory layout does not allow it."""
+        out = self.reshape(*shape)
+        if out._view is None and self._array.size:
+            raise RuntimeError(f"view: view size {list(out.shape)} is not compatible with input "
+                               f"tensor's size and stride (shape {list(self.shape)}); use "
+                               f".reshape(...) instead.")
+        return out
+
+    def view_as(self, other: "Tensor") -> "Tensor":
+        return self.view(other.shape)
+
+    def narrow(self, dim: int, start: int, length: int) -> "Tensor":
+        """A view of `length` elements from `start` along dim."""
+        d = _normalize_dim(dim, self.ndim, "narrow")
+        n = self.shape[d]
+        start = start + n if start < 0 else start
+        if not (0 <= start and length >= 0 and start + length <= n):
+            raise IndexError(f"narrow: start ({start}) + length ({length}) exceeds dimension "
+                             f"size ({n})")
+        return self[(slice(None),) * d + (slice(start, start + length),)]
+
+    def select(self, dim: int, index: int) -> "Tensor":
+        d = _normalize_dim(dim, self.ndim, "select")
+        if not -self.shape[d] <= index < self.shape[d]:
+            raise IndexError(f"select: index {index} out of range for tensor of size "
+                             f"{tuple(self.shape)} at dimension {dim}")
+        return self[(slice(None),) * d + (index,)]
+
+    def clone(self) -> "Tensor":
+        return ops.Clone.apply(self)
+
+    def contiguous(self) -> "Tensor":
+        return self if self._array.flags.c_contiguous else ops.Clone.apply(self)
+
+    def is_contiguous(self) -> bool:
+        return self._array.flags.c_contiguous
+
+    # in-place view ops: the tensor itself becomes the view
+    def unsqueeze_(self, dim: int) -> "Tensor": return self._become(self.unsqueeze(dim))
+    def squeeze_(self, dim: int | None = None) -> "Tensor": return self._become(self.squeeze(dim))
+    def t_(self) -> "Tensor": return self._become(self.t())
+
+    def transpose_(self, dim0: int, dim1: int) -> "Tensor":
+        return self._become(self.transpose(dim0, dim1))
+
+    def _become(self, view: "Tensor") -> "Tensor":
+        self._array = view._array
+        if self._view is not None:  # still a view of the same base, by one step more
+            self._view = view._view
+        if self._ctx is not None:  # a leaf stays a leaf with a new shape
+            self._ctx, self._key = view._ctx, view._key
+        return self
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
         axis = None if dim is None or self.ndim == 0 else _normalize_dim(dim, self.ndim, "argmax")
+        if self._array.size == 0:
+            _check_empty_arg(self.shape, axis, "argmax()")
         return Tensor._make(np.asarray(self._array.argmax(axis, keepdims=keepdim)))
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
         axis = None if dim is None or self.ndim == 0 else _normalize_dim(dim, self.ndim, "argmin")
+        if self._array.size == 0:
+            _check_empty_arg(self.shape, axis, "argmin()")
         return Tensor._make(np.asarray(self._array.argmin(axis, keepdims=keepdim)))
 
-    # ------------------------------------------------------------ in-place (no gradient)
-
-    def _inplace(self, op: str, fn, *args) -> "Tensor":
-        """Run fn(self._array, *args) in place and bump the version counter."""
-        if _state.grad_enabled and (self.requires_grad or any(
-                isinstance(a, Tensor) and a.requires_grad for a in args)):
-            what = "a leaf Variable that requires grad" if self._ctx is None and \
-                self.requires_grad else "a tensor that requires grad"
-            raise RuntimeError(f"{op}: {what} is being used in an in-place operation, which "
-                               f"autograd does not record; use the out-of-place op, or wrap "
-                               f"parameter updates in no_grad()")
-        try:
-            fn(self._array, *map(_array_of, args))
-        except (TypeError, ValueError) as e:
-            shapes = ", ".join(str(np.shape(_array_of(a))) for a in args)
-            raise RuntimeError(f"{op}: cannot update a tensor of shape {self.shape} and dtype "
-                               f"{self.dtype} in place with ({shapes}): {e}") from None
-        note_inplace(self._array)
-        return self
+    # ------------------------------------------------------------ in-place (inplace.py)
 
     def add_(self, other, alpha: float = 1) -> "Tensor":
-        return self._inplace("add_", _add_scaled, other, alpha)
+        return inplace.update(self, "add_", _add_scaled_t, (other, alpha), _add_scaled)
 
     def sub_(self, other, alpha: float = 1) -> "Tensor":
-        return self._inplace("sub_", _add_scaled, other, -alpha)
+        return inplace.update(self, "sub_", _add_scaled_t, (other, -alpha), _add_scaled)
 
-    def mul_(self, other) -> "Tensor": return self._inplace("mul_", _mul_into, other)
-    def div_(self, other) -> "Tensor": return self._inplace("div_", _div_into, other)
-    def zero_(self) -> "Tensor": return self._inplace("zero_", np.copyto, 0)
-    def fill_(self, value: float) -> "Tensor": return self._inplace("fill_", np.copyto, value)
-    def copy_(self, src) -> "Tensor": return self._inplace("copy_", np.copyto, src)
+    def mul_(self, other) -> "Tensor":
+        return inplace.update(self, "mul_", Tensor.__mul__, (other,), _mul_into)
+
+    def div_(self, other) -> "Tensor":
+        return inplace.update(self, "div_", Tensor.__truediv__, (other,), _div_into)
+
+    def pow_(self, exponent) -> "Tensor":
+        return inplace.update(self, "pow_", Tensor.__pow__, (exponent,))
+
+    def floor_divide_(self, other) -> "Tensor":
+        return inplace.update(self, "floor_divide_", Tensor.__floordiv__, (other,))
+
+    def matmul_(self, other) -> "Tensor":  # for @=: PyTorch keeps the tensor, so must the shape
+        return inplace.update(self, "matmul_", Tensor.matmul, (other,))
+
+    def neg_(self) -> "Tensor": return inplace.update(self, "neg_", Tensor.__neg__, ())
+    def exp_(self) -> "Tensor": return inplace.update(self, "exp_", Tensor.exp, ())
+    def log_(self) -> "Tensor": return inplace.update(self, "log_", Tensor.log, ())
+    def tanh_(self) -> "Tensor": return inplace.update(self, "tanh_", Tensor.tanh, ())
+    def sigmoid_(self) -> "Tensor": return inplace.update(self, "sigmoid_", Tensor.sigmoid, ())
+    def relu_(self) -> "Tensor": return inplace.update(self, "relu_", Tensor.relu, ())
+    def abs_(self) -> "Tensor": return inplace.update(self, "abs_", Tensor.abs, ())
+    def sqrt_(self) -> "Tensor": return inplace.update(self, "sqrt_", Tensor.sqrt, ())
 
     def clamp_(self, min=None, max=None) -> "Tensor":
-        return self._inplace("clamp_", lambda x, lo, hi: np.clip(x, lo, hi, out=x), min, max)
+        return inplace.update(self, "clamp_", Tensor.clamp, (min, max), _clip_into)
+
+    clip_ = clamp_
+
+    def zero_(self) -> "Tensor":
+        return inplace.update(self, "zero_", _filled, (0,), np.copyto)
+
+    def fill_(self, value) -> "Tensor":
+        return inplace.update(self, "fill_", _filled, (value,), np.copyto)
+
+    def copy_(self, src) -> "Tensor":
+        """self := src (broadcast to self's shape, cast to self's dtype by any cast)."""
+        return inplace.update(self, "copy_", _filled, (src,), _copy_into, cast="unsafe")
+
+    def masked_fill_(self, mask, value) -> "Tensor":
+        return inplace.update(self, "masked_fill_", _masked_filled, (mask, value))
 
     def __setitem__(self, index, value) -> None:
-        self._inplace("__setitem__", lambda x, v: x.__setitem__(_unwrap_index(index), v), value)
+        inplace.setitem(self, index, value)
+
+    def __iadd__(self, other): return self.add_(other)  # self += other, in place
+    def __isub__(self, other): return self.sub_(other)  # self -= other, in place
+    def __imul__(self, other): return self.mul_(other)  # self *= other, in place
+    def __itruediv__(self, other): return self.div_(other)  # self /= other, in place
+    def __ifloordiv__(self, other): return self.floor_divide_(other)  # self //= other
+    def __ipow__(self, other): return self.pow_(other)  # self **= other, in place
+    def __imatmul__(self, other): return self.matmul_(other)  # self @= other, in place
+
+    def __iand__(self, other):  # self &= other, in place (bool and int tensors)
+        return inplace.update(self, "__iand__", Tensor.__and__, (other,), _and_into)
+
+    def __ior__(self, other):  # self |= other, in place
+        return inplace.update(self, "__ior__", Tensor.__or__, (other,), _or_into)
+
+    def __ixor__(self, other):  # self ^= other, in place
+        return inplace.update(self, "__ixor__", Tensor.__xor__, (other,), _xor_into)
 
 
 class _MinMax(tuple):
@@ -531,12 +691,26 @@ def _add_scaled(x, y, alpha):
         np.add(x, y if alpha == 1 else np.multiply(y, alpha), out=x)
 
 
-def _mul_into(x, y):
-    np.multiply(x, y, out=x)
+def _add_scaled_t(x: Tensor, y, alpha) -> Tensor:
+    return x + y if alpha == 1 else x + y * alpha
 
 
-def _div_into(x, y):
-    np.divide(x, y, out=x)
+def _filled(x: Tensor, value) -> Tensor:
+    """value everywhere; x stays in the graph with gradient 0, as PyTorch's fill_ keeps it."""
+    return where(True, value, x)
+
+
+def _masked_filled(x: Tensor, mask, value) -> Tensor:
+    return where(mask, value, x)
+
+
+def _mul_into(x, y): np.multiply(x, y, out=x)
+def _div_into(x, y): np.divide(x, y, out=x)
+def _clip_into(x, lo, hi): np.clip(x, lo, hi, out=x)
+def _copy_into(x, y): np.copyto(x, y, casting="unsafe")
+def _and_into(x, y): np.bitwise_and(x, y, out=x)
+def _or_into(x, y): np.bitwise_or(x, y, out=x)
+def _xor_into(x, y): np.bitwise_xor(x, y, out=x)
 
 
 def _unwrap_index(index):
@@ -547,14 +721,21 @@ def _unwrap_index(index):
 
 
 def cat(tensors: "list[Tensor]", dim: int = 0) -> Tensor:
-    """Concatenate along an existing dim."""
+    """Concatenate along an existing dim. As in PyTorch, a 1-D empty tensor may stand beside
+    tensors of any shape (its legacy rule): it is left out."""
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
-    ref = tensors[0]
-    axis = _normalize_dim(dim, np.ndim(_array_of(ref)), "cat")
-    for t in tensors[1:]:
-        s, r = np.shape(_array_of(t)), np.shape(_array_of(ref))
+    shapes = [np.shape(_array_of(t)) for t in tensors]
+    if () in shapes:
+        raise ValueError(f"cat: zero-dimensional tensor (at position {shapes.index(())}) cannot "
+                         f"be concatenated")
+    kept = [s for s in shapes if s != (0,)]
+    if not kept:  # only 1-D empty tensors: PyTorch gives (0,), whatever dim says
+        return ops.Cat.apply(0, *tensors)
+    r = kept[0]
+    axis = _normalize_dim(dim, len(r), "cat")
+    for s in kept[1:]:
         if len(s) != len(r) or s[:axis] + s[axis + 1:] != r[:axis] + r[axis + 1:]:
             raise ValueError(f"cat: shapes {r} and {s} differ outside dim {dim}")
     return ops.Cat.apply(axis, *tensors)
@@ -577,4 +758,5 @@ def where(condition: "Tensor | np.ndarray", x: "Tensor | float",
 
 # ops and the tape build on Tensor, so they are imported after it is defined
 from . import ops  # noqa: E402
-from .autograd.function import note_inplace, version_of  # noqa: E402
+from . import inplace  # noqa: E402
+from .autograd.primitive import version_of  # noqa: E402

@@ -9,7 +9,7 @@ from operator import attrgetter
 import numpy as np
 
 from ..tensor import Tensor
-from .function import OuterSum, _check_finite, _modified_since
+from .primitive import OuterSum, _check_finite, _modified_since
 from .grad_mode import _state
 
 
@@ -59,7 +59,9 @@ def _reachable(root) -> list:
 
 
 def _run_hooks(hooks, grad: np.ndarray, where: str) -> np.ndarray:
-    for fn in hooks:
+    """The hooks in order of registration, then retain_grad's: `.grad` sees every hook (PyTorch
+    2's order)."""
+    for fn in sorted(hooks, key=_retains_grad):  # stable: the others keep their order
         out = fn(Tensor._make(grad))
         if out is not None:
             new = out._array if isinstance(out, Tensor) else np.asarray(out)
@@ -70,13 +72,17 @@ def _run_hooks(hooks, grad: np.ndarray, where: str) -> np.ndarray:
     return grad
 
 
+def _retains_grad(hook) -> bool:
+    return getattr(hook, "retains_grad", False)
+
+
 def _check_saved(node) -> None:
     """Refuse to run a VJP whose saved arrays were changed in place after it was recorded."""
     for a in node.saved_tensors:
         if isinstance(a, np.ndarray) and _modified_since(a, node.seq):
             raise RuntimeError(
-                f"one of the arrays needed for gradient computation has been modified by an "
-                f"in-place operation: an array of shape {a.shape} saved by {node.name()} was "
+                f"one of the variables needed for gradient computation has been modified by an "
+                f"inplace operation: an array of shape {a.shape} saved by {node.name()} was "
                 f"changed after the op was recorded. Use out-of-place ops (x = x + y, not "
                 f"x.add_(y)) on tensors the graph still needs.")
 
@@ -129,7 +135,7 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
                 grad_outputs.append(g)
             if not found:
                 continue
-            if missing:
+            if missing and node.materialize_grads:
                 grad_outputs = [np.zeros(s, d) if g is None else g
                                 for g, (s, d) in zip(grad_outputs, node.outputs)]
             if node.hooks:

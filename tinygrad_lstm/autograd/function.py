@@ -1,234 +1,172 @@
-"""`Function`: the one way an op enters the tape, for built-in ops and user ops alike.
+"""`Function`: a user's own differentiable op, written with Tensors as in PyTorch.
 
-A Function's `forward(ctx, *args)` and `backward(ctx, *grad_outputs)` are static methods that
-see NumPy arrays (Tensors are unwrapped on the way in and wrapped on the way out). The ctx *is*
-the graph node: `apply` creates one per call and records it only when a gradient is needed.
+    class MyReLU(Function):
+        @staticmethod
+        def forward(ctx, input):           # Tensors in, grad recording off
+            ctx.save_for_backward(input)
+            return input.clamp(min=0)
+        @staticmethod
+        def backward(ctx, grad_output):    # Tensors in, Tensors (or None) out
+            (input,) = ctx.saved_tensors
+            grad_input = grad_output.clone()
+            grad_input[input < 0] = 0
+            return grad_input
+
+    y = MyReLU.apply(x)
+
+A call records one graph node, a `Primitive` whose forward hands over the outputs the user's
+forward already made and whose backward calls the user's backward.
 """
-
-import itertools
-import operator
-import traceback
-import weakref
-from collections.abc import Callable
 
 import numpy as np
 
 from ..tensor import Tensor
-from .grad_mode import _state
-
-# node sequence numbers and in-place marks share one increasing count, so "recorded before this
-# in-place change" is a comparison of two numbers
-_sequence = itertools.count(1)
-
-# id(root array) -> (weakref to it, seq at its last in-place change, number of changes).
-# Keyed by the array that owns the memory, so every view of it shares one version counter.
-_modified = {}
+from .grad_mode import _state, no_grad
+from .primitive import Primitive, version_of
 
 
-def _root(array: np.ndarray) -> np.ndarray:
-    while isinstance(array.base, np.ndarray):
-        array = array.base
-    return array
+class FunctionCtx:
+    """The `ctx` of a Function call: what forward leaves for backward."""
 
+    def __init__(self, needs_input_grad: tuple) -> None:
+        self.needs_input_grad = needs_input_grad
+        self.materialize_grads = True
+        self._to_save = ()  # (tensor, its version when saved)
+        self._saved = None  # the saved tensors while backward runs
+        self._dirty = self._non_differentiable = ()
 
-def _entry(root: np.ndarray):
-    """The entry of the array that owns the memory, or None (also when its id was reused)."""
-    entry = _modified.get(id(root))
-    return entry if entry is not None and entry[0]() is root else None
+    def save_for_backward(self, *tensors) -> None:
+        for t in tensors:
+            if t is not None and not isinstance(t, Tensor):
+                raise TypeError(f"save_for_backward can only save tensors or None, got "
+                                f"{type(t).__name__}")
+        self._to_save = tuple((t, None if t is None else version_of(t._array)) for t in tensors)
 
+    @property
+    def saved_tensors(self) -> tuple:
+        if self._saved is None:
+            raise RuntimeError("saved_tensors: they are read in backward, and only once unless "
+                               "backward(retain_graph=True) kept them")
+        for i, (t, version) in enumerate(self._saved):
+            if t is not None and version_of(t._array) != version:
+                raise RuntimeError(
+                    f"one of the variables needed for gradient computation has been modified by "
+                    f"an inplace operation: saved tensor {i} of shape {list(t.shape)} is at "
+                    f"version {version_of(t._array)}; expected version {version} instead.")
+        return tuple(t for t, _ in self._saved)
 
-def note_inplace(array: np.ndarray) -> None:
-    """Record an in-place change of `array`, so backward can refuse stale saved arrays."""
-    mark = _state.last_inplace = next(_sequence)  # nodes with a smaller seq saw the old values
-    root = _root(array)
-    key, entry = id(root), _entry(root)
-    if entry is not None:  # an optimizer's update: every step, the same array and weakref
-        _modified[key] = (entry[0], mark, entry[2] + 1)
-    else:
-        _modified[key] = (weakref.ref(root, lambda _, key=key: _modified.pop(key, None)), mark, 1)
+    def mark_dirty(self, *tensors: Tensor) -> None:
+        """These inputs were modified in place by forward (and are returned as outputs)."""
+        self._dirty = tensors
 
+    def mark_non_differentiable(self, *tensors: Tensor) -> None:
+        """These outputs get no gradient (indices, masks)."""
+        self._non_differentiable = tensors
 
-def version_of(array: np.ndarray) -> int:
-    """How many in-place changes the memory of `array` has seen (PyTorch's `_version`)."""
-    entry = _entry(_root(array))
-    return 0 if entry is None else entry[2]
-
-
-def _modified_since(array: np.ndarray, seq: int) -> bool:
-    entry = _entry(_root(array))
-    return entry is not None and entry[1] > seq
-
-
-def _user_frame() -> str:
-    """'file:line: code' of the innermost caller outside this package."""
-    package = __file__.rsplit("/", 2)[0]
-    for frame in reversed(traceback.extract_stack()[:-1]):
-        if not frame.filename.startswith(package):
-            return f"{frame.filename}:{frame.lineno}: {frame.line}"
-    return "<unknown>"
-
-
-class OuterSum:
-    """A gradient x_1^T g_1 + x_2^T g_2 + ... kept as its factors until it is needed.
-
-    Matmul's VJP for a weight returns one; when the same weight is used at every time step of a
-    recurrence, the tape concatenates the factors and makes the gradient with one GEMM over all
-    steps instead of T thin ones, each added into a full-size buffer.
-    """
-
-    __slots__ = ("xs", "gs", "shape", "dtype")
-
-    def __init__(self, x: np.ndarray, g: np.ndarray) -> None:
-        self.xs, self.gs = [x], [g]  # x: (N, K), g: (N, M) -> x^T g: (K, M)
-        self.shape = (x.shape[1], g.shape[1])
-        self.dtype = g.dtype if x.dtype == g.dtype else np.result_type(x, g)
-
-    def extend(self, other: "OuterSum") -> None:
-        self.xs += other.xs
-        self.gs += other.gs
-
-    def materialize(self) -> np.ndarray:
-        if len(self.xs) == 1:
-            return np.dot(self.xs[0].T, self.gs[0])
-        return np.dot(np.concatenate(self.xs).T, np.concatenate(self.gs))
+    def set_materialize_grads(self, value: bool) -> None:
+        """False: backward receives None, not zeros, for outputs that got no gradient."""
+        self.materialize_grads = bool(value)
 
 
 class Function:
-    """Base class of every differentiable op.
-
-    Subclass it with `@staticmethod forward(ctx, *args)` returning an array (or a tuple of
-    arrays) and `@staticmethod backward(ctx, *grad_outputs)` returning one gradient per
-    argument of forward (None for arguments that need none), then call `MyOp.apply(*args)`.
-    """
-
-    __slots__ = ("edges", "needs_input_grad", "seq", "scope", "__dict__")
-    # often or always left as they are, so class-level defaults rather than per-op assignments:
-    saved_tensors = ()  # set by save_for_backward; None once backward has freed them
-    outputs = None  # ((shape, dtype), ...) of a multi-output op, to zero-fill missing grads
-    hooks = None  # {output index: [fn]}, set by Tensor.register_hook on a non-leaf output
-    trace = "<unknown>"  # the user line that created the op, recorded under detect_anomaly
-
-    def register_hook(self, index: int, fn) -> "Callable[[], None]":
-        """Call fn(grad) on the gradient of output `index` before this node's backward runs
-        (a returned tensor replaces it); returns a function that removes the hook again."""
-        try:
-            index = operator.index(index)
-        except TypeError:
-            raise TypeError(f"register_hook: the output index must be an int, got "
-                            f"{type(index).__name__}") from None
-        n_outputs = 1 if self.outputs is None else len(self.outputs)
-        if not 0 <= index < n_outputs:
-            raise IndexError(f"register_hook: {self.name()} has {n_outputs} output(s), got "
-                             f"output index {index}")
-        if self.hooks is None:
-            self.hooks = {}
-        hooks = self.hooks.setdefault(index, [])
-        hooks.append(fn)
-
-        def remove() -> None:
-            if fn in hooks:
-                hooks.remove(fn)
-            if not hooks and self.hooks is not None:
-                self.hooks.pop(index, None)
-                if not self.hooks:
-                    self.hooks = None  # the engine skips the hook pass for this node again
-
-        return remove
-
-    def save_for_backward(self, *arrays) -> None:
-        """Keep arrays for backward; they are freed after it unless retain_graph=True."""
-        self.saved_tensors = arrays
+    """Base class of a user-defined op: `forward(ctx, *args)` and `backward(ctx, *grads)` as
+    static methods on Tensors, called through `MyOp.apply(*args)` (PyTorch's interface)."""
 
     @staticmethod
-    def forward(ctx, *args):
-        raise NotImplementedError("forward of a Function must be defined")
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("You must implement the forward function for custom "
+                                  "autograd.Function.")
 
     @staticmethod
     def backward(ctx, *grad_outputs):
-        raise NotImplementedError(f"backward of {type(ctx).__name__} not defined")
-
-    def name(self) -> str:
-        return f"{type(self).__name__}Backward"
-
-    def __repr__(self) -> str:
-        return f"<{self.name()}>"
+        raise NotImplementedError("You must implement the backward function for custom "
+                                  "autograd.Function.")
 
     @classmethod
-    def apply(cls, *args):
-        """Run forward on the arrays inside `args`; record a node if any input needs a gradient."""
-        ctx = cls()
-        arrays = []
-        needs = []
-        edges = []  # per argument: None, or (producing node, gradient key, shape, dtype)
-        record = False
-        grad_enabled = _state.grad_enabled
-        for a in args:
-            if isinstance(a, Tensor):
-                data = a._array
-                arrays.append(data)
-                if grad_enabled and a.requires_grad:
-                    record = True
-                    needs.append(True)
-                    # the edge holds graph keys and shapes, never the input Tensor, so
-                    # activations that backward does not need are freed when the user drops them
-                    edges.append((a._ctx, a._key or a, data.shape, data.dtype))
-                    continue
+    def apply(cls, *args, **kwargs):
+        needs = tuple(_state.grad_enabled and isinstance(a, Tensor) and a.requires_grad
+                      for a in args)
+        ctx = FunctionCtx(needs)
+        with no_grad():
+            out = cls.forward(ctx, *args, **kwargs)
+        single = not isinstance(out, tuple)
+        outs = (out,) if single else out
+        for o in outs:
+            if isinstance(o, np.ndarray):
+                raise TypeError(f"{cls.__name__}.forward returned a NumPy array: a Function's "
+                                f"forward receives Tensors and returns Tensors")
+        if not any(needs):
+            return out
+        made_outs = Call.apply(cls, ctx, outs, *args)
+        made_outs = iter(made_outs if type(made_outs) is tuple else (made_outs,))
+        result = []
+        for o in outs:
+            if not isinstance(o, Tensor):
+                result.append(o)
+                continue
+            made = next(made_outs)  # o's array, as an output of the node
+            if any(o is d for d in ctx._non_differentiable):
+                result.append(Tensor._make(o._array))
+            elif any(o is d for d in ctx._dirty):
+                _adopt(o, made)
+                result.append(o)
             else:
-                arrays.append(a)
-            needs.append(False)
-            edges.append(None)
-        ctx.needs_input_grad = tuple(needs)
+                result.append(made)
+        return result[0] if single else tuple(result)
+
+
+def _adopt(t: Tensor, made: Tensor) -> None:
+    """A dirty input takes the history of the output it became."""
+    base = t if t._view is None else t._view[0]
+    if base._ctx is None and base.requires_grad:
+        raise RuntimeError("a leaf Variable that requires grad has been used in an in-place "
+                           "operation (marked dirty in a custom Function).")
+    if t._view is not None:
+        raise NotImplementedError("mark_dirty: an input that is a view of another tensor is not "
+                                  "supported; pass the base tensor, or clone() the view")
+    t._ctx, t._key, t.requires_grad = made._ctx, made._key, True
+
+
+class Call(Primitive):
+    """One call of a user Function, as a graph node. Forward hands over the outputs the user's
+    forward made (arrays of its Tensors); backward runs the user's backward on Tensors."""
+
+    @staticmethod
+    def forward(node, fn, ctx, outs, *arrays):
+        node.fn, node.fn_ctx = fn, ctx
+        node.saved_tensors = ctx._to_save
+        node.materialize_grads = ctx.materialize_grads
+        ctx._to_save = ()  # the node owns them now: backward frees them
+        arrays = tuple(o._array for o in outs if isinstance(o, Tensor))
+        return arrays[0] if len(outs) == 1 else arrays
+
+    @staticmethod
+    def backward(node, *grads):
+        ctx = node.fn_ctx
+        ctx._saved = node.saved_tensors
         try:
-            out = cls.forward(ctx, *arrays)
-        except (ValueError, TypeError) as e:
-            raise _op_error(cls, e, args) from None
-        if not record:
-            if type(out) is tuple:
-                return tuple([_make(o) for o in out])
-            return _make(out)
-        ctx.seq = next(_sequence)
-        ctx.scope = _state.scope
-        ctx.edges = edges
-        if type(out) is tuple:  # one plain loop: Split runs it at every LSTM step
-            tensors = []
-            outputs = []
-            for i, o in enumerate(out):
-                t = _make(o, ctx, (ctx, i))
-                tensors.append(t)
-                outputs.append((t._array.shape, t._array.dtype))
-            out = tuple(tensors)
-            ctx.outputs = tuple(outputs)
-        else:
-            out = _make(out, ctx, ctx)
-        if _state.anomaly:
-            ctx.trace = _user_frame()
-            _check_finite(ctx, out if type(out) is tuple else (out,), "output")
-        return out
+            with no_grad():
+                out = node.fn.backward(ctx, *[None if g is None else Tensor._make(g)
+                                              for g in grads])
+        finally:
+            ctx._saved = None
+        out = out if isinstance(out, tuple) else (out,)
+        n_inputs = len(node.edges) - 3
+        if len(out) != n_inputs:
+            raise RuntimeError(f"function {node.name()} returned an incorrect number of "
+                               f"gradients (expected {n_inputs}, got {len(out)})")
+        grads_in = []
+        for i, g in enumerate(out):
+            if g is None or not ctx.needs_input_grad[i]:
+                grads_in.append(None)
+            elif not isinstance(g, Tensor):
+                raise TypeError(f"function {node.name()} returned a gradient of type "
+                                f"{type(g).__name__} at position {i}; expected a Tensor or None")
+            else:
+                grads_in.append(g._array)
+        return (None, None, None, *grads_in)
 
+    def name(self) -> str:
+        fn = self.__dict__.get("fn")
+        return f"{fn.__name__}Backward" if fn is not None else "CallBackward"
 
-_make = Tensor._make  # looked up once: apply runs for every op
-
-
-def _op_error(cls, e: Exception, args) -> Exception:
-    """Name the op and the input shapes in an error NumPy raised inside a forward."""
-    op = cls.__name__.lower()
-    msg = str(e)
-    if msg.startswith(op + ":"):
-        return e
-    shapes = ", ".join(str(tuple(a.shape)) if isinstance(a, Tensor) else type(a).__name__
-                       for a in args)
-    # the builtin class: NumPy's subclasses of it take other constructor arguments
-    kind = ValueError if isinstance(e, ValueError) else TypeError
-    return kind(f"{op}: {msg} (inputs: {shapes})")
-
-
-def _check_finite(ctx: Function, arrays, what: str) -> None:
-    for i, a in enumerate(arrays):
-        a = a._array if isinstance(a, Tensor) else a
-        if type(a) is OuterSum:  # a weight's lazy gradient: formed twice (anomaly mode is slow)
-            a = a.materialize()
-        if a is not None and np.issubdtype(np.asarray(a).dtype, np.inexact) \
-                and not np.isfinite(a).all():
-            kind = "nan" if np.isnan(a).any() else "inf"
-            raise RuntimeError(f"{ctx.name()}: {what} {i} holds {kind} values; the op was "
-                               f"created at {ctx.trace}")

@@ -27,6 +27,26 @@ def _numerical_outputs(fn, inputs, which: list) -> np.ndarray:
     return np.concatenate([outs[k]._array.ravel() for k in which])
 
 
+def _empty_output_backward(fn, inputs, checked: list, k: int) -> str | None:
+    """Backward from the empty output k; a message when an input's gradient is not zeros of
+    the input's shape, else None."""
+    for i in checked:
+        inputs[i].grad = None
+    out = _flat_outputs(fn, inputs)[k]
+    out.backward(np.zeros(out.shape, out.dtype))
+    try:
+        for i in checked:
+            g = inputs[i].grad
+            if g is not None and (g.shape != inputs[i].shape or g._array.any()):
+                return (f"gradcheck: backward from the empty output {k} (shape {out.shape}) gave "
+                        f"input {i} (shape {inputs[i].shape}) a gradient of shape {g.shape} "
+                        f"that is not all zeros")
+        return None
+    finally:
+        for i in checked:
+            inputs[i].grad = None
+
+
 def gradcheck(fn: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
               raise_exception: bool = True) -> bool:
     """Compare every d(output)/d(input) the engine computes with (f(x+eps) - f(x-eps)) / 2eps.
@@ -64,6 +84,15 @@ def gradcheck(fn: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol:
             row += 1
     for i in checked:
         inputs[i].grad = None
+    # an empty output has no Jacobian rows, so the loop above never ran its backward: run it
+    # once with an empty seed, which must give every input zeros (or no gradient) of its shape
+    for k in differentiable:
+        if first[k]._array.size == 0:
+            msg = _empty_output_backward(fn, inputs, checked, k)
+            if msg is not None:
+                if raise_exception:
+                    raise GradcheckError(msg)
+                return False
 
     # numerical Jacobian: columns by central differences
     with no_grad():

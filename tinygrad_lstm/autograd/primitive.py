@@ -1,0 +1,281 @@
+"""`Primitive`: the way a built-in op enters the tape.
+
+A Primitive's `forward(ctx, *args)` and `backward(ctx, *grad_outputs)` are static methods that
+see NumPy arrays (Tensors are unwrapped on the way in and wrapped on the way out). The ctx *is*
+the graph node: `apply` creates one per call and records it only when a gradient is needed.
+User ops subclass the Tensor-level `autograd.Function` instead, which records through one
+Primitive per call.
+"""
+
+import itertools
+import operator
+import traceback
+import weakref
+from collections.abc import Callable
+
+import numpy as np
+
+from ..tensor import Tensor
+from .grad_mode import _state
+
+# node sequence numbers and in-place marks share one increasing count, so "recorded before this
+# in-place change" is a comparison of two numbers
+_sequence = itertools.count(1)
+
+# id(root array) -> (weakref to it, seq at its last in-place change, number of changes).
+# Keyed by the array that owns the memory, so every view of it shares one version counter.
+_modified = {}
+
+
+def _root(array: np.ndarray) -> np.ndarray:
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
+def _entry(root: np.ndarray):
+    """The entry of the array that owns the memory, or None (also when its id was reused)."""
+    entry = _modified.get(id(root))
+    return entry if entry is not None and entry[0]() is root else None
+
+
+def note_inplace(array: np.ndarray) -> None:
+    """Record an in-place change of `array`, so backward can refuse stale saved arrays."""
+    mark = _state.last_inplace = next(_sequence)  # nodes with a smaller seq saw the old values
+    root = _root(array)
+    key, entry = id(root), _entry(root)
+    if entry is not None:  # an optimizer's update: every step, the same array and weakref
+        _modified[key] = (entry[0], mark, entry[2] + 1)
+    else:
+        _modified[key] = (weakref.ref(root, lambda _, key=key: _modified.pop(key, None)), mark, 1)
+
+
+def version_of(array: np.ndarray) -> int:
+    """How many in-place changes the memory of `array` has seen (PyTorch's `_version`)."""
+    entry = _entry(_root(array))
+    return 0 if entry is None else entry[2]
+
+
+def _modified_since(array: np.ndarray, seq: int) -> bool:
+    entry = _entry(_root(array))
+    return entry is not None and entry[1] > seq
+
+
+def _user_frame() -> str:
+    """'file:line: code' of the innermost caller outside this package."""
+    package = __file__.rsplit("/", 2)[0]
+    for frame in reversed(traceback.extract_stack()[:-1]):
+        if not frame.filename.startswith(package):
+            return f"{frame.filename}:{frame.lineno}: {frame.line}"
+    return "<unknown>"
+
+
+class OuterSum:
+    """A gradient x_1^T g_1 + x_2^T g_2 + ... kept as its factors until it is needed.
+
+    Matmul's VJP for a weight returns one; when the same weight is used at every time step of a
+    recurrence, the tape concatenates the factors and makes the gradient with one GEMM over all
+    steps instead of T thin ones, each added into a full-size buffer.
+    """
+
+    __slots__ = ("xs", "gs", "shape", "dtype")
+
+    def __init__(self, x: np.ndarray, g: np.ndarray) -> None:
+        self.xs, self.gs = [x], [g]  # x: (N, K), g: (N, M) -> x^T g: (K, M)
+        self.shape = (x.shape[1], g.shape[1])
+        self.dtype = g.dtype if x.dtype == g.dtype else np.result_type(x, g)
+
+    def extend(self, other: "OuterSum") -> None:
+        self.xs += other.xs
+        self.gs += other.gs
+
+    def materialize(self) -> np.ndarray:
+        if len(self.xs) == 1:
+            return np.dot(self.xs[0].T, self.gs[0])
+        return np.dot(np.concatenate(self.xs).T, np.concatenate(self.gs))
+
+
+class Primitive:
+    """Base class of every built-in differentiable op.
+
+    Subclass it with `@staticmethod forward(ctx, *args)` returning an array (or a tuple of
+    arrays) and `@staticmethod backward(ctx, *grad_outputs)` returning one gradient per
+    argument of forward (None for arguments that need none), then call `MyOp.apply(*args)`.
+    """
+
+    __slots__ = ("edges", "needs_input_grad", "seq", "scope", "__dict__")
+    # often or always left as they are, so class-level defaults rather than per-op assignments:
+    saved_tensors = ()  # set by save_for_backward; None once backward has freed them
+    outputs = None  # ((shape, dtype), ...) of a multi-output op, to zero-fill missing grads
+    hooks = None  # {output index: [fn]}, set by Tensor.register_hook on a non-leaf output
+    trace = "<unknown>"  # the user line that created the op, recorded under detect_anomaly
+    materialize_grads = True  # zeros, not None, for outputs that got no gradient
+    view = False  # True where an output may share its first input's memory (a view op)
+
+    def register_hook(self, index: int, fn) -> "Callable[[], None]":
+        """Call fn(grad) on the gradient of output `index` before this node's backward runs
+        (a returned tensor replaces it); returns a function that removes the hook again."""
+        try:
+            index = operator.index(index)
+        except TypeError:
+            raise TypeError(f"register_hook: the output index must be an int, got "
+                            f"{type(index).__name__}") from None
+        n_outputs = 1 if self.outputs is None else len(self.outputs)
+        if not 0 <= index < n_outputs:
+            raise IndexError(f"register_hook: {self.name()} has {n_outputs} output(s), got "
+                             f"output index {index}")
+        if self.hooks is None:
+            self.hooks = {}
+        hooks = self.hooks.setdefault(index, [])
+        hooks.append(fn)
+
+        def remove() -> None:
+            if fn in hooks:
+                hooks.remove(fn)
+            if not hooks and self.hooks is not None:
+                self.hooks.pop(index, None)
+                if not self.hooks:
+                    self.hooks = None  # the engine skips the hook pass for this node again
+
+        return remove
+
+    def save_for_backward(self, *arrays) -> None:
+        """Keep arrays for backward; they are freed after it unless retain_graph=True."""
+        self.saved_tensors = arrays
+
+    @staticmethod
+    def forward(ctx, *args):
+        raise NotImplementedError("forward of a Primitive must be defined")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError(f"backward of {type(ctx).__name__} not defined")
+
+    def name(self) -> str:
+        return f"{type(self).__name__}Backward"
+
+    def __repr__(self) -> str:
+        return f"<{self.name()}>"
+
+    @classmethod
+    def apply(cls, *args):
+        """Run forward on the arrays inside `args`; record a node if any input needs a gradient."""
+        ctx = cls()
+        arrays = []
+        needs = []
+        edges = []  # per argument: None, or (producing node, gradient key, shape, dtype)
+        record = False
+        grad_enabled = _state.grad_enabled
+        rebased = _state.rebased
+        for a in args:
+            if isinstance(a, Tensor):
+                if rebased and a._view is not None:
+                    refresh_view(a)
+                data = a._array
+                arrays.append(data)
+                if grad_enabled and a.requires_grad:
+                    record = True
+                    needs.append(True)
+                    # the edge holds graph keys and shapes, never the input Tensor, so
+                    # activations that backward does not need are freed when the user drops them
+                    edges.append((a._ctx, a._key or a, data.shape, data.dtype))
+                    continue
+            else:
+                arrays.append(a)
+            needs.append(False)
+            edges.append(None)
+        ctx.needs_input_grad = tuple(needs)
+        try:
+            out = cls.forward(ctx, *arrays)
+        except (ValueError, TypeError) as e:
+            raise _op_error(cls, e, args) from None
+        if not record:
+            out = tuple([_make(o) for o in out]) if type(out) is tuple else _make(out)
+            if cls.view:
+                _mark_views(args[0], out, cls, args[1:])
+            return out
+        ctx.seq = next(_sequence)
+        ctx.scope = _state.scope
+        ctx.edges = edges
+        if type(out) is tuple:  # one plain loop: Split runs it at every LSTM step
+            tensors = []
+            outputs = []
+            for i, o in enumerate(out):
+                t = _make(o, ctx, (ctx, i))
+                tensors.append(t)
+                outputs.append((t._array.shape, t._array.dtype))
+            out = tuple(tensors)
+            ctx.outputs = tuple(outputs)
+        else:
+            out = _make(out, ctx, ctx)
+        if cls.view:
+            _mark_views(args[0], out, cls, args[1:])
+        if _state.anomaly:
+            ctx.trace = _user_frame()
+            _check_finite(ctx, out if type(out) is tuple else (out,), "output")
+        return out
+
+
+_make = Tensor._make  # looked up once: apply runs for every op
+
+
+def _mark_views(x, out, cls, rest: tuple) -> None:
+    """On each output that shares x's memory, note its base (the tensor that owns the memory),
+    the view steps (cls, rest, output index) that make it from the base, and the base's history
+    then, so an in-place op on the view can rewrite the base's history (PyTorch's CopySlices)."""
+    if not isinstance(x, Tensor):
+        return
+    array = x._array
+    owner = array if array.base is None else array.base  # NumPy: a view's base owns the memory
+    # perf: no helper calls, no root walk (LSTM chunk + slice per step; micro step +12% -> +3%)
+    base, steps, history = (x, (), x._key or x) if x._view is None else x._view
+    if type(out) is tuple:
+        for i, t in enumerate(out):
+            if t._array.base is owner:
+                t._view = (base, steps + ((cls, rest, i),), history)
+    elif out._array.base is owner:
+        out._view = (base, steps + ((cls, rest, None),), history)
+
+
+def replay_view(base: Tensor, steps: tuple) -> Tensor:
+    """The view made again from base by its steps, on base's current history."""
+    t = base
+    for cls, rest, i in steps:
+        t = cls.apply(t, *rest)
+        t = t if i is None else t[i]
+    return t
+
+
+def refresh_view(view: Tensor) -> None:
+    """A view whose base was written in place (with a gradient) after the view was made takes
+    the base's new history, as PyTorch regenerates a view's grad_fn."""
+    base, steps, history = view._view
+    if (base._key or base) is not history:
+        new = replay_view(base, steps)
+        view._ctx, view._key, view.requires_grad, view._view = \
+            new._ctx, new._key, new.requires_grad, new._view
+
+
+def _op_error(cls, e: Exception, args) -> Exception:
+    """Name the op and the input shapes in an error NumPy raised inside a forward."""
+    op = cls.__name__.lower()
+    msg = str(e)
+    if msg.startswith(op + ":"):
+        return e
+    shapes = ", ".join(str(tuple(a.shape)) if isinstance(a, Tensor) else type(a).__name__
+                       for a in args)
+    # the builtin class: NumPy's subclasses of it take other constructor arguments
+    kind = ValueError if isinstance(e, ValueError) else TypeError
+    return kind(f"{op}: {msg} (inputs: {shapes})")
+
+
+def _check_finite(ctx: Primitive, arrays, what: str) -> None:
+    for i, a in enumerate(arrays):
+        a = a._array if isinstance(a, Tensor) else a
+        if type(a) is OuterSum:  # a weight's lazy gradient: formed twice (anomaly mode is slow)
+            a = a.materialize()
+        if a is not None and np.issubdtype(np.asarray(a).dtype, np.inexact) \
+                and not np.isfinite(a).all():
+            kind = "nan" if np.isnan(a).any() else "inf"
+            raise RuntimeError(f"{ctx.name()}: {what} {i} holds {kind} values; the op was "
+                               f"created at {ctx.trace}")
