@@ -271,6 +271,14 @@ def test_variable_is_a_new_leaf_on_the_same_storage():
         Variable([1.0])
 
 
+def test_default_collate_infers_as_torch_tensor():
+    from tinygrad_lstm.utils.data import default_collate
+
+    assert default_collate([1, 2]).dtype is tl.int64
+    assert default_collate([True, False]).dtype is tl.bool
+    assert default_collate([1.5, 2.5]).dtype is tl.float64  # as PyTorch's collate
+
+
 def test_new_tensors_like_another():
     x = Tensor(np.zeros(2, np.float64))
     assert x.new_zeros(2, 3).dtype is tl.float64 and x.new_zeros((2, 3)).shape == (2, 3)
