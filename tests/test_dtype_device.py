@@ -271,6 +271,15 @@ def test_variable_is_a_new_leaf_on_the_same_storage():
         Variable([1.0])
 
 
+def test_linspace_eye_randint():
+    np.testing.assert_array_equal(tl.linspace(0, 1, 5).numpy(), np.float32([0, .25, .5, .75, 1]))
+    assert tl.linspace(0, 10, 3).dtype is tl.float32  # float even from ints, as PyTorch
+    np.testing.assert_array_equal(tl.eye(2, 3).numpy(), [[1, 0, 0], [0, 1, 0]])
+    r = tl.randint(3, 7, (100,))
+    assert r.dtype is tl.int64 and r.shape == (100,) and 3 <= r.numpy().min() <= r.numpy().max() < 7
+    assert tl.randint(2, (4,)).numpy().max() < 2 and tl.randint(0, 2, size=(3,)).shape == (3,)
+
+
 def test_default_collate_infers_as_torch_tensor():
     from tinygrad_lstm.utils.data import default_collate
 
@@ -295,7 +304,9 @@ def test_new_tensors_like_another():
     lambda **k: tl.zeros_like(tl.ones(2), **k), lambda **k: tl.ones_like(tl.ones(2), **k),
     lambda **k: tl.empty_like(tl.ones(2), **k), lambda **k: tl.full_like(tl.ones(2), 3, **k),
     lambda **k: tl.rand_like(tl.ones(2), **k), lambda **k: tl.randn_like(tl.ones(2), **k),
-    lambda **k: Tensor([1.0], **k), lambda **k: tl.ones(2).new_zeros(2, **k)])
+    lambda **k: Tensor([1.0], **k), lambda **k: tl.ones(2).new_zeros(2, **k),
+    lambda **k: tl.linspace(0, 1, 3, **k), lambda **k: tl.eye(2, **k),
+    lambda **k: tl.randint(0, 5, (3,), **k)])
 def test_every_factory_takes_device_and_dtype(factory):
     assert factory(device="cpu").device == tl.device("cpu")
     assert factory(device=tl.device("cpu"), dtype=tl.float64).dtype is tl.float64

@@ -9,8 +9,9 @@ from . import autograd, backends, cuda, data, random, viz
 from .autograd import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .conversions import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor,
                           HalfTensor, IntTensor, LongTensor, ShortTensor)
-from .creation import (arange, empty, empty_like, from_numpy, full, full_like, ones, ones_like,
-                       rand, rand_like, randn, randn_like, tensor, zeros, zeros_like)
+from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones,
+                       ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros,
+                       zeros_like)
 from .device import device, get_default_device, set_default_device
 from .dtypes import bool as bool, float as float, int as int  # PyTorch's tl.float etc.
 from .dtypes import (cdouble, cfloat, complex64, complex128, double, dtype, float16, float32,
@@ -28,11 +29,12 @@ __all__ = ["Tensor", "arange", "autograd", "cat", "data", "detect_anomaly", "emp
            "from_numpy", "full", "is_grad_enabled", "manual_seed", "nn", "no_grad", "ones",
            "load", "ones_like", "optim", "rand", "randn", "random", "save", "set_grad_enabled",
            "stack", "tensor", "utils", "viz", "where", "zeros", "zeros_like",
-           # dtypes, devices, legacy constructors; not the dtypes `bool int float`, so that
-           # `from tinygrad_lstm import *` leaves the builtins alone
+           # dtypes, devices, factories, legacy constructors; not the dtypes `bool int float`,
+           # so that `from tinygrad_lstm import *` leaves the builtins alone
            "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor", "HalfTensor",
            "IntTensor", "LongTensor", "ShortTensor", "backends", "cdouble", "cfloat", "complex64",
-           "complex128", "cuda", "device", "double", "dtype", "empty_like", "float16", "float32",
-           "float64", "full_like", "get_default_device", "get_default_dtype", "half", "int8",
-           "int16", "int32", "int64", "long", "promote_types", "rand_like", "randn_like",
-           "result_type", "set_default_device", "set_default_dtype", "short", "uint8"]
+           "complex128", "cuda", "device", "double", "dtype", "empty_like", "eye", "float16",
+           "float32", "float64", "full_like", "get_default_device", "get_default_dtype", "half",
+           "int8", "int16", "int32", "int64", "linspace", "long", "promote_types", "rand_like",
+           "randint", "randn_like", "result_type", "set_default_device", "set_default_dtype",
+           "short", "uint8"]

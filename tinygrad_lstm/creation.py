@@ -74,6 +74,32 @@ def arange(start: float, end: float | None = None, step: float = 1, *, dtype=Non
     return _make(np.arange(start, end, step, dtype=to_numpy(dtype)), requires_grad, device)
 
 
+def linspace(start: float, end: float, steps: int, *, dtype=None, device=None,
+             requires_grad: bool = False) -> Tensor:
+    """`steps` evenly spaced values from start to end inclusive, in the default float dtype."""
+    if not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise RuntimeError(f"linspace: number of steps must be non-negative, got {steps}")
+    return _make(np.linspace(start, end, steps).astype(_float(dtype)), requires_grad, device)
+
+
+def eye(n: int, m: int | None = None, *, dtype=None, device=None,
+        requires_grad: bool = False) -> Tensor:
+    """The (n, m) identity matrix (m = n when not given)."""
+    return _make(np.eye(n, m, dtype=_float(dtype)), requires_grad, device)
+
+
+def randint(*args, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """randint(high, size) or randint(low, high, size): ints in [low, high) from the global
+    generator, int64 unless `dtype` says otherwise."""
+    if size is None:
+        *args, size = args
+    if len(args) not in (1, 2):
+        raise TypeError("randint: expected (high, size) or (low, high, size)")
+    low, high = (0, args[0]) if len(args) == 1 else args
+    dtype = np.int64 if dtype is None else to_numpy(dtype)
+    return _make(rng().integers(low, high, _shape(size)).astype(dtype), requires_grad, device)
+
+
 def zeros_like(t: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     return _make(np.zeros_like(t._array, dtype=to_numpy(dtype)), requires_grad, device)
 
