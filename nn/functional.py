@@ -1,8 +1,13 @@
 """nn.functional: stateless layer and loss functions, composed of Tensor ops."""
 
+import math
+import warnings
+
 import numpy as np
 
 from tinygrad_lstm import ops
+from tinygrad_lstm.autograd import is_grad_enabled
+from tinygrad_lstm.inplace import update as inplace_update
 from tinygrad_lstm.random import rng
 from tinygrad_lstm.tensor import Tensor, where
 
@@ -73,10 +78,16 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
 
 
 # ---------------------------------------------------------------- activations
+# `inplace=True` writes the result into the input, as in PyTorch (recorded when a gradient flows)
 
 
-def relu(input: Tensor) -> Tensor:
-    return input.relu()
+def _result(input: Tensor, fn, inplace: bool, op: str) -> Tensor:
+    return inplace_update(input, op, fn, ()) if inplace else fn(input)
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0)."""
+    return input.relu_() if inplace else input.relu()
 
 
 def tanh(input: Tensor) -> Tensor:
@@ -87,12 +98,128 @@ def sigmoid(input: Tensor) -> Tensor:
     return input.sigmoid()
 
 
-def softmax(input: Tensor, dim: int) -> Tensor:
-    return input.softmax(dim)
+def _softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
+    """PyTorch's implicit dim for softmax(dim=None): 0 for 0-, 1- and 3-d input, else 1."""
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to "
+                  f"include dim=X as an argument.", stacklevel=stacklevel)
+    return 0 if ndim in (0, 1, 3) else 1
 
 
-def log_softmax(input: Tensor, dim: int) -> Tensor:
-    return input.log_softmax(dim)
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+            dtype=None) -> Tensor:
+    """exp(x_i) / sum_j exp(x_j) along dim (input cast to dtype first, if given)."""
+    if dim is None:
+        dim = _softmax_dim("softmax", input.ndim, _stacklevel)
+    return (input if dtype is None else input.to(dtype)).softmax(dim)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+                dtype=None) -> Tensor:
+    """x_i - log sum_j exp(x_j) along dim (input cast to dtype first, if given)."""
+    if dim is None:
+        dim = _softmax_dim("log_softmax", input.ndim, _stacklevel)
+    return (input if dtype is None else input.to(dtype)).log_softmax(dim)
+
+
+def _log1p(u: Tensor) -> Tensor:
+    """log(1 + u), accurate for tiny u from log alone: log(w) * u / (w - 1) with w = 1 + u
+    (Goldberg's trick: w's rounding error cancels), and u itself where w rounds to 1."""
+    w = u + 1
+    rounds_to_one = w._array == 1
+    # the inner where keeps 0/0 out of the unused branch, whose gradient would be nan
+    return where(rounds_to_one, u, w.log() * u / where(rounds_to_one, 1.0, w - 1))
+
+
+def _log1p_exp(z: Tensor) -> Tensor:
+    """log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|)): exp never overflows. max and -|z| are
+    chosen by one sign test, so the gradient is sigmoid(z) everywhere, 1/2 at 0 (relu and abs
+    would both give slope 0 there)."""
+    pos = z._array > 0
+    return where(pos, z, 0.0) + _log1p(where(pos, -z, z).exp())
+
+
+def _expm1(x: Tensor) -> Tensor:
+    """exp(x) - 1 for x <= 0 without cancellation near 0: 2t / (1 - t) with t = tanh(x/2)."""
+    t = (x * 0.5).tanh()
+    return t * 2 / (1 - t)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold."""
+    z = input if beta == 1 else input * beta
+    soft = _log1p_exp(z) if beta == 1 else _log1p_exp(z) / beta
+    return where(z._array > threshold, input, soft)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """log(sigmoid(x)) = -log(1 + exp(-x)), stable for any x."""
+    return -_log1p_exp(-input)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x where x > 0, else negative_slope * x (that slope at 0, as in PyTorch)."""
+    return _result(input, lambda x: where(x._array > 0, x, x * negative_slope), inplace,
+                   "leaky_relu_")
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x where x > 0, else alpha * (exp(x) - 1)."""
+    return _result(input, lambda x: _elu(x, alpha), inplace, "elu_")
+
+
+def _elu(x: Tensor, alpha: float) -> Tensor:
+    pos = x._array > 0
+    negative_part = where(pos, 0.0, x)  # exp of x <= 0 only: no overflow in the unused branch
+    return where(pos, x, _expm1(negative_part) * alpha)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """x * Phi(x) = x/2 * (1 + erf(x / sqrt 2)); with approximate='tanh',
+    x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x**3)))."""
+    if approximate == "none":
+        return input * ((input * (1 / math.sqrt(2))).erf() + 1) * 0.5
+    if approximate == "tanh":
+        inner = (input + input**3 * 0.044715) * math.sqrt(2 / math.pi)
+        return input * (inner.tanh() + 1) * 0.5
+    raise RuntimeError(f"gelu: approximate argument must be either none or tanh, got "
+                       f"{approximate!r}")
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * sigmoid(x) (also called swish)."""
+    return _result(input, lambda x: x * x.sigmoid(), inplace, "silu_")
+
+
+# ---------------------------------------------------------------- normalization
+
+
+def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """(x - E[x]) / sqrt(Var[x] + eps) * weight + bias, with mean and biased variance over the
+    last len(normalized_shape) dims. Shape: input (*, *normalized_shape) -> the same."""
+    _check_tensor(input, "layer_norm")
+    shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) \
+        else tuple(normalized_shape)
+    if not shape:
+        raise RuntimeError("layer_norm: Expected normalized_shape to be at least 1-dimensional, "
+                           "i.e., containing at least one element, but got normalized_shape = []")
+    k = len(shape)
+    if input.ndim < k or input.shape[input.ndim - k:] != shape:
+        raise RuntimeError(f"layer_norm: Given normalized_shape={list(shape)}, expected input "
+                           f"with shape [*, {', '.join(map(str, shape))}], but got input of "
+                           f"size {list(input.shape)}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and p.shape != shape:
+            raise RuntimeError(f"layer_norm: Expected {name} to be of same shape as "
+                               f"normalized_shape, but got {name} of shape {list(p.shape)} and "
+                               f"normalized_shape = {list(shape)}")
+    dims = tuple(range(input.ndim - k, input.ndim))
+    centered = input - input.mean(dims, keepdim=True)
+    var = (centered * centered).mean(dims, keepdim=True)  # biased: divided by n, as PyTorch
+    out = centered * (var + eps) ** -0.5
+    if weight is not None:
+        out = out * weight
+    return out if bias is None else out + bias
 
 
 # ---------------------------------------------------------------- losses
@@ -130,65 +257,263 @@ def _rows(input: Tensor, t: np.ndarray) -> tuple[Tensor, np.ndarray]:
     return input.reshape(-1, input.shape[-1]), t.reshape(-1)
 
 
-def _no_class_weights(weight, fn: str) -> None:
-    # PyTorch's third positional argument is `weight`: refuse it rather than misread it
-    if weight is not None:
-        raise NotImplementedError(f"{fn}: class weights are not supported; pass ignore_index, "
-                                  f"reduction and label_smoothing by keyword")
+def _class_weight(weight, fn: str, input: Tensor) -> np.ndarray | None:
+    """The class weights (C,) as a constant array; PyTorch has no gradient for them either."""
+    if weight is None:
+        return None
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"{fn}: expected weight to be a Tensor, got {type(weight).__name__}")
+    n_classes = input.shape[0] if input.ndim == 1 else input.shape[1]
+    if weight.ndim != 1 or weight.shape[0] != n_classes:
+        raise RuntimeError(f"{fn}: weight tensor should be defined either for all {n_classes} "
+                           f"classes or no classes but got weight tensor of shape: "
+                           f"{list(weight.shape)}")
+    if weight.dtype != input.dtype:
+        raise RuntimeError(f"{fn}: weight has dtype {weight.dtype}, but the input is "
+                           f"{input.dtype}")
+    if weight.requires_grad and is_grad_enabled():
+        raise RuntimeError(f"{fn}: the derivative for 'weight' is not implemented")
+    return weight._array
+
+
+def _nll_rows(logp: Tensor, t: np.ndarray, w: np.ndarray | None, ignore_index: int,
+              reduction: str, fn: str, label_smoothing: float = 0.0) -> Tensor:
+    """Class-weighted NLL of log-probabilities logp (M, C) at targets t (M,), with PyTorch's
+    smoothing term: l_n = (1 - eps) w[y_n] (-logp[n, y_n]) + eps/C sum_c w[c] (-logp[n, c]),
+    0 where y_n == ignore_index. 'mean' divides the sum by sum_n w[y_n] over kept targets."""
+    safe, valid = ops.class_targets(t, ignore_index, logp.shape[1], fn)
+    keep = valid.astype(logp.dtype)
+    w_rows = keep if w is None else w[safe] * keep  # (M,) each target's weight, 0 if ignored
+    loss = -logp[np.arange(len(safe)), safe] * w_rows  # (M,)
+    if label_smoothing:
+        per_class = logp if w is None else logp * w  # (M, C)
+        smooth = -per_class.sum(1) * keep  # (M,)
+        loss = loss * (1 - label_smoothing) + smooth * (label_smoothing / logp.shape[1])
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    total = float(w_rows.sum())
+    if total == 0:  # 0/0: NaN as in PyTorch, but a zero gradient (ignored rows get none)
+        return loss.sum() + float("nan")
+    return loss.sum() / total
 
 
 def cross_entropy(input: Tensor, target: Tensor | np.ndarray, weight: Tensor | None = None, *,
                   ignore_index: int = -100, reduction: str = "mean",
                   label_smoothing: float = 0.0) -> Tensor:
-    """Fused log_softmax + NLL over class dim 1, stable for logits of any magnitude.
+    """log_softmax + NLL over class dim 1, stable for logits of any magnitude.
 
-    l_n = (1 - eps) * -log p[n, y_n] + eps * mean_c(-log p[n, c]), 0 where y_n == ignore_index;
-    'mean' divides the sum by the number of non-ignored targets, as in PyTorch.
-    Shape: input (N, C) or (N, C, d1, ...), target (N,) or (N, d1, ...) integer
+    Class indices: l_n = (1 - eps) w[y_n] (-log p[n, y_n]) + eps/C sum_c w[c] (-log p[n, c]),
+    0 where y_n == ignore_index (w = 1 without class weights); 'mean' divides the sum by
+    sum_n w[y_n] over the non-ignored targets (their count without weights), as in PyTorch.
+    Class probabilities (a float target of the input's shape): see _soft_cross_entropy.
+    Shape: input (N, C) or (N, C, d1, ...), target (N,) or (N, d1, ...) integer, weight (C,)
     -> () or, with reduction='none', the target's shape.
     """
-    _no_class_weights(weight, "cross_entropy")
-    t = _class_target("cross_entropy", input, target, reduction)
+    _check_tensor(input, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    if input.ndim > 0 and _target_shape(target) == input.shape:  # PyTorch's test, too
+        _check_reduction(reduction)
+        return _soft_cross_entropy(input, target, _class_weight(weight, "cross_entropy", input),
+                                   ignore_index, reduction, float(label_smoothing))
+    t = _class_target("cross_entropy", input, target, reduction)
+    w = _class_weight(weight, "cross_entropy", input)
     x2, t2 = _rows(input, t)
-    loss = ops.CrossEntropy.apply(x2, t2, ignore_index, float(label_smoothing), reduction)
+    if w is None:  # one fused node
+        loss = ops.CrossEntropy.apply(x2, t2, ignore_index, float(label_smoothing), reduction)
+    else:
+        loss = _nll_rows(x2.log_softmax(1), t2, w, ignore_index, reduction, "cross_entropy",
+                         float(label_smoothing))
     return loss.reshape(t.shape) if reduction == "none" else loss
+
+
+def _soft_cross_entropy(input: Tensor, target, w: np.ndarray | None, ignore_index: int,
+                        reduction: str, label_smoothing: float) -> Tensor:
+    """Cross-entropy against class probabilities y of the input's shape:
+    l_n = -sum_c w[c] y'[n, c] log p[n, c] with y' = (1 - eps) y + eps/C; 'mean' divides the
+    sum by the number of rows (N d1 ...), not by the weights, as in PyTorch."""
+    dtype = target.dtype if isinstance(target, Tensor) else np.asarray(target).dtype
+    if dtype.kind != "f":
+        raise TypeError(f"cross_entropy: expected floating point type for target with class "
+                        f"probabilities, got {dtype}")
+    if ignore_index >= 0:
+        raise ValueError("cross_entropy: ignore_index is not supported for floating point "
+                         "target")
+    class_dim = 0 if input.ndim == 1 else 1
+    n_classes = input.shape[class_dim]
+    y = target if not label_smoothing else target * (1 - label_smoothing) \
+        + label_smoothing / n_classes
+    terms = input.log_softmax(class_dim) * y  # (N, C, d1, ...)
+    if w is not None:  # along the class dim
+        terms = terms * w.reshape((n_classes,) + (1,) * (input.ndim - class_dim - 1))
+    if reduction == "none":
+        return -terms.sum(class_dim)
+    if reduction == "sum" or input.numel() == 0:  # an empty mean is 0/0: NaN
+        return -terms.sum() if reduction == "sum" else -terms.sum() + float("nan")
+    return -terms.sum() / (input.numel() // n_classes)
 
 
 def nll_loss(input: Tensor, target: Tensor | np.ndarray, weight: Tensor | None = None, *,
              ignore_index: int = -100, reduction: str = "mean") -> Tensor:
-    """Negative log-likelihood of log-probabilities: l_n = -input[n, y_n] (0 where ignored).
+    """Negative log-likelihood of log-probabilities: l_n = -w[y_n] input[n, y_n] (0 where
+    ignored); 'mean' divides the sum by sum_n w[y_n] over the non-ignored targets.
 
-    Shape: input (N, C) or (N, C, d1, ...), target (N,) or (N, d1, ...) integer
+    Shape: input (N, C) or (N, C, d1, ...), target (N,) or (N, d1, ...) integer, weight (C,)
     -> () or, with reduction='none', the target's shape.
     """
-    _no_class_weights(weight, "nll_loss")
     t = _class_target("nll_loss", input, target, reduction)
+    w = _class_weight(weight, "nll_loss", input)
     x2, t2 = _rows(input, t)
-    safe, valid = ops.class_targets(t2, ignore_index, x2.shape[1], "nll_loss")
-    loss = -x2[np.arange(len(safe)), safe] * valid.astype(x2.dtype)  # (M,)
+    loss = _nll_rows(x2, t2, w, ignore_index, reduction, "nll_loss")
+    return loss.reshape(t.shape) if reduction == "none" else loss
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
     if reduction == "none":
-        return loss.reshape(t.shape)
-    if reduction == "sum":
-        return loss.sum()
-    n_valid = int(valid.sum())
-    if n_valid == 0:  # 0/0: NaN as in PyTorch, but a zero gradient (ignored rows get none)
-        return loss.sum() + float("nan")
-    return loss.sum() / n_valid
+        return loss
+    return loss.sum() if reduction == "sum" else loss.mean()
+
+
+def _check_reduction(reduction: str, allowed: tuple = _REDUCTIONS) -> None:
+    if reduction not in allowed:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _target_shape(target) -> tuple:
+    return target.shape if isinstance(target, Tensor) else np.shape(target)
+
+
+def _pointwise(fn: str, input: Tensor, target, reduction: str) -> Tensor:
+    """Check a regression loss's arguments; return input - target."""
+    _check_tensor(input, fn)
+    _check_reduction(reduction)
+    if _target_shape(target) != input.shape:
+        raise ValueError(f"{fn}: target size {_target_shape(target)} differs from input size "
+                         f"{input.shape}; broadcasting them would likely give wrong results. "
+                         f"Please ensure they have the same size.")
+    return input - target
 
 
 def mse_loss(input: Tensor, target: Tensor | np.ndarray, reduction: str = "mean") -> Tensor:
     """(input - target)**2, elementwise then reduced. Shape: input and target (*) alike."""
-    _check_tensor(input, "mse_loss")
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{reduction} is not a valid value for reduction")
-    if np.shape(target._array if isinstance(target, Tensor) else target) != input.shape:
-        raise ValueError(f"mse_loss: target size {np.shape(target)} differs from input size "
-                         f"{input.shape}; broadcasting them would likely give wrong results. "
-                         f"Please ensure they have the same size.")
-    diff = input - target
-    loss = diff * diff
-    if reduction == "none":
-        return loss
-    return loss.sum() if reduction == "sum" else loss.mean()
+    diff = _pointwise("mse_loss", input, target, reduction)
+    return _reduce(diff * diff, reduction)
+
+
+def l1_loss(input: Tensor, target: Tensor | np.ndarray, reduction: str = "mean") -> Tensor:
+    """|input - target|, elementwise then reduced. Shape: input and target (*) alike."""
+    return _reduce(_pointwise("l1_loss", input, target, reduction).abs(), reduction)
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor | np.ndarray, *, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
+    """With d = input - target: 0.5 d**2 / beta where |d| < beta, else |d| - 0.5 beta
+    (|d| itself for beta = 0). Shape: input and target (*) alike."""
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    diff = _pointwise("smooth_l1_loss", input, target, reduction)
+    if beta == 0:
+        return _reduce(diff.abs(), reduction)
+    small = np.abs(diff._array) < beta
+    return _reduce(where(small, diff * diff * (0.5 / beta), diff.abs() - 0.5 * beta), reduction)
+
+
+def huber_loss(input: Tensor, target: Tensor | np.ndarray, reduction: str = "mean",
+               delta: float = 1.0) -> Tensor:
+    """With d = input - target: 0.5 d**2 where |d| < delta, else delta (|d| - 0.5 delta).
+    Shape: input and target (*) alike."""
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    diff = _pointwise("huber_loss", input, target, reduction)
+    small = np.abs(diff._array) < delta
+    return _reduce(where(small, diff * diff * 0.5, (diff.abs() - 0.5 * delta) * delta),
+                   reduction)
+
+
+def _clamped_log(x: Tensor) -> Tensor:
+    """max(log x, -100), binary_cross_entropy's guard in PyTorch; slope 0 where clamped."""
+    with np.errstate(divide="ignore"):
+        keep = np.log(x._array) >= -100
+    # log of 1 in the clamped places: their gradient is 0, never 0 * (1/0)
+    return where(keep, where(keep, x, 1.0).log(), -100.0)
+
+
+def _check_loss_weight(fn: str, name: str, weight, shape: tuple) -> None:
+    if weight is None:
+        return
+    _check_tensor(weight, fn, name)
+    try:
+        ok = np.broadcast_shapes(weight.shape, shape) == shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise RuntimeError(f"{fn}: {name} of shape {weight.shape} does not broadcast to the "
+                           f"input's shape {shape}")
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor | np.ndarray,
+                         weight: Tensor | None = None, *, reduction: str = "mean") -> Tensor:
+    """l_n = -w_n [y_n log x_n + (1 - y_n) log(1 - x_n)] for probabilities x, each log
+    clamped to >= -100 as in PyTorch. Shape: input, target (*) alike; weight broadcasts."""
+    fn = "binary_cross_entropy"
+    _check_tensor(input, fn)
+    _check_reduction(reduction)
+    if _target_shape(target) != input.shape:
+        raise ValueError(f"{fn}: Using a target size {_target_shape(target)} that is different "
+                         f"to the input size {input.shape} is deprecated. Please ensure they "
+                         f"have the same size.")
+    _check_loss_weight(fn, "weight", weight, input.shape)
+    x = input._array
+    if not ((x >= 0) & (x <= 1)).all():
+        raise RuntimeError(f"{fn}: all elements of input should be between 0 and 1")
+    loss = -(target * _clamped_log(input) + (1 - target) * _clamped_log(1 - input))
+    return _reduce(loss if weight is None else loss * weight, reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor | np.ndarray,
+                                     weight: Tensor | None = None, *, reduction: str = "mean",
+                                     pos_weight: Tensor | None = None) -> Tensor:
+    """BCE of sigmoid(x), in the stable form that needs no sigmoid:
+    l_n = w_n [(1 - y_n) x_n + (1 + (p - 1) y_n) log(1 + exp(-x_n))], where the positive-class
+    weight p (pos_weight) broadcasts along the last (class) dim.
+    Shape: input, target (*) alike; weight and pos_weight broadcast."""
+    fn = "binary_cross_entropy_with_logits"
+    _check_tensor(input, fn)
+    _check_reduction(reduction)
+    if _target_shape(target) != input.shape:
+        raise ValueError(f"{fn}: Target size {_target_shape(target)} must be the same as input "
+                         f"size {input.shape}")
+    _check_loss_weight(fn, "weight", weight, input.shape)
+    _check_loss_weight(fn, "pos_weight", pos_weight, input.shape)
+    neg_log_sigmoid = _log1p_exp(-input)  # -log sigmoid(x)
+    if pos_weight is not None:
+        neg_log_sigmoid = neg_log_sigmoid * ((pos_weight - 1) * target + 1)
+    loss = (1 - target) * input + neg_log_sigmoid
+    return _reduce(loss if weight is None else loss * weight, reduction)
+
+
+def kl_div(input: Tensor, target: Tensor | np.ndarray, *, reduction: str = "mean",
+           log_target: bool = False) -> Tensor:
+    """Pointwise KL divergence of input log-probabilities x from target y:
+    l = y (log y - x), 0 where y = 0; with log_target, l = exp(y) (y - x).
+    'batchmean' divides the sum by input.size(0) (the KL divergence of a batch); 'mean' divides
+    by the number of elements (PyTorch warns about it). Shape: input and target broadcast."""
+    _check_tensor(input, "kl_div")
+    _check_reduction(reduction, _REDUCTIONS + ("batchmean",))
+    if reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
+                      "support size.'batchmean' divides only by the batch size, and aligns with "
+                      "the KL div math definition.'mean' will be changed to behave the same as "
+                      "'batchmean' in the next major release.", stacklevel=2)
+    y = target if isinstance(target, Tensor) else Tensor(target)
+    if log_target:
+        loss = y.exp() * (y - input)
+    else:
+        with np.errstate(invalid="ignore"):  # a negative y gives nan, as PyTorch's xlogy
+            y_log_y = y * where(y._array != 0, y, 1.0).log()  # 0 log 0 = 0
+        loss = y_log_y - y * input
+    if reduction == "batchmean":
+        return loss.sum() / input.shape[0] if input.ndim else loss.sum()
+    return _reduce(loss, reduction)

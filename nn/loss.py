@@ -1,4 +1,8 @@
-"""Loss modules: thin wrappers around nn.functional that keep the options."""
+"""Loss modules: thin wrappers around nn.functional that keep the options.
+
+Class weights and BCE's weight and pos_weight are buffers, so they are in the state dict and
+follow `.double()`, as in PyTorch.
+"""
 
 from tinygrad_lstm.nn import functional as F
 from tinygrad_lstm.nn.module import Module
@@ -6,40 +10,47 @@ from tinygrad_lstm.tensor import Tensor
 
 
 class _Loss(Module):
+    _reductions = F._REDUCTIONS
+
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        if reduction not in F._REDUCTIONS:
-            raise ValueError(f"{reduction} is not a valid value for reduction")
+        F._check_reduction(reduction, self._reductions)
         self.reduction = reduction
 
 
-class CrossEntropyLoss(_Loss):
-    """F.cross_entropy: fused log_softmax + NLL.
-    Shape: input (N, C) or (N, C, d1, ...), target (N,) or (N, d1, ...) -> () or target's."""
-
-    def __init__(self, weight=None, *, ignore_index: int = -100, reduction: str = "mean",
-                 label_smoothing: float = 0.0) -> None:
+class _WeightedLoss(_Loss):
+    def __init__(self, weight: Tensor | None = None, reduction: str = "mean") -> None:
         super().__init__(reduction)
-        F._no_class_weights(weight, "CrossEntropyLoss")
+        self.register_buffer("weight", weight)
+
+
+class CrossEntropyLoss(_WeightedLoss):
+    """F.cross_entropy: log_softmax + NLL, with class weights (C,) and label smoothing.
+    Shape: input (N, C) or (N, C, d1, ...), target (N,) or (N, d1, ...) class indices, or
+    class probabilities of the input's shape -> () or, with reduction='none', one per row."""
+
+    def __init__(self, weight: Tensor | None = None, *, ignore_index: int = -100,
+                 reduction: str = "mean", label_smoothing: float = 0.0) -> None:
+        super().__init__(weight, reduction)
         self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
     def forward(self, input: Tensor, target) -> Tensor:
-        return F.cross_entropy(input, target, ignore_index=self.ignore_index,
+        return F.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index,
                                reduction=self.reduction, label_smoothing=self.label_smoothing)
 
 
-class NLLLoss(_Loss):
-    """F.nll_loss on log-probabilities.
+class NLLLoss(_WeightedLoss):
+    """F.nll_loss on log-probabilities, with class weights (C,).
     Shape: input (N, C) or (N, C, d1, ...), target (N,) or (N, d1, ...) -> () or target's."""
 
-    def __init__(self, weight=None, *, ignore_index: int = -100,
+    def __init__(self, weight: Tensor | None = None, *, ignore_index: int = -100,
                  reduction: str = "mean") -> None:
-        super().__init__(reduction)
-        F._no_class_weights(weight, "NLLLoss")
+        super().__init__(weight, reduction)
         self.ignore_index = ignore_index
 
     def forward(self, input: Tensor, target) -> Tensor:
-        return F.nll_loss(input, target, ignore_index=self.ignore_index, reduction=self.reduction)
+        return F.nll_loss(input, target, self.weight, ignore_index=self.ignore_index,
+                          reduction=self.reduction)
 
 
 class MSELoss(_Loss):
@@ -47,3 +58,80 @@ class MSELoss(_Loss):
 
     def forward(self, input: Tensor, target) -> Tensor:
         return F.mse_loss(input, target, reduction=self.reduction)
+
+
+class L1Loss(_Loss):
+    """F.l1_loss: mean (or sum, or none) of |input - target|. Shape: (*) and (*) alike."""
+
+    def forward(self, input: Tensor, target) -> Tensor:
+        return F.l1_loss(input, target, reduction=self.reduction)
+
+
+class SmoothL1Loss(_Loss):
+    """F.smooth_l1_loss: 0.5 d**2 / beta where |d| < beta, else |d| - 0.5 beta.
+    Shape: (*) and (*) alike."""
+
+    def __init__(self, *, reduction: str = "mean", beta: float = 1.0) -> None:
+        super().__init__(reduction)
+        if beta < 0:
+            raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+        self.beta = beta
+
+    def forward(self, input: Tensor, target) -> Tensor:
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class HuberLoss(_Loss):
+    """F.huber_loss: 0.5 d**2 where |d| < delta, else delta (|d| - 0.5 delta).
+    Shape: (*) and (*) alike."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
+        super().__init__(reduction)
+        if delta <= 0:
+            raise RuntimeError("huber_loss does not support non-positive values for delta.")
+        self.delta = delta
+
+    def forward(self, input: Tensor, target) -> Tensor:
+        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class KLDivLoss(_Loss):
+    """F.kl_div: y (log y - x) for input log-probabilities x, target probabilities y (or
+    log-probabilities with log_target=True); reduction 'batchmean' gives the KL divergence.
+    Shape: input and target broadcast."""
+
+    _reductions = F._REDUCTIONS + ("batchmean",)
+
+    def __init__(self, *, reduction: str = "mean", log_target: bool = False) -> None:
+        super().__init__(reduction)
+        self.log_target = log_target
+
+    def forward(self, input: Tensor, target) -> Tensor:
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+
+
+class BCELoss(_WeightedLoss):
+    """F.binary_cross_entropy on probabilities: -w [y log x + (1 - y) log(1 - x)], logs
+    clamped to >= -100. Shape: input, target (*) alike; weight broadcasts."""
+
+    def __init__(self, weight: Tensor | None = None, *, reduction: str = "mean") -> None:
+        super().__init__(weight, reduction)
+
+    def forward(self, input: Tensor, target) -> Tensor:
+        return F.binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
+
+
+class BCEWithLogitsLoss(_WeightedLoss):
+    """F.binary_cross_entropy_with_logits: BCE of sigmoid(x) in a stable form, with a
+    positive-class weight pos_weight broadcast along the last dim.
+    Shape: input, target (*) alike; weight and pos_weight broadcast."""
+
+    def __init__(self, weight: Tensor | None = None, *, reduction: str = "mean",
+                 pos_weight: Tensor | None = None) -> None:
+        super().__init__(weight, reduction)
+        self.register_buffer("pos_weight", pos_weight)
+
+    def forward(self, input: Tensor, target) -> Tensor:
+        return F.binary_cross_entropy_with_logits(input, target, self.weight,
+                                                  reduction=self.reduction,
+                                                  pos_weight=self.pos_weight)

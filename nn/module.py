@@ -153,13 +153,14 @@ class Module:
 
     def named_modules(self, memo: set | None = None, prefix: str = "",
                       remove_duplicate: bool = True) -> Iterator[tuple[str, "Module"]]:
-        """This module and every sub-module, depth first (pre-order), each once."""
+        """This module and every sub-module, depth first (pre-order), each once; `memo` is
+        PyTorch's set of modules already seen (they are skipped with their sub-modules)."""
         if memo is None:
             memo = set()
         if remove_duplicate:
-            if id(self) in memo:
+            if self in memo:
                 return
-            memo.add(id(self))
+            memo.add(self)
         yield prefix, self
         for name, m in self._own()[1]:
             yield from m.named_modules(memo, f"{prefix}.{name}" if prefix else name,

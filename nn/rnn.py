@@ -307,6 +307,9 @@ class RNNBase(Module):
     def reset_parameters(self) -> None:
         _reset_uniform(self, self.hidden_size)
 
+    def flatten_parameters(self) -> None:
+        """Does nothing: PyTorch packs the weights into one buffer for cuDNN here."""
+
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
         if self.num_layers != 1:

@@ -245,15 +245,16 @@ def test_linear_dropout_embedding_functional():
     np.testing.assert_array_equal(F.embedding(idx, Tensor(w)).numpy(), w[idx])
 
 
-def test_class_weights_in_pytorchs_position_are_refused_not_misread():
-    # PyTorch's third positional argument is `weight`; reading it as ignore_index would
-    # silently drop rows
+def test_the_third_positional_argument_is_the_class_weight_as_in_pytorch():
+    # PyTorch's third positional argument is `weight`, not ignore_index
     x, t = Tensor(np.zeros((3, 3))), Tensor([2, 0, 1])
-    w = Tensor([2.0, 1.0, 1.0])
-    for call in (lambda: F.cross_entropy(x, t, w), lambda: F.nll_loss(x, t, w),
-                 lambda: nn.CrossEntropyLoss(w), lambda: nn.NLLLoss(w)):
-        with pytest.raises(NotImplementedError, match="class weights"):
-            call()
+    w = Tensor(np.array([2.0, 1.0, 1.0]))
+    # uniform logits: each row's loss is log 3 times its target's weight, the mean divides by
+    # the weights' sum, so the weighted mean is log 3 again, and the weighted sum is 4 log 3
+    for loss in (F.cross_entropy(x, t, w, reduction="sum"), F.nll_loss(x - np.log(3), t, w,
+                                                                       reduction="sum"),
+                 nn.CrossEntropyLoss(w, reduction="sum")(x, t)):
+        np.testing.assert_allclose(loss.item(), 4 * np.log(3), rtol=1e-12)
 
 
 def test_linear_refuses_an_input_of_another_dtype():

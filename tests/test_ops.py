@@ -2,6 +2,8 @@
 shape matrix with broadcasting (one table line per op), plus hypothesis property tests of the
 elementwise and reduction ops against analytic gradients computed here independently."""
 
+import math
+
 import numpy as np
 import pytest
 from helpers import (BINARY_SHAPES, UNARY_SHAPES, away_from_zero, check_op, distinct, normal,
@@ -101,6 +103,7 @@ OPS = [
     ("sigmoid", lambda x: x.sigmoid(), _sigmoid, UNARY_SHAPES, normal),
     ("relu", lambda x: x.relu(), lambda x: np.maximum(x, 0), UNARY_SHAPES, away_from_zero),
     ("sqrt", lambda x: x.sqrt(), np.sqrt, UNARY_SHAPES, positive),
+    ("erf", lambda x: x.erf(), np.vectorize(math.erf), UNARY_SHAPES, normal),
     ("abs", lambda x: x.abs(), np.abs, UNARY_SHAPES, away_from_zero),
     ("abs_builtin", lambda x: abs(x), np.abs, UNARY_SHAPES, away_from_zero),
     ("clamp", lambda x: x.clamp(-1, 0.5), lambda x: np.clip(x, -1, 0.5), UNARY_SHAPES,

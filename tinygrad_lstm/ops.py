@@ -135,6 +135,25 @@ class Relu(Primitive):
         return g * (out > 0)
 
 
+_ERF = np.frompyfunc(math.erf, 1, 1)  # NumPy has no erf; math.erf is exact to the last bit
+
+
+class Erf(Primitive):
+    """erf(x), elementwise. VJP: g * 2/sqrt(pi) * exp(-x**2).
+    A primitive because no composite of exp, log and tanh gives erf (exact GELU needs it)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        x = _floating(x)
+        ctx.save_for_backward(x)
+        return np.asarray(_ERF(x), dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * (2 / math.sqrt(math.pi)) * np.exp(-x * x)
+
+
 class Cast(Primitive):
     """x.astype(dtype). VJP: g (the engine casts it back to x's dtype).
     A primitive because no arithmetic composite changes a dtype (float() / double())."""

@@ -592,6 +592,8 @@ class Tensor(Conversions):
             _check_empty_arg(self.shape, axis, "argmin()")
         return Tensor._make(np.asarray(self._array.argmin(axis, keepdims=keepdim)))
 
+    def erf(self) -> "Tensor": return ops.Erf.apply(self)  # a primitive; here for nn's GELU
+
     # ------------------------------------------------------------ in-place (inplace.py)
 
     def add_(self, other, alpha: float = 1) -> "Tensor":

@@ -1,0 +1,27 @@
+"""PyTorch's class paths, for programs (and pickles) that name them: `nn.modules.rnn.LSTM`,
+`nn.modules.linear.Linear`, ... Each file here re-exports classes whose code lives one level up,
+in tinygrad_lstm/nn/ (nn/rnn.py, nn/linear.py, ...)."""
+
+from tinygrad_lstm.nn.modules import (activation, container, dropout, flatten, linear, loss,
+                                      module, normalization, rnn, sparse)
+from tinygrad_lstm.nn.modules.activation import (ELU, GELU, LeakyReLU, LogSigmoid, LogSoftmax, ReLU,
+                                                 Sigmoid, SiLU, Softmax, Softplus, Tanh)
+from tinygrad_lstm.nn.modules.container import ModuleDict, ModuleList, Sequential
+from tinygrad_lstm.nn.modules.dropout import Dropout
+from tinygrad_lstm.nn.modules.flatten import Flatten, Unflatten
+from tinygrad_lstm.nn.modules.linear import Identity, Linear
+from tinygrad_lstm.nn.modules.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss,
+                                           HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
+                                           SmoothL1Loss)
+from tinygrad_lstm.nn.modules.module import Module
+from tinygrad_lstm.nn.modules.normalization import LayerNorm
+from tinygrad_lstm.nn.modules.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from tinygrad_lstm.nn.modules.sparse import Embedding
+
+__all__ = ["ELU", "GELU", "GRU", "LSTM", "RNN", "BCELoss", "BCEWithLogitsLoss",
+           "CrossEntropyLoss", "Dropout", "Embedding", "Flatten", "GRUCell", "HuberLoss",
+           "Identity", "KLDivLoss", "L1Loss", "LSTMCell", "LayerNorm", "LeakyReLU", "Linear",
+           "LogSigmoid", "LogSoftmax", "MSELoss", "Module", "ModuleDict", "ModuleList", "NLLLoss",
+           "RNNCell", "ReLU", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax",
+           "Softplus", "Tanh", "Unflatten", "activation", "container", "dropout", "flatten",
+           "linear", "loss", "module", "normalization", "rnn", "sparse"]
