@@ -268,9 +268,9 @@ def _class_weight(weight, fn: str, input: Tensor) -> np.ndarray | None:
         raise RuntimeError(f"{fn}: weight tensor should be defined either for all {n_classes} "
                            f"classes or no classes but got weight tensor of shape: "
                            f"{list(weight.shape)}")
-    if weight.dtype != input.dtype:
-        raise RuntimeError(f"{fn}: weight has dtype {weight.dtype}, but the input is "
-                           f"{input.dtype}")
+    if weight._array.dtype != input._array.dtype:
+        raise RuntimeError(f"{fn}: weight has dtype {weight._array.dtype}, but the input is "
+                           f"{input._array.dtype}")
     if weight.requires_grad and is_grad_enabled():
         raise RuntimeError(f"{fn}: the derivative for 'weight' is not implemented")
     return weight._array
@@ -282,7 +282,7 @@ def _nll_rows(logp: Tensor, t: np.ndarray, w: np.ndarray | None, ignore_index: i
     smoothing term: l_n = (1 - eps) w[y_n] (-logp[n, y_n]) + eps/C sum_c w[c] (-logp[n, c]),
     0 where y_n == ignore_index. 'mean' divides the sum by sum_n w[y_n] over kept targets."""
     safe, valid = ops.class_targets(t, ignore_index, logp.shape[1], fn)
-    keep = valid.astype(logp.dtype)
+    keep = valid.astype(logp._array.dtype)
     w_rows = keep if w is None else w[safe] * keep  # (M,) each target's weight, 0 if ignored
     loss = -logp[np.arange(len(safe)), safe] * w_rows  # (M,)
     if label_smoothing:
@@ -334,7 +334,7 @@ def _soft_cross_entropy(input: Tensor, target, w: np.ndarray | None, ignore_inde
     """Cross-entropy against class probabilities y of the input's shape:
     l_n = -sum_c w[c] y'[n, c] log p[n, c] with y' = (1 - eps) y + eps/C; 'mean' divides the
     sum by the number of rows (N d1 ...), not by the weights, as in PyTorch."""
-    dtype = target.dtype if isinstance(target, Tensor) else np.asarray(target).dtype
+    dtype = target._array.dtype if isinstance(target, Tensor) else np.asarray(target).dtype
     if dtype.kind != "f":
         raise TypeError(f"cross_entropy: expected floating point type for target with class "
                         f"probabilities, got {dtype}")
