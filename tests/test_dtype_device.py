@@ -90,7 +90,9 @@ def test_default_dtype(default_float64):
     assert (dim(tl.int64) * 1.5).dtype is tl.float64
     assert (dim(tl.int64) / dim(tl.int64)).dtype is tl.float64
     assert dim(tl.int64).sqrt().dtype is tl.float64
-    assert nn.Linear(2, 3).weight.dtype is tl.float64  # parameters take the default too
+    # parameters take the default too
+    for layer in (nn.Linear(2, 3), nn.Embedding(4, 2), nn.LSTM(2, 3), nn.LayerNorm(3)):
+        assert all(p.dtype is tl.float64 for p in layer.parameters()), layer
 
 
 def test_set_default_dtype_takes_floating_types_only():
