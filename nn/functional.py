@@ -28,12 +28,13 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if weight.ndim != 2 or input.ndim == 0 or input.shape[-1] != weight.shape[1]:
         raise ValueError(f"linear: input of shape {input.shape} does not match weight of shape "
                          f"{weight.shape} (expected input (*, {weight.shape[-1]}))")
-    if input.dtype != weight.dtype:
-        raise RuntimeError(f"linear: input has dtype {input.dtype}, but the weight is "
-                           f"{weight.dtype}; convert one of them with .float() or .double()")
-    if bias is not None and bias.dtype != weight.dtype:
-        raise RuntimeError(f"linear: bias has dtype {bias.dtype}, but the weight is "
-                           f"{weight.dtype}")
+    if input.dtype is not weight.dtype:
+        raise RuntimeError(f"linear: input has dtype {input._array.dtype}, but the weight is "
+                           f"{weight._array.dtype}; convert one of them with .float() or "
+                           f".double()")
+    if bias is not None and bias.dtype is not weight.dtype:
+        raise RuntimeError(f"linear: bias has dtype {bias._array.dtype}, but the weight is "
+                           f"{weight._array.dtype}")
     if bias is None or bias.ndim == 1:
         return ops.Linear.apply(input, weight, bias)  # one node, as PyTorch's aten::linear
     return input @ weight.T + bias  # a bias of another shape broadcasts as in `+`
@@ -69,10 +70,11 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     if not training or p == 0.0:
         return input
     if p == 1.0:
-        return input * np.zeros(input.shape, input.dtype)
-    draw = np.float32 if input.dtype == np.float32 else np.float64
+        return input * np.zeros(input.shape, input._array.dtype)
+    dtype = input._array.dtype
+    draw = np.float32 if dtype == np.float32 else np.float64
     mask = rng().random(input.shape, dtype=draw) >= p
-    return input * (mask * input.dtype.type(1.0 / (1.0 - p)))
+    return input * (mask * dtype.type(1.0 / (1.0 - p)))
 
 
 # ---------------------------------------------------------------- activations
@@ -232,8 +234,8 @@ def _class_target(fn: str, input: Tensor, target, reduction: str) -> np.ndarray:
     if input.ndim == 0:
         raise ValueError(f"{fn}: expected input of shape (C,), (N, C) or (N, C, d1, ...), got a "
                          f"0-d tensor")
-    if input.dtype.kind != "f":
-        raise TypeError(f"{fn}: expected floating point input, got {input.dtype}")
+    if input._array.dtype.kind != "f":
+        raise TypeError(f"{fn}: expected floating point input, got {input._array.dtype}")
     t = target._array if isinstance(target, Tensor) else np.asarray(target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"{fn}: expected target of an integer dtype (class indices), got "
@@ -266,9 +268,9 @@ def _class_weight(weight, fn: str, input: Tensor) -> np.ndarray | None:
         raise RuntimeError(f"{fn}: weight tensor should be defined either for all {n_classes} "
                            f"classes or no classes but got weight tensor of shape: "
                            f"{list(weight.shape)}")
-    if weight.dtype != input.dtype:
-        raise RuntimeError(f"{fn}: weight has dtype {weight.dtype}, but the input is "
-                           f"{input.dtype}")
+    if weight._array.dtype != input._array.dtype:
+        raise RuntimeError(f"{fn}: weight has dtype {weight._array.dtype}, but the input is "
+                           f"{input._array.dtype}")
     if weight.requires_grad and is_grad_enabled():
         raise RuntimeError(f"{fn}: the derivative for 'weight' is not implemented")
     return weight._array
@@ -280,7 +282,7 @@ def _nll_rows(logp: Tensor, t: np.ndarray, w: np.ndarray | None, ignore_index: i
     smoothing term: l_n = (1 - eps) w[y_n] (-logp[n, y_n]) + eps/C sum_c w[c] (-logp[n, c]),
     0 where y_n == ignore_index. 'mean' divides the sum by sum_n w[y_n] over kept targets."""
     safe, valid = ops.class_targets(t, ignore_index, logp.shape[1], fn)
-    keep = valid.astype(logp.dtype)
+    keep = valid.astype(logp._array.dtype)
     w_rows = keep if w is None else w[safe] * keep  # (M,) each target's weight, 0 if ignored
     loss = -logp[np.arange(len(safe)), safe] * w_rows  # (M,)
     if label_smoothing:
@@ -332,7 +334,7 @@ def _soft_cross_entropy(input: Tensor, target, w: np.ndarray | None, ignore_inde
     """Cross-entropy against class probabilities y of the input's shape:
     l_n = -sum_c w[c] y'[n, c] log p[n, c] with y' = (1 - eps) y + eps/C; 'mean' divides the
     sum by the number of rows (N d1 ...), not by the weights, as in PyTorch."""
-    dtype = target.dtype if isinstance(target, Tensor) else np.asarray(target).dtype
+    dtype = target._array.dtype if isinstance(target, Tensor) else np.asarray(target).dtype
     if dtype.kind != "f":
         raise TypeError(f"cross_entropy: expected floating point type for target with class "
                         f"probabilities, got {dtype}")

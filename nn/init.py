@@ -12,7 +12,7 @@ from tinygrad_lstm.tensor import Tensor
 def _fill(tensor: Tensor, values) -> Tensor:
     """Write values into tensor._array (cast to its dtype), recording an in-place change."""
     with no_grad():
-        tensor.copy_(np.asarray(values).astype(tensor.dtype, copy=False))
+        tensor.copy_(np.asarray(values).astype(tensor._array.dtype, copy=False))
     return tensor
 
 

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 
+from tinygrad_lstm.dtypes import default_float
 from tinygrad_lstm.nn import functional as F
 from tinygrad_lstm.nn import init
 from tinygrad_lstm.nn.module import Module, check_size
@@ -33,8 +34,8 @@ class Linear(Module):
         check_size("Linear", "in_features", in_features)
         check_size("Linear", "out_features", out_features)
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(np.empty((out_features, in_features), np.float32))
-        self.bias = Parameter(np.empty(out_features, np.float32)) if bias else None
+        self.weight = Parameter(np.empty((out_features, in_features), default_float()))
+        self.bias = Parameter(np.empty(out_features, default_float())) if bias else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -5,7 +5,10 @@ from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
 
+from tinygrad_lstm import dtypes
 from tinygrad_lstm.autograd import graph_scope, no_grad
+from tinygrad_lstm.conversions import parse_to_args
+from tinygrad_lstm.device import as_device
 from tinygrad_lstm.nn.parameter import Parameter
 from tinygrad_lstm.tensor import Tensor
 
@@ -232,27 +235,41 @@ class Module:
             elif p.grad is not None:
                 p.grad._array[...] = 0
 
-    def to(self, dtype) -> "Module":
-        """Cast floating-point parameters and buffers in place: the same Parameter objects
-        hold new arrays, so optimizers built on them keep working. `to("cpu")` does nothing."""
-        if isinstance(dtype, str) and dtype == "cpu":
+    def to(self, *args, **kwargs) -> "Module":
+        """`to(device)`, `to(dtype)`, `to(device, dtype)` or `to(tensor)`, as in PyTorch: cast
+        floating-point parameters and buffers in place (the same Parameter objects hold new
+        arrays, so optimizers built on them keep working). The CPU is the only device."""
+        device, dtype, _ = parse_to_args("Module.to", args, kwargs)
+        as_device(device)
+        if dtype is None:
             return self
-        dtype = np.dtype(dtype)
+        dtype = dtypes.to_numpy(dtype)
         if dtype.kind != "f":
-            raise TypeError(f"Module.to only accepts floating point dtypes, but got {dtype}")
+            raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but "
+                            f"got desired dtype={dtypes.by_numpy[dtype]}")
         tensors = list(self.parameters()) + list(self.buffers())
         for t in tensors:
-            if t.dtype.kind == "f" and t.dtype != dtype:
+            if t._array.dtype.kind == "f" and t._array.dtype != dtype:
                 t._array = t._array.astype(dtype)
                 if t.grad is not None:
                     t.grad = Tensor(t.grad._array, dtype=dtype)
         return self
 
+    def cpu(self) -> "Module":
+        return self
+
+    def cuda(self, device=None) -> "Module":
+        as_device("cuda" if device is None else device)  # raises: this build has no CUDA
+        return self
+
     def double(self) -> "Module":
-        return self.to(np.float64)
+        return self.to(dtypes.float64)
 
     def float(self) -> "Module":
-        return self.to(np.float32)
+        return self.to(dtypes.float32)
+
+    def half(self) -> "Module":
+        return self.to(dtypes.float16)
 
     # ------------------------------------------------------------ state dict
 
@@ -312,7 +329,7 @@ class Module:
                                + "\n\t".join(errors))
         with no_grad():
             for target, value in updates:
-                target.copy_(value.astype(target.dtype, copy=False))  # copies, never aliases
+                target.copy_(value.astype(target._array.dtype, copy=False))  # copies, never aliases
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------ repr

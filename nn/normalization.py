@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from tinygrad_lstm.dtypes import default_float
 from tinygrad_lstm.nn import functional as F
 from tinygrad_lstm.nn import init
 from tinygrad_lstm.nn.module import Module, check_size
@@ -28,9 +29,9 @@ class LayerNorm(Module):
         self.eps, self.elementwise_affine = eps, elementwise_affine
         self.weight = self.bias = None
         if elementwise_affine:
-            self.weight = Parameter(np.empty(self.normalized_shape, np.float32))
+            self.weight = Parameter(np.empty(self.normalized_shape, default_float()))
             if bias:
-                self.bias = Parameter(np.empty(self.normalized_shape, np.float32))
+                self.bias = Parameter(np.empty(self.normalized_shape, default_float()))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from tinygrad_lstm.autograd import graph_scope
+from tinygrad_lstm.dtypes import default_float
 from tinygrad_lstm.nn import functional as F
 from tinygrad_lstm.nn.init import uniform_
 from tinygrad_lstm.nn.module import Module, check_size
@@ -82,9 +83,9 @@ def _check_input(name: str, x, ndims: tuple, input_size: int, dtype) -> None:
     if x.shape[-1] != input_size:
         raise RuntimeError(f"{name}: input of shape {x.shape} has size {x.shape[-1]} in its "
                            f"last dim, expected input_size {input_size}")
-    if x.dtype != dtype:
-        raise RuntimeError(f"{name}: input has dtype {x.dtype}, but the parameters are {dtype}; "
-                           f"convert one of them with .float() or .double()")
+    if x._array.dtype != dtype:
+        raise RuntimeError(f"{name}: input has dtype {x._array.dtype}, but the parameters are "
+                           f"{dtype}; convert one of them with .float() or .double()")
 
 
 def _check_states(name: str, hx: tuple, labels: tuple, shape: tuple, dtype) -> None:
@@ -93,14 +94,14 @@ def _check_states(name: str, hx: tuple, labels: tuple, shape: tuple, dtype) -> N
             raise TypeError(f"{name}: expected {label} to be a Tensor, got {type(s).__name__}")
         if s.shape != shape:
             raise RuntimeError(f"{name}: expected {label} of shape {shape}, got {s.shape}")
-        if s.dtype != dtype:
-            raise RuntimeError(f"{name}: {label} has dtype {s.dtype}, but the parameters are "
-                               f"{dtype}")
+        if s._array.dtype != dtype:
+            raise RuntimeError(f"{name}: {label} has dtype {s._array.dtype}, but the parameters "
+                               f"are {dtype}")
 
 
 def _check_param_dtypes(name: str, module: Module, param_names: tuple) -> None:
     """Refuse parameters of mixed dtypes (one converted by hand), as PyTorch's layers do."""
-    dtypes = [getattr(module, n).dtype for n in param_names]
+    dtypes = [getattr(module, n)._array.dtype for n in param_names]
     if any(d != dtypes[0] for d in dtypes):
         listed = ", ".join(f"{n} {d}" for n, d in zip(param_names, dtypes))
         raise RuntimeError(f"{name}: parameters of mixed dtypes ({listed}); convert the whole "
@@ -142,11 +143,11 @@ class RNNCellBase(Module):
         _check_sizes(type(self).__name__, input_size, hidden_size)
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         gate_size = num_chunks * hidden_size
-        self.weight_ih = Parameter(np.empty((gate_size, input_size), np.float32))
-        self.weight_hh = Parameter(np.empty((gate_size, hidden_size), np.float32))
+        self.weight_ih = Parameter(np.empty((gate_size, input_size), default_float()))
+        self.weight_hh = Parameter(np.empty((gate_size, hidden_size), default_float()))
         if bias:
-            self.bias_ih = Parameter(np.empty(gate_size, np.float32))
-            self.bias_hh = Parameter(np.empty(gate_size, np.float32))
+            self.bias_ih = Parameter(np.empty(gate_size, default_float()))
+            self.bias_hh = Parameter(np.empty(gate_size, default_float()))
         else:
             self.bias_ih = self.bias_hh = None
         self.reset_parameters()
@@ -165,7 +166,7 @@ class RNNCellBase(Module):
     def _forward(self, x: Tensor, hx) -> tuple:
         """Check x and hx, run one step on (N, I) and return the new states, unbatched again
         if x was."""
-        name, dtype = type(self).__name__, self.weight_ih.dtype
+        name, dtype = type(self).__name__, self.weight_ih._array.dtype
         _check_param_dtypes(name, self, _CELL_PARAM_NAMES[:4 if self.bias else 2])
         hx = _as_state_tuple(name, hx, self._state_labels)
         _check_input(name, x, (1, 2), self.input_size, dtype)
@@ -294,7 +295,7 @@ class RNNBase(Module):
                       (gate_size,))
             for direction in range(num_directions):
                 for param_name, shape in zip(self._param_names(layer, direction), shapes):
-                    setattr(self, param_name, Parameter(np.empty(shape, np.float32)))
+                    setattr(self, param_name, Parameter(np.empty(shape, default_float())))
                     names.append(param_name)
         self._all_param_names = tuple(names)  # for the dtype check at every forward
         self.reset_parameters()
@@ -329,7 +330,7 @@ class RNNBase(Module):
         """Check x and hx, run every layer and direction; return (output, final states)."""
         if isinstance(x, PackedSequence):
             return self._forward_packed(x, hx)
-        name, dtype = type(self).__name__, self.weight_ih_l0.dtype
+        name, dtype = type(self).__name__, self.weight_ih_l0._array.dtype
         _check_param_dtypes(name, self, self._all_param_names)
         hx = _as_state_tuple(name, hx, self._state_labels)
         _check_input(name, x, (2, 3), self.input_size, dtype)
@@ -403,7 +404,7 @@ class RNNBase(Module):
         hx and the final states are in the caller's batch order; inside, the rows follow the
         packed (sorted) order, as PyTorch's permute_hidden does.
         """
-        name, dtype = type(self).__name__, self.weight_ih_l0.dtype
+        name, dtype = type(self).__name__, self.weight_ih_l0._array.dtype
         _check_param_dtypes(name, self, self._all_param_names)
         hx = _as_state_tuple(name, hx, self._state_labels)
         data, batch_sizes, sorted_indices, unsorted_indices = packed

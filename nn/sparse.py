@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from tinygrad_lstm.dtypes import default_float
 from tinygrad_lstm.nn import functional as F
 from tinygrad_lstm.nn import init
 from tinygrad_lstm.nn.module import Module, check_size
@@ -29,7 +30,7 @@ class Embedding(Module):
             padding_idx %= num_embeddings
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.padding_idx = padding_idx
-        self.weight = Parameter(np.empty((num_embeddings, embedding_dim), np.float32))
+        self.weight = Parameter(np.empty((num_embeddings, embedding_dim), default_float()))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

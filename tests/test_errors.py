@@ -155,7 +155,7 @@ def test_getitem_out_of_range(index):
 
 def test_getitem_array_out_of_range():
     raises(IndexError, lambda: ones(3)[[0, 3]], "3")
-    raises(IndexError, lambda: ones(3)[Tensor([0, 7])], "7")
+    raises(IndexError, lambda: ones(3)[tl.tensor([0, 7])], "7")
 
 
 def test_getitem_float_index():
@@ -193,7 +193,7 @@ def test_len_of_a_0d_tensor():
 
 
 def test_requires_grad_on_integers():
-    raises(RuntimeError, lambda: Tensor([1, 2], requires_grad=True), "int64")
+    raises(RuntimeError, lambda: tl.tensor([1, 2], requires_grad=True), "int64")
     raises(RuntimeError, lambda: tl.zeros(2, dtype=np.int32, requires_grad=True), "int32")
 
 

@@ -5,7 +5,7 @@ activations; gradients against closed forms and float64 finite differences."""
 import numpy as np
 import pytest
 
-from tinygrad_lstm import Tensor, nn
+from tinygrad_lstm import Tensor, nn, tensor
 from tinygrad_lstm.autograd import gradcheck
 from tinygrad_lstm.nn import functional as F
 
@@ -247,7 +247,7 @@ def test_linear_dropout_embedding_functional():
 
 def test_the_third_positional_argument_is_the_class_weight_as_in_pytorch():
     # PyTorch's third positional argument is `weight`, not ignore_index
-    x, t = Tensor(np.zeros((3, 3))), Tensor([2, 0, 1])
+    x, t = Tensor(np.zeros((3, 3))), tensor([2, 0, 1])  # int64 class indices
     w = Tensor(np.array([2.0, 1.0, 1.0]))
     # uniform logits: each row's loss is log 3 times its target's weight, the mean divides by
     # the weights' sum, so the weighted mean is log 3 again, and the weighted sum is 4 log 3

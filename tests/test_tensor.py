@@ -19,9 +19,10 @@ def test_construction_dtypes():
     assert Tensor(1.5).dtype == np.float32  # Python floats -> float32 (the default dtype)
     assert Tensor([1.0, 2.0]).dtype == np.float32
     assert Tensor([[1, 2.5]]).dtype == np.float32
-    assert Tensor(3).dtype == np.int64  # Python ints -> int64
-    assert Tensor([1, 2]).dtype == np.int64
-    assert Tensor([True, False]).dtype == np.bool_
+    assert Tensor([1, 2]).dtype == np.float32  # Tensor is float, as torch.Tensor
+    assert Tensor([True, False]).dtype == np.float32
+    assert tl.tensor(3).dtype == np.int64  # tl.tensor infers: Python ints -> int64
+    assert tl.tensor([True, False]).dtype == np.bool_
     assert Tensor(np.zeros(2)).dtype == np.float64  # NumPy float64 stays float64
     assert Tensor(np.float64(2.0)).dtype == np.float64
     assert Tensor(np.zeros(2, np.float32)).dtype == np.float32
@@ -104,11 +105,11 @@ def test_where_dtypes():
 
 def test_integer_tensors_cannot_require_grad():
     with pytest.raises(RuntimeError, match="floating point"):
-        Tensor([1, 2], requires_grad=True)
+        tl.tensor([1, 2], requires_grad=True)
     with pytest.raises(RuntimeError, match="int64"):
         tl.arange(3).requires_grad_()
     with pytest.raises(RuntimeError):
-        Tensor([True]).requires_grad_()
+        tl.tensor([True]).requires_grad_()
     assert Tensor([1.0]).requires_grad_().requires_grad
 
 
@@ -188,12 +189,12 @@ def test_repr_shows_values_dtype_and_grad_fn():
     assert "requires_grad=True" in repr(x) and "1.5" in repr(x)
     assert "grad_fn=<AddBackward>" in repr(x + 1)
     assert "grad_fn" not in repr(Tensor([1.0]) * 2)
-    assert "int64" in repr(Tensor([1, 2]))
+    assert "int64" in repr(tl.tensor([1, 2]))
 
 
 def test_item_numpy_tolist():
     assert Tensor(2.5).item() == 2.5 and isinstance(Tensor(2.5).item(), float)
-    assert Tensor([[7]]).item() == 7 and isinstance(Tensor([[7]]).item(), int)
+    assert tl.tensor([[7]]).item() == 7 and isinstance(tl.tensor([[7]]).item(), int)
     x = Tensor([[1.0, 2.0], [3.0, 4.0]])
     assert isinstance(x.numpy(), np.ndarray) and x.numpy() is x.numpy()
     assert x.tolist() == [[1.0, 2.0], [3.0, 4.0]]

@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 from .autograd.primitive import OuterSum, Primitive, View
+from .dtypes import array_result_type, default_float
 
 # exp overflows to inf for large arguments, which is the right value (sigmoid's exp(-x) for
 # x < -88 in float32 gives the exact limit 0; exp and log_softmax's exp give inf / 0 as they
@@ -28,8 +29,9 @@ _ONE = {t: np.ones((), t) for t in (np.float16, np.float32, np.float64, np.longd
 
 
 def _floating(x):
-    """Integer input computes in float32, PyTorch's default dtype (NumPy would use float64)."""
-    return x if x.dtype.kind == "f" else x.astype(np.float32)
+    """Integer or bool input computes in the default float dtype, as in PyTorch (NumPy would
+    use float64, or float16 for int8)."""
+    return x if x.dtype.kind == "f" else x.astype(default_float())
 
 
 class Neg(Primitive):
@@ -168,21 +170,31 @@ class Cast(Primitive):
 # ---------------------------------------------------------------- binary (broadcasting)
 
 
-_FLOAT64 = np.dtype(np.float64)
+_ND = np.ndarray
 
 
-def _torch_dtype(out, *inputs):
-    """NumPy makes float64 from an int array and a Python float, or from a float32 array and a
-    0-d float64 one; PyTorch keeps the default float32 and lets dimensioned tensors decide."""
-    # every binary op passes here: an identity test (a ufunc's result carries NumPy's canonical
-    # float64 descriptor) costs a fraction of `!= np.float64`, which converts the type first
-    if out.dtype is not _FLOAT64 or type(out) is not np.ndarray:
+def _same(out, x, y) -> bool:
+    """True when NumPy's result dtype for op(x, y) is PyTorch's: when it is the dtype of each
+    array operand (NumPy treats Python scalars as PyTorch does, unless their category is higher,
+    and then it promotes the array). Identity tests only: every binary op of the LSTM passes."""
+    d = out.dtype
+    return (x.dtype is d if type(x) is _ND else type(y) is _ND) and (type(y) is not _ND or
+                                                                    y.dtype is d)
+
+
+def _promoted(fn, out, *operands, true_divide: bool = False):
+    """fn(*operands) in PyTorch's result dtype (dtypes.array_result_type), the arrays cast to it
+    first: `out` is NumPy's result, kept when it has that dtype already. True division of
+    integers gives the default float dtype."""
+    dtype = array_result_type(*operands)
+    if true_divide and dtype.kind not in "fc":
+        dtype = default_float()
+    if out is not None and out.dtype == dtype:
         return out
-    arrays = [a for a in inputs if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
-    decisive = [a.dtype for a in arrays if a.ndim > 0] or [a.dtype for a in arrays]
-    dtype = np.result_type(*decisive) if decisive else np.dtype(np.float32)
-    return out if dtype == np.float64 else out.astype(dtype)
-
+    cast = [o.astype(dtype) if isinstance(o, np.ndarray) and o.dtype != dtype else
+            o if type(o) in (bool, int, float, complex) else np.asarray(o, dtype)
+            for o in operands]  # Python scalars stay weak: NumPy keeps the array's dtype
+    return np.asarray(fn(*cast)).astype(dtype, copy=False)
 
 
 class Add(Primitive):
@@ -190,7 +202,8 @@ class Add(Primitive):
 
     @staticmethod
     def forward(ctx, x, y):
-        return _torch_dtype(x + y, x, y)
+        out = x + y
+        return out if _same(out, x, y) else _promoted(np.add, out, x, y)
 
     @staticmethod
     def backward(ctx, g):
@@ -202,7 +215,8 @@ class Sub(Primitive):
 
     @staticmethod
     def forward(ctx, x, y):
-        return _torch_dtype(x - y, x, y)
+        out = x - y
+        return out if _same(out, x, y) else _promoted(np.subtract, out, x, y)
 
     @staticmethod
     def backward(ctx, g):
@@ -216,7 +230,8 @@ class Mul(Primitive):
     def forward(ctx, x, y):
         dx, dy = ctx.needs_input_grad
         ctx.save_for_backward(x if dy else None, y if dx else None)
-        return _torch_dtype(x * y, x, y)
+        out = x * y
+        return out if _same(out, x, y) else _promoted(np.multiply, out, x, y)
 
     @staticmethod
     def backward(ctx, g):
@@ -229,7 +244,9 @@ class Div(Primitive):
 
     @staticmethod
     def forward(ctx, x, y):
-        out = _torch_dtype(x / y, x, y)
+        out = x / y
+        if not _same(out, x, y):
+            out = _promoted(np.true_divide, out, x, y, true_divide=True)
         ctx.save_for_backward(y, out)
         return out
 
@@ -246,7 +263,9 @@ class Pow(Primitive):
 
     @staticmethod
     def forward(ctx, x, y):
-        out = _torch_dtype(np.power(x, y), x, y)
+        out = np.power(x, y)
+        if not _same(out, x, y):
+            out = _promoted(np.power, out, x, y)
         ctx.save_for_backward(x, y, out)
         return out
 
@@ -269,12 +288,13 @@ class Addcmul(Primitive):
     def forward(ctx, input, x, y):
         _, needs_x, needs_y = ctx.needs_input_grad
         ctx.save_for_backward(x if needs_y else None, y if needs_x else None)
-        out = _torch_dtype(np.multiply(x, y), x, y)
-        if out.dtype == input.dtype and (input.shape == out.shape or
-                                         np.broadcast_shapes(input.shape, out.shape) == out.shape):
+        out = np.multiply(x, y)
+        if _same(out, x, y) and out.dtype is input.dtype and (
+                input.shape == out.shape or
+                np.broadcast_shapes(input.shape, out.shape) == out.shape):
             out += input  # in place into the fresh product: one temporary fewer
             return out
-        return _torch_dtype(out + input, out, input)  # input widens the product, or its dtype
+        return _promoted(lambda i, a, b: i + a * b, None, input, x, y)  # one dtype for all three
 
     @staticmethod
     def backward(ctx, g):
@@ -293,6 +313,9 @@ class Matmul(Primitive):
         if x.ndim == 0 or y.ndim == 0:
             raise ValueError(f"matmul: both arguments to matmul need to be at least 1D, but they "
                              f"are {x.ndim}D and {y.ndim}D: {x.shape} @ {y.shape}")
+        if x.dtype is not y.dtype:  # PyTorch raises; promote, for `ndarray @ Tensor` constants
+            dtype = array_result_type(x, y)
+            x, y = x.astype(dtype, copy=False), y.astype(dtype, copy=False)
         k_y = y.shape[0] if y.ndim == 1 else y.shape[-2]
         if x.shape[-1] != k_y:
             raise ValueError(f"matmul: {x.shape} @ {y.shape}: inner dimensions "
@@ -305,7 +328,7 @@ class Matmul(Primitive):
             out = np.dot(x.reshape(rows, k_y), y).reshape(*x.shape[:-1], y.shape[1])
         else:  # np.dot always reaches BLAS; np.matmul does not for some 2-D layouts (10x slower)
             out = np.dot(x, y) if x.ndim <= 2 and y.ndim <= 2 else np.matmul(x, y)
-        return _torch_dtype(out, x, y)
+        return out
 
     @staticmethod
     def backward(ctx, g):
@@ -663,7 +686,8 @@ class Where(Primitive):
     @staticmethod
     def forward(ctx, cond, x, y):
         ctx.save_for_backward(cond)
-        return _torch_dtype(np.where(cond, x, y), x, y)
+        out = np.where(cond, x, y)
+        return out if _same(out, x, y) else _promoted(lambda a, b: np.where(cond, a, b), out, x, y)
 
     @staticmethod
     def backward(ctx, g):

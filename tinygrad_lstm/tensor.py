@@ -5,6 +5,9 @@ import weakref
 
 import numpy as np
 
+from .conversions import Conversions
+from .device import as_device
+from .dtypes import by_numpy, default_float, to_numpy
 
 _FLOATS = (np.float16, np.float32, np.float64)
 
@@ -66,32 +69,50 @@ def _check_empty_arg(shape: tuple, axis: int | None, op: str) -> None:
     _check_empty_reduction(shape, axis, op)
 
 
-def _as_array(data, dtype) -> np.ndarray:
-    """Copy user data into an array: Python floats become float32, NumPy keeps its dtype."""
+def _as_array(data, dtype, infer: bool) -> np.ndarray:
+    """Copy user data into an array. A NumPy array or a Tensor keeps its dtype; Python numbers
+    become the default float dtype, or with `infer` (tl.tensor) bool, int64 or the default."""
     if isinstance(data, Tensor):
         data = data._array
     from_python = not isinstance(data, (np.ndarray, np.generic))
     try:
-        arr = np.array(data, dtype=dtype)
+        arr = np.array(data, dtype=to_numpy(dtype))
     except (TypeError, ValueError) as e:
         raise TypeError(f"Tensor: cannot convert {type(data).__name__} to a tensor: {e}") from None
     if arr.dtype == object or arr.dtype.kind in "USV":
         raise TypeError(f"Tensor: cannot make a tensor of {type(data).__name__} "
                         f"(NumPy dtype {arr.dtype})")
-    if from_python and dtype is None and arr.dtype == np.float64:
-        arr = arr.astype(np.float32)  # the default dtype is float32, as in PyTorch
+    if from_python and dtype is None and (arr.dtype.kind == "f" or not infer):
+        arr = arr.astype(default_float(), copy=False)  # float32 unless set_default_dtype
     return arr
 
 
-class Tensor:
-    """An n-dimensional array that records the ops applied to it, for reverse-mode autograd."""
+def _data_or_size(args: tuple):
+    """torch.Tensor's forms: Tensor(data), Tensor(*sizes) (ints), Tensor() (empty)."""
+    if not args:
+        return np.empty(0, default_float())
+    if all(type(a) is int for a in args):  # Tensor(2, 3): uninitialized in PyTorch, zeros here
+        return np.zeros(args, default_float())
+    if len(args) > 1:
+        raise TypeError(f"Tensor: expected data or sizes (ints), got {len(args)} arguments of "
+                        f"types {', '.join(type(a).__name__ for a in args)}")
+    return args[0]
+
+
+class Tensor(Conversions):
+    """An n-dimensional array that records the ops applied to it, for reverse-mode autograd.
+
+    `Tensor(data)` copies data: Python numbers become the default float dtype (float32), a
+    NumPy array or Tensor keeps its dtype. `Tensor(2, 3)` is a (2, 3) tensor of zeros.
+    """
 
     __slots__ = ("_array", "requires_grad", "_grad", "_ctx", "_key", "_hooks", "_view",
                  "__weakref__")
     __array_ufunc__ = None  # make `ndarray * Tensor` call Tensor.__rmul__, not NumPy
 
-    def __init__(self, data, requires_grad: bool = False, dtype=None) -> None:
-        self._array = _as_array(data, dtype)
+    def __init__(self, *data, requires_grad: bool = False, dtype=None, device=None) -> None:
+        as_device(device)
+        self._array = _as_array(_data_or_size(data), dtype, infer=False)
         self._grad = self._ctx = self._key = self._hooks = self._view = None
         self.requires_grad = False
         if requires_grad:
@@ -123,7 +144,7 @@ class Tensor:
         self._array = value._array
 
     shape = property(lambda self: self._array.shape)
-    dtype = property(lambda self: self._array.dtype)
+    dtype = property(lambda self: by_numpy[self._array.dtype])  # a dtype object: tl.float32
     ndim = property(lambda self: self._array.ndim)
     is_leaf = property(lambda self: self._ctx is None)
     grad_fn = property(lambda self: self._ctx)
@@ -309,22 +330,6 @@ class Tensor:
         """self + tensor1 * tensor2 in one op, elementwise with broadcasting (PyTorch's
         addcmul)."""
         return ops.Addcmul.apply(self, tensor1, tensor2)
-
-    def to(self, dtype) -> "Tensor":
-        """A copy in another dtype; casting to a non-float dtype leaves the graph, as in PyTorch.
-        `to("cpu")` is accepted and does nothing: NumPy is the only device."""
-        if isinstance(dtype, str) and dtype == "cpu":
-            return self
-        dtype = np.dtype(dtype)
-        if dtype == self.dtype:
-            return self
-        if dtype.type not in _FLOATS:
-            return Tensor._make(self._array.astype(dtype))
-        return ops.Cast.apply(self, dtype)
-
-    def float(self) -> "Tensor": return self.to(np.float32)
-    def double(self) -> "Tensor": return self.to(np.float64)
-    def long(self) -> "Tensor": return self.to(np.int64)
 
     def sum(self, dim=None, keepdim: bool = False) -> "Tensor":
         return ops.Sum.apply(self, _normalize_dims(dim, self.ndim, "sum"), keepdim)

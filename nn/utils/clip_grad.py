@@ -25,7 +25,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     if not params:
         return Tensor(0.0)
     norms = [np.linalg.norm(p.grad._array.ravel(), norm_type) for p in params]
-    dtype = np.result_type(*[p.grad.dtype for p in params])
+    dtype = np.result_type(*[p.grad._array.dtype for p in params])
     total = np.asarray(np.linalg.norm(np.array(norms, dtype), norm_type), dtype)
     if error_if_nonfinite and not np.isfinite(total):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` "

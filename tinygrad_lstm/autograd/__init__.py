@@ -12,7 +12,8 @@ from .grad_mode import (
                         set_grad_enabled,
 )
 from .gradcheck import GradcheckError, gradcheck
+from .variable import Variable
 
 __all__ = ["Function", "GradcheckError", "backward", "detect_anomaly", "enable_grad",
            "gradcheck", "graph_scope", "is_anomaly_enabled", "is_grad_enabled", "no_grad",
-           "set_grad_enabled", "unbroadcast"]
+           "set_grad_enabled", "unbroadcast", "Variable"]

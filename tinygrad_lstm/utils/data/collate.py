@@ -38,8 +38,8 @@ def default_collate(batch: list) -> Any:
         return Tensor(np.array(batch))
     if isinstance(elem, float):
         return Tensor(batch, dtype=np.float64)
-    if isinstance(elem, int):  # and bool
-        return Tensor(batch)
+    if isinstance(elem, int):  # and bool: int64 or bool, as torch.tensor infers
+        return Tensor._make(np.array(batch))
     if isinstance(elem, (str, bytes)):
         return batch
     if isinstance(elem, collections.abc.Mapping):
