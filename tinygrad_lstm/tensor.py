@@ -220,11 +220,14 @@ class Tensor(Conversions):
 
     # ------------------------------------------------------------ autograd
 
-    def backward(self, gradient=None, retain_graph: bool = False) -> None:
-        """Accumulate the gradient of this tensor into every leaf's `.grad`."""
-        from .autograd.engine import backward
+    def backward(self, gradient=None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs=None) -> None:
+        """Accumulate the gradient of this tensor into every leaf's `.grad` (or, with `inputs`,
+        into those tensors' `.grad` only)."""
+        from .autograd import gradients
 
-        backward(self, gradient, retain_graph)
+        gradients.backward(self, None if gradient is None else (gradient,), retain_graph,
+                           create_graph, inputs)
 
     def detach(self) -> "Tensor":
         """The same data, cut from the graph."""

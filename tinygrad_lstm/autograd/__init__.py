@@ -1,6 +1,7 @@
-"""Autograd: custom Functions, grad modes, anomaly detection, gradcheck and the tape."""
+"""Autograd: the tape, grad and backward, custom Functions, grad modes, anomaly detection and
+gradcheck."""
 
-from .engine import backward, unbroadcast
+from .engine import unbroadcast
 from .function import Function
 from .grad_mode import (
                         detect_anomaly,
@@ -12,8 +13,9 @@ from .grad_mode import (
                         set_grad_enabled,
 )
 from .gradcheck import GradcheckError, gradcheck
+from .gradients import backward, grad
 from .variable import Variable
 
 __all__ = ["Function", "GradcheckError", "backward", "detect_anomaly", "enable_grad",
-           "gradcheck", "graph_scope", "is_anomaly_enabled", "is_grad_enabled", "no_grad",
+           "grad", "gradcheck", "graph_scope", "is_anomaly_enabled", "is_grad_enabled", "no_grad",
            "set_grad_enabled", "unbroadcast", "Variable"]

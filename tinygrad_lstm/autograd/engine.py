@@ -40,10 +40,11 @@ def _conform(grad: np.ndarray, shape: tuple, dtype: np.dtype, op: str) -> np.nda
     return grad if grad.dtype == dtype else grad.astype(dtype)
 
 
-def _reachable(root) -> list:
-    """Every node reachable from `root`, in decreasing sequence number (reverse tape order)."""
-    seen = {root}
-    nodes = [root]
+def _reachable(roots: list) -> list:
+    """Every node reachable from the root nodes, in decreasing sequence number (reverse tape
+    order)."""
+    seen = set(roots)
+    nodes = list(seen)
     for node in nodes:  # a worklist: the loop also visits the nodes appended while it runs
         if node.saved_tensors is None:
             raise RuntimeError(
@@ -87,30 +88,49 @@ def _check_saved(node) -> None:
                 f"x.add_(y)) on tensors the graph still needs.")
 
 
-def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
-    """Accumulate d(root)/d(leaf), weighted by `gradient`, into every leaf's `.grad`."""
+def seed_gradient(root: Tensor, gradient, op: str = "backward") -> np.ndarray:
+    """The gradient that starts backward at `root`: ones for a one-element root, else
+    `gradient`, which must have root's shape."""
     if not root.requires_grad:
-        raise RuntimeError("backward: the tensor does not require grad and has no grad_fn")
+        raise RuntimeError(f"{op}: element 0 of tensors does not require grad and does not have "
+                           f"a grad_fn")
     if gradient is None:
         if root._array.size != 1:
-            raise RuntimeError(f"backward: grad can be implicitly created only for scalar "
-                               f"outputs, got shape {root.shape}; pass gradient=")
-        grad = np.ones_like(root._array)
-    else:
-        grad = np.asarray(gradient._array if isinstance(gradient, Tensor) else gradient,
-                          dtype=root.dtype)
-        if grad.shape != root.shape:
-            raise RuntimeError(f"backward: gradient has shape {grad.shape}, expected the "
-                               f"tensor's shape {root.shape}")
-    if root._ctx is None:
-        _accumulate_leaves({root: grad}, set())
+            raise RuntimeError(f"{op}: grad can be implicitly created only for scalar outputs, "
+                               f"got shape {root.shape}; pass the gradient")
+        return np.ones_like(root._array)
+    grad = np.asarray(gradient._array if isinstance(gradient, Tensor) else gradient,
+                      dtype=root._array.dtype)
+    if grad.shape != root.shape:
+        raise RuntimeError(f"{op}: gradient has shape {grad.shape}, expected the tensor's shape "
+                           f"{root.shape}")
+    return grad
+
+
+def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
+    """Accumulate d(root)/d(leaf), weighted by `gradient`, into every leaf's `.grad`."""
+    run_backward([(root, seed_gradient(root, gradient))], retain_graph, _accumulate_leaves)
+
+
+def run_backward(seeds: list, retain_graph: bool, leaves_done) -> None:
+    """Backpropagate from each (tensor, gradient) seed; `leaves_done(grads, owned)` receives what
+    reaches the leaves (a dict leaf -> gradient, and the keys whose buffers this call made)."""
+    grads, owned = {}, set()  # owned: keys whose buffer this call allocated, to add into
+    for root, grad in seeds:
+        key = root._key or root
+        if key in grads:  # the same tensor twice: its gradients add up
+            grads[key] = grads[key] + grad
+            owned.add(key)
+        else:
+            grads[key] = grad
+    roots = [root._ctx for root, _ in seeds if root._ctx is not None]
+    if not roots:
+        leaves_done(grads, owned)
         return
 
-    grads = {root._key: grad}
-    owned = set()  # keys whose buffer this call allocated, so it may be added to in place
     anomaly = _state.anomaly
     pop, get = grads.pop, grads.get  # the loop below runs once per node: keep it lean
-    for node in _reachable(root._ctx):
+    for node in _reachable(roots):
         g = pop(node, None)  # a single-output node's key; never a multi-output node's
         if g is not None:  # one output: backward(node, g), with no tuple built and unpacked
             if type(g) is OuterSum:
@@ -187,7 +207,7 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
                 total = prev + g
                 grads[key] = total if type(total) is np.ndarray else np.asarray(total)  # 0-d
                 owned.add(key)
-    _accumulate_leaves(grads, owned)
+    leaves_done(grads, owned)
 
 
 def _accumulate_leaves(grads: dict, owned: set) -> None:
