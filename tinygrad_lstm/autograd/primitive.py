@@ -226,6 +226,8 @@ class View(Primitive):
     def apply(cls, x: Tensor, *rest):
         out = super().apply(x, *rest)
         history = x._key or x
+        # perf: one tuple per view and no helper calls: 0.9% of a tiny LSTM step's instructions
+        # (callgrind), 2.9% with a walk to the memory's owner per output
         if type(out) is tuple:  # Split, Unbind: slices, every one a view
             for i, t in enumerate(out):
                 t._view = (x, cls, rest, i, history)
