@@ -14,15 +14,19 @@ import warnings
 # on small arrays.
 warnings.filterwarnings("ignore", "overflow encountered in exp", RuntimeWarning, __name__)
 
-from .unary import Cast, Erf, Exp, Log, Neg, Relu, Sigmoid, Tanh  # noqa: E402
-from .binary import Add, Addcmul, Div, Mul, Pow, Sub  # noqa: E402
-from .matmul import Addmm, Linear, Matmul  # noqa: E402
-from .reduce import Max, Sum  # noqa: E402
-from .movement import (Cat, Clone, CopySlices, Expand, Getitem, Permute, Reshape,  # noqa: E402
-                       Split, Stack, Unbind, Where, view_of, write_region)
+from .unary import (Cast, Cos, Erf, Exp, Expm1, Log, Log1p, Neg, Relu, Sigmoid,  # noqa: E402
+                    Sin, Stepwise, Tanh)
+from .binary import (Add, Addcmul, Div, Maximum, Minimum, Mul, Pow, Remainder,  # noqa: E402
+                     Sub)
+from .matmul import Addmm, Einsum, Linear, Matmul, einsum_subscripts  # noqa: E402
+from .reduce import Max, Norm, Prod, Sum  # noqa: E402
+from .movement import (Cat, Clone, CopySlices, Expand, Gather, Getitem, Permute,  # noqa: E402
+                       Reshape, Scatter, Split, Stack, Unbind, Where, view_of, write_region)
 from .nn import CrossEntropy, LogSoftmax, class_targets  # noqa: E402
 
-__all__ = ["Add", "Addcmul", "Addmm", "Cast", "Cat", "Clone", "CopySlices", "CrossEntropy", "Div",
-           "Erf", "Exp", "Expand", "Getitem", "Linear", "Log", "LogSoftmax", "Matmul", "Max",
-           "Mul", "Neg", "Permute", "Pow", "Relu", "Reshape", "Sigmoid", "Split", "Stack", "Sub",
-           "Sum", "Tanh", "Unbind", "Where", "class_targets", "view_of", "write_region"]
+__all__ = ["Add", "Addcmul", "Addmm", "Cast", "Cat", "Clone", "CopySlices", "Cos", "CrossEntropy",
+           "Div", "Einsum", "Erf", "Exp", "Expand", "Expm1", "Gather", "Getitem", "Linear", "Log",
+           "Log1p", "LogSoftmax", "Matmul", "Max", "Maximum", "Minimum", "Mul", "Neg", "Norm",
+           "Permute", "Pow", "Prod", "Relu", "Remainder", "Reshape", "Scatter", "Sigmoid", "Sin",
+           "Split", "Stack", "Stepwise", "Sub", "Sum", "Tanh", "Unbind", "Where", "class_targets",
+           "einsum_subscripts", "view_of", "write_region"]

@@ -136,3 +136,58 @@ class Addcmul(Primitive):
     def backward(ctx, g):
         x, y = ctx.saved_tensors
         return g, (None if y is None else g * y), (None if x is None else g * x)
+
+
+def _share(x, y, g, x_wins):
+    """g to the winning side, halved where x == y (PyTorch's maximum/minimum rule)."""
+    tie = np.equal(x, y)
+    half = g * 0.5
+    return np.where(tie, half, np.where(x_wins, g, 0)), np.where(tie, half, np.where(x_wins, 0, g))
+
+
+class Maximum(Primitive):
+    """max(x, y) elementwise (nan wins). VJP: g to the larger input, g/2 to each on a tie."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return _promoted(np.maximum, None, x, y)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        return _share(x, y, g, np.greater(x, y))
+
+
+class Minimum(Primitive):
+    """min(x, y) elementwise (nan wins). VJP: g to the smaller input, g/2 to each on a tie."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return _promoted(np.minimum, None, x, y)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        return _share(x, y, g, np.less(x, y))
+
+
+class Remainder(Primitive):
+    """x - q * y with q = x / y rounded down (remainder: the sign of y) or toward zero (fmod:
+    the sign of x). VJP: (g, -g * q)."""
+
+    @staticmethod
+    def forward(ctx, x, y, trunc):
+        out = _promoted(np.fmod if trunc else np.remainder, None, x, y)
+        if out.dtype.kind in "iu" and np.any(np.equal(y, 0)):
+            raise RuntimeError(f"{'fmod' if trunc else 'remainder'}: ZeroDivisionError")
+        ctx.save_for_backward(x, y)
+        ctx.trunc = trunc
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        q = np.trunc(x / y) if ctx.trunc else np.floor(x / y)
+        return g, (-g * q if ctx.needs_input_grad[1] else None), None

@@ -1,6 +1,8 @@
 """Matrix products: matmul, and the fused addmm and linear of an LSTM step."""
 
+import collections
 import math
+import string
 
 import numpy as np
 
@@ -123,3 +125,81 @@ class Linear(Primitive):
         dw = None if x2 is None else OuterSum(g2, x2)  # lazy g^T x, as Matmul's
         db = g2.sum(axis=0) if ctx.needs_input_grad[2] else None  # b was added to every row
         return dx, dw, db
+
+
+def einsum_subscripts(equation: str, shapes: list) -> tuple:
+    """(input subscripts, output subscripts) of an einsum equation, with spaces removed,
+    '...' spelled out in unused letters and an implicit output made explicit (the ellipsis
+    dims, then the letters used once, sorted: PyTorch's and NumPy's rule)."""
+    eq = equation.replace(" ", "")
+    lhs, arrow, out = eq.partition("->")
+    ins = lhs.split(",")
+    if len(ins) != len(shapes):
+        more = "more" if len(shapes) > len(ins) else "fewer"
+        raise ValueError(f"einsum(): {more} operands were provided than specified in the "
+                         f"equation {equation!r}")
+    free = (c for c in string.ascii_letters if c not in eq)
+    n_ell = max([len(shape) - len(s) + 3 for s, shape in zip(ins, shapes) if "..." in s],
+                default=0)
+    ell = "".join(next(free) for _ in range(n_ell))
+    spelled = []
+    for i, (s, shape) in enumerate(zip(ins, shapes)):
+        if "..." in s:
+            n = len(shape) - len(s) + 3
+            s = s.replace("...", ell[n_ell - n:] if n > 0 else "")
+        if len(s) != len(shape) or not s.isalpha() and s:
+            raise ValueError(f"einsum(): the subscripts {ins[i]!r} of operand {i} do not match "
+                             f"its {len(shape)} dimensions (shape {tuple(shape)})")
+        spelled.append(s)
+    if arrow:
+        out = out.replace("...", ell)
+    else:
+        counts = collections.Counter("".join(ins).replace(".", ""))
+        out = ell + "".join(sorted(c for c, n in counts.items() if n == 1))
+    return spelled, out
+
+
+class Einsum(Primitive):
+    """np.einsum(equation, *xs). VJP for each x: einsum of g with the other operands into x's
+    letters, broadcast over letters only x has, written on x's diagonal where x repeats a
+    letter, and summed where x's size 1 was broadcast."""
+
+    @staticmethod
+    def forward(ctx, ins, out, *xs):
+        sizes = {}
+        for s, x in zip(ins, xs):
+            for c, n in zip(s, x.shape):
+                if sizes.setdefault(c, n) != n and 1 not in (n, sizes[c]):
+                    raise ValueError(f"einsum(): subscript {c} has size {n} for one operand and "
+                                     f"{sizes[c]} for another")
+                sizes[c] = max(n, sizes[c])
+        ctx.save_for_backward(*xs)
+        ctx.args = (ins, out, sizes)
+        return np.asarray(np.einsum(",".join(ins) + "->" + out, *xs))
+
+    @staticmethod
+    def backward(ctx, g):
+        xs = ctx.saved_tensors
+        ins, out, sizes = ctx.args
+        full = [np.broadcast_to(x, [sizes[c] for c in s]) for s, x in zip(ins, xs)]
+        grads = [None, None]
+        for i, s in enumerate(ins):
+            if not ctx.needs_input_grad[i + 2]:
+                grads.append(None)
+                continue
+            others = [j for j in range(len(ins)) if j != i]
+            known = set(out).union(*[ins[j] for j in others])
+            letters = "".join(dict.fromkeys(s))  # x's letters, each once
+            kept = "".join(c for c in letters if c in known)
+            gx = np.einsum(",".join([out] + [ins[j] for j in others]) + "->" + kept, g,
+                           *[full[j] for j in others])
+            gx = np.expand_dims(gx, [k for k, c in enumerate(letters) if c not in known])
+            gx = np.broadcast_to(gx, [sizes[c] for c in letters])  # letters only x sums over
+            if len(letters) < len(s):  # a repeated letter: x's diagonal gets the gradient
+                dx = np.zeros([sizes[c] for c in s], g.dtype)
+                np.einsum(s + "->" + letters, dx)[...] = gx
+                gx = dx
+            shape = xs[i].shape
+            stretched = tuple(k for k, n in enumerate(shape) if n == 1 and gx.shape[k] != 1)
+            grads.append(gx.sum(stretched, keepdims=True) if stretched else gx)
+        return tuple(grads)

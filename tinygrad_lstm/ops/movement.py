@@ -234,3 +234,53 @@ class Where(Primitive):
         (cond,) = ctx.saved_tensors
         _, dx, dy = ctx.needs_input_grad
         return None, (np.where(cond, g, 0) if dx else None), (np.where(cond, 0, g) if dy else None)
+
+
+def _along(index: np.ndarray, dim: int) -> tuple:
+    """The full index picking x[i_0, ..., index[i], ..., i_n] for each position i of index."""
+    grid = list(np.indices(index.shape, sparse=True))
+    grid[dim] = index
+    return tuple(grid)
+
+
+class Gather(Primitive):
+    """out[i] = x[i with i[dim] replaced by index[i]], out of index's shape (PyTorch's gather).
+    VJP: g added into zeros at those positions."""
+
+    @staticmethod
+    def forward(ctx, x, dim, index):
+        ctx.args = (x.shape, dim, index)
+        return x[_along(index, dim)]
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, dim, index = ctx.args
+        dx = np.zeros(shape, g.dtype)
+        np.add.at(dx, _along(index, dim), g)
+        return dx, None, None
+
+
+class Scatter(Primitive):
+    """x with x[i with i[dim] replaced by index[i]] = src[i] for each position i of index
+    (PyTorch's scatter, out of place). VJP: (g with those positions zeroed, g gathered there)."""
+
+    @staticmethod
+    def forward(ctx, x, dim, index, src):
+        where_, part = _along(index, dim), tuple(slice(0, n) for n in index.shape)
+        out = x.copy()
+        out[where_] = src[part] if np.ndim(src) else src  # src may be larger than index
+        ctx.args = (where_, part, np.shape(src))
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        where_, part, src_shape = ctx.args
+        needs_x, _, _, needs_src = ctx.needs_input_grad
+        dx = dsrc = None
+        if needs_x:
+            dx = np.array(g)
+            dx[where_] = 0
+        if needs_src:
+            dsrc = np.zeros(src_shape, g.dtype)
+            dsrc[part] = g[where_]
+        return dx, None, None, dsrc

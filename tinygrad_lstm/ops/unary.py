@@ -150,3 +150,76 @@ class Cast(Primitive):
     @staticmethod
     def backward(ctx, g):
         return g, None
+
+
+class Sin(Primitive):
+    """sin(x). VJP: g * cos(x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        x = _floating(x)
+        ctx.save_for_backward(x)
+        return np.sin(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * np.cos(x)
+
+
+class Cos(Primitive):
+    """cos(x). VJP: -g * sin(x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        x = _floating(x)
+        ctx.save_for_backward(x)
+        return np.cos(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return -g * np.sin(x)
+
+
+class Log1p(Primitive):
+    """log(1 + x). VJP: g / (1 + x). A primitive for accuracy: log(1 + x) loses x < eps."""
+
+    @staticmethod
+    def forward(ctx, x):
+        x = _floating(x)
+        ctx.save_for_backward(x)
+        return np.log1p(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g / (x + 1)
+
+
+class Expm1(Primitive):
+    """exp(x) - 1. VJP: g * (out + 1). A primitive for accuracy near 0 (no cancellation)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        out = np.expm1(_floating(x))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * (out + 1)
+
+
+class Stepwise(Primitive):
+    """fn(*xs) for a piecewise constant fn (floor, ceil, round, trunc, sign, division with
+    rounding). VJP: 0 for each x, as PyTorch's (the graph stays connected)."""
+
+    @staticmethod
+    def forward(ctx, fn, *xs):
+        return np.asarray(fn(*xs))
+
+    @staticmethod
+    def backward(ctx, g):
+        return (None, *(np.zeros_like(g) if needs else None for needs in ctx.needs_input_grad[1:]))
