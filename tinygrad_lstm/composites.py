@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .random import rng
 from .dims import (_check_empty_arg, _check_empty_reduction, _is_int, _normalize_dim,
                    _normalize_dims, _sizes)
 
@@ -339,6 +340,39 @@ class Composites:
         if self.ndim < 2:
             raise RuntimeError("triu: input tensor must have at least 2 dimensions")
         return self.where(~np.tri(*self.shape[-2:], diagonal - 1, dtype=bool), 0)
+
+    # ------------------------------------------------------------ random draws
+
+    def bernoulli(self, p: float | None = None, *, generator=None) -> Tensor:
+        """1 with probability self (or p) elementwise, else 0, in self's dtype."""
+        probs = self._array if p is None else np.full(self.shape, p)
+        if probs.size and not (probs.min() >= 0 and probs.max() <= 1):
+            raise RuntimeError("bernoulli: Expected p_in >= 0 && p_in <= 1 to be true")
+        draw = rng(generator).random(self.shape) < probs
+        return self._make(draw.astype(self._array.dtype))
+
+    def multinomial(self, num_samples: int, replacement: builtins.bool = False, *,
+                    generator=None) -> Tensor:
+        """num_samples category indices per row, drawn with the weights in the last dim
+        (1-D: (num_samples,); 2-D: (rows, num_samples)), int64."""
+        w = self._array
+        if w.ndim not in (1, 2):
+            raise RuntimeError(f"multinomial: prob_dist must be 1 or 2 dim, got {w.ndim}")
+        if not _is_int(num_samples) or num_samples <= 0:
+            raise RuntimeError(f"multinomial: cannot sample n_sample <= 0 samples, got "
+                               f"{num_samples}")
+        rows = w.reshape(-1, w.shape[-1]).astype(np.float64)
+        if not np.isfinite(rows).all() or (rows < 0).any() or (rows.sum(1) <= 0).any():
+            raise RuntimeError("multinomial: invalid multinomial distribution (encountering "
+                               "probability entry < 0, inf or nan, or a row summing to 0)")
+        if not replacement and num_samples > builtins.min((rows > 0).sum(1)):
+            raise RuntimeError(f"multinomial: cannot sample n_sample > prob_dist.size(-1) "
+                               f"samples without replacement (n_sample {num_samples}, "
+                               f"{builtins.min((rows > 0).sum(1))} categories of nonzero weight)")
+        gen = rng(generator)
+        draws = np.stack([gen.choice(len(r), num_samples, replace=replacement, p=r / r.sum())
+                          for r in rows]).astype(np.int64)
+        return self._make(draws.reshape(w.shape[:-1] + (num_samples,)))
 
     # ------------------------------------------------------------ shape
 

@@ -436,10 +436,10 @@ class Tensor(Composites, Conversions):
             raise ValueError(f"expand: cannot expand a tensor of shape {self.shape} to {shape}")
         return ops.Expand.apply(self, shape)
 
-    def clone(self) -> "Tensor":
+    def clone(self, *, memory_format=None) -> "Tensor":  # one memory format here: C order
         return ops.Clone.apply(self)
 
-    def contiguous(self) -> "Tensor":
+    def contiguous(self, memory_format=None) -> "Tensor":
         return self if self._array.flags.c_contiguous else ops.Clone.apply(self)
 
     def is_contiguous(self) -> bool:
