@@ -97,17 +97,16 @@ def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype=
         _float(dtype)), requires_grad, device)
 
 
-def randint(*args, size=None, generator=None, dtype=None, device=None,
-            requires_grad: bool = False) -> Tensor:
-    """randint(high, size) or randint(low, high, size): ints in [low, high) from `generator`
-    (default: the global one), int64 unless `dtype` says otherwise."""
-    if size is None:
-        if not args:
-            raise TypeError("randint: expected (high, size) or (low, high, size)")
-        *args, size = args
-    if len(args) not in (1, 2):
+def randint(*args, low: int | None = None, high: int | None = None, size=None, generator=None,
+            dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """randint(high, size) or randint(low, high, size) (positional or keywords): ints in
+    [low, high) from `generator` (default: the global one), int64 unless `dtype` says so."""
+    pos = list(args)
+    size = pos.pop() if size is None and pos else size
+    high = pos.pop() if high is None and pos else high
+    low = (pos.pop() if pos else 0) if low is None else low
+    if pos or size is None or high is None:
         raise TypeError("randint: expected (high, size) or (low, high, size)")
-    low, high = (0, args[0]) if len(args) == 1 else args
     if not low < high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= "
                            f"to={high}")

@@ -52,3 +52,22 @@ def _check_empty_arg(shape: tuple, axis: int | None, op: str) -> None:
     if axis is None:
         raise IndexError(f"{op}: Expected reduction dim to be specified for input.numel() == 0.")
     _check_empty_reduction(shape, axis, op)
+
+
+def _index_along(x, dim: int, index, op: str) -> tuple:
+    """(dim, index array) for gather and scatter, with PyTorch's checks of index."""
+    d = _normalize_dim(dim, x.ndim, op)
+    i = np.asarray(getattr(index, "_array", index))
+    if i.dtype != np.int64:
+        raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {i.dtype}")
+    if i.ndim != x.ndim:
+        raise RuntimeError(f"Index tensor must have the same number of dimensions as input "
+                           f"tensor ({op}: index {i.shape}, input {x.shape})")
+    if any(n > m for k, (n, m) in enumerate(zip(i.shape, x.shape)) if k != d):
+        raise RuntimeError(f"{op}: Size does not match at a dimension other than {d}: index "
+                           f"{i.shape}, input {x.shape}")
+    n = x.shape[d] if x.ndim else 1
+    if i.size and (i.min() < 0 or i.max() >= n):
+        raise RuntimeError(f"{op}(): index {i.max() if i.max() >= n else i.min()} is out of "
+                           f"bounds for dimension {d} with size {n}")
+    return d, i

@@ -8,7 +8,7 @@ import numpy as np
 from .composites import Composites
 from .conversions import Conversions
 from .device import as_device
-from .dims import (_check_empty_arg, _check_empty_reduction, _is_int, _normalize_dim,  # noqa: F401
+from .dims import (_check_empty_reduction, _index_along, _is_int, _normalize_dim,
                    _normalize_dims, _sizes)
 from .dtypes import by_numpy, default_float, to_numpy
 
@@ -539,25 +539,6 @@ class Tensor(Composites, Conversions):
 
     def __ixor__(self, other):  # self ^= other, in place
         return inplace.update(self, "__ixor__", Tensor.__xor__, (other,), _xor_into)
-
-
-def _index_along(x: "Tensor", dim: int, index, op: str) -> tuple:
-    """(dim, index array) for gather and scatter, with PyTorch's checks of index."""
-    d = _normalize_dim(dim, x.ndim, op)
-    i = np.asarray(_array_of(index))
-    if i.dtype != np.int64:
-        raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {i.dtype}")
-    if i.ndim != x.ndim:
-        raise RuntimeError(f"Index tensor must have the same number of dimensions as input "
-                           f"tensor ({op}: index {i.shape}, input {x.shape})")
-    if any(n > m for k, (n, m) in enumerate(zip(i.shape, x.shape)) if k != d):
-        raise RuntimeError(f"{op}: Size does not match at a dimension other than {d}: index "
-                           f"{i.shape}, input {x.shape}")
-    n = x.shape[d] if x.ndim else 1
-    if i.size and (i.min() < 0 or i.max() >= n):
-        raise RuntimeError(f"{op}(): index {i.max() if i.max() >= n else i.min()} is out of "
-                           f"bounds for dimension {d} with size {n}")
-    return d, i
 
 
 class _HookHandle:
