@@ -481,3 +481,33 @@ def test_data_loader_shuffles_reproducibly_with_a_generator():
         return next(iter(loader)).tolist()
     assert order(4) == order(4) and sorted(order(4)) == list(range(10))
     assert order(4) != order(5)
+
+
+def test_scatter_add_adds_at_repeated_indices_and_passes_gradients():
+    x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    src = Tensor([10.0, 20.0, 30.0, 40.0], requires_grad=True)
+    out = tl.scatter_add(x, 0, tl.tensor([0, 2, 0, 1]), src)
+    assert out.tolist() == [41.0, 42.0, 23.0]
+    assert x.scatter(0, tl.tensor([0, 2, 0, 1]), src, reduce="add").tolist() == out.tolist()
+    (out * tl.tensor([1.0, 2.0, 3.0])).sum().backward()
+    assert x.grad.tolist() == [1.0, 2.0, 3.0] and src.grad.tolist() == [1.0, 3.0, 1.0, 2.0]
+    gradcheck(lambda a, b: a.scatter_add(1, tl.tensor([[0, 1, 1]]), b),
+              [Tensor(np.ones((2, 2)), requires_grad=True),
+               Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)])
+    with pytest.raises(NotImplementedError, match="reduce='multiply'"):
+        x.scatter(0, tl.tensor([0]), src, reduce="multiply")
+
+
+def test_randint_forms_and_the_where_method():
+    tl.manual_seed(0)
+    for r in (tl.randint(5, (3,)), tl.randint(2, 5, (3,)), tl.randint(low=2, high=5, size=(3,)),
+              tl.randint(5, size=(3,)), tl.randint(high=5, size=(3,))):
+        assert r.shape == (3,) and r.numpy().max() < 5
+    with pytest.raises(TypeError, match=r"randint: expected \(high, size\)"):
+        tl.randint(3)
+    x = Tensor([1.0, -2.0], requires_grad=True)
+    y = x.where(tl.tensor([True, False]), 0.0)
+    y.sum().backward()
+    assert y.tolist() == [1.0, 0.0] and x.grad.tolist() == [1.0, 0.0]
+    assert tl.initial_seed() == 0 and isinstance(tl.seed(), int)
+    tl.manual_seed(0)  # the global generator seeded again for the tests after this one

@@ -22,14 +22,14 @@ from .random import Generator, default_generator, initial_seed, manual_seed, see
 from .serialization import load, save
 from .tensor import Tensor, cat, stack, where
 from .functions import (absolute, add, addcmul, addmm, allclose, amax, amin, argmax, argmin,
-                        argsort, bmm, ceil, chunk, clamp, clip, clone, cos, div, divide, einsum, eq,
-                        equal, erf, exp, expm1, flatten, floor, floor_divide, fmod, gather, ge, gt,
-                        index_select, isfinite, isinf, isnan, le, log, log1p, log_softmax,
+                        argsort, bmm, ceil, chunk, clamp, clip, clone, cos, div, divide, einsum,
+                        eq, equal, erf, exp, expm1, flatten, floor, floor_divide, fmod, gather, ge,
+                        gt, index_select, isfinite, isinf, isnan, le, log, log1p, log_softmax,
                         logsumexp, lt, masked_fill, matmul, maximum, mean, minimum, mm, mul,
                         multiply, narrow, ne, neg, negative, norm, permute, prod, reciprocal, relu,
-                        remainder, reshape, rsqrt, scatter, select, sigmoid, sign, sin, softmax,
-                        sort, split, sqrt, square, squeeze, std, sub, t, tanh, topk, transpose,
-                        tril, triu, true_divide, trunc, unbind, unsqueeze, var)
+                        remainder, reshape, rsqrt, scatter, scatter_add, select, sigmoid, sign,
+                        sin, softmax, sort, split, sqrt, square, squeeze, std, sub, t, tanh, topk,
+                        transpose, tril, triu, true_divide, trunc, unbind, unsqueeze, var)
 # the builtins' names, as tl.dtypes' bool/int/float: importable, not in __all__
 from .functions import abs as abs, all as all, any as any, max as max, min as min
 from .functions import pow as pow, round as round, sum as sum
@@ -53,16 +53,15 @@ __all__ = ["Tensor", "arange", "autograd", "cat", "data", "detect_anomaly", "emp
            "short", "uint8",
            # tensor functions (tl.sin(x) beside x.sin()) and random factories; not the ones
            # named as builtins (abs all any max min pow round sum), for `import *`
-           "Generator", "absolute", "add", "addcmul", "addmm", "allclose", "amax",
-           "amin", "argmax", "argmin", "argsort", "bernoulli", "bmm", "ceil", "chunk",
-           "clamp", "clip", "clone", "cos", "default_generator", "div", "divide",
-           "einsum", "eq", "equal", "erf", "exp", "expm1", "flatten", "floor",
-           "floor_divide", "fmod", "gather", "ge", "gt", "index_select", "initial_seed",
-           "isfinite", "isinf", "isnan", "le", "log", "log1p", "log_softmax", "logspace",
-           "logsumexp", "lt", "masked_fill", "matmul", "maximum", "mean", "minimum",
-           "mm", "mul", "multinomial", "multiply", "narrow", "ne", "neg", "negative",
-           "norm", "normal", "permute", "prod", "randint_like", "randperm", "reciprocal",
-           "relu", "remainder", "reshape", "rsqrt", "scatter", "seed", "select",
-           "sigmoid", "sign", "sin", "softmax", "sort", "split", "sqrt", "square",
-           "squeeze", "std", "sub", "t", "tanh", "topk", "transpose", "tril", "triu",
-           "true_divide", "trunc", "unbind", "unsqueeze", "var"]
+           "Generator", "absolute", "add", "addcmul", "addmm", "allclose", "amax", "amin", "argmax",
+           "argmin", "argsort", "bernoulli", "bmm", "ceil", "chunk", "clamp", "clip", "clone",
+           "cos", "default_generator", "div", "divide", "einsum", "eq", "equal", "erf", "exp",
+           "expm1", "flatten", "floor", "floor_divide", "fmod", "gather", "ge", "gt",
+           "index_select", "initial_seed", "isfinite", "isinf", "isnan", "le", "log", "log1p",
+           "log_softmax", "logspace", "logsumexp", "lt", "masked_fill", "matmul", "maximum", "mean",
+           "minimum", "mm", "mul", "multinomial", "multiply", "narrow", "ne", "neg", "negative",
+           "norm", "normal", "permute", "prod", "randint_like", "randperm", "reciprocal", "relu",
+           "remainder", "reshape", "rsqrt", "scatter", "scatter_add", "seed", "select", "sigmoid",
+           "sign", "sin", "softmax", "sort", "split", "sqrt", "square", "squeeze", "std", "sub",
+           "t", "tanh", "topk", "transpose", "tril", "triu", "true_divide", "trunc", "unbind",
+           "unsqueeze", "var"]

@@ -222,5 +222,9 @@ def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None,
     return input.scatter(dim, index, src, value=value, reduce=reduce)
 
 
+def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    return input.scatter_add(dim, index, src)
+
+
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     return input.index_select(dim, index)

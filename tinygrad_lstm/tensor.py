@@ -313,9 +313,11 @@ class Tensor(Composites, Conversions):
 
     def scatter(self, dim: int, index: "Tensor", src=None, *, value=None,
                 reduce: str | None = None) -> "Tensor":
-        """A copy of self with self[i with i[dim] replaced by index[i]] = src[i] (or value)."""
-        if reduce is not None:
-            raise NotImplementedError("scatter: reduce= is not supported; use scatter_add")
+        """A copy of self with self[i with i[dim] replaced by index[i]] = src[i] (or value) for
+        each position i of index; reduce='add' adds instead (as scatter_add)."""
+        if reduce not in (None, "add"):
+            raise NotImplementedError(f"scatter: reduce={reduce!r} is not supported (None and "
+                                      f"'add' are)")
         if (src is None) == (value is None):
             raise TypeError("scatter: expected exactly one of src and value")
         d, i = _index_along(self, dim, index, "scatter")
@@ -324,7 +326,11 @@ class Tensor(Composites, Conversions):
                 n > m for n, m in zip(i.shape, src.shape))):
             raise RuntimeError(f"scatter: Expected index {i.shape} to be smaller than src "
                                f"{src.shape} apart from dimension {d}")
-        return ops.Scatter.apply(self, d, i, src)
+        return ops.Scatter.apply(self, d, i, src, reduce == "add")
+
+    def scatter_add(self, dim: int, index: "Tensor", src: "Tensor") -> "Tensor":
+        """A copy of self with src[i] added at self[i with i[dim] replaced by index[i]]."""
+        return self.scatter(dim, index, src, reduce="add")
 
     def sum(self, dim=None, keepdim: bool = False, *, dtype=None) -> "Tensor":
         x = self if dtype is None else self.to(dtype)

@@ -261,26 +261,32 @@ class Gather(Primitive):
 
 
 class Scatter(Primitive):
-    """x with x[i with i[dim] replaced by index[i]] = src[i] for each position i of index
-    (PyTorch's scatter, out of place). VJP: (g with those positions zeroed, g gathered there)."""
+    """x with x[i with i[dim] replaced by index[i]] = src[i] (or += with `add`) for each
+    position i of index (PyTorch's scatter and scatter_add, out of place).
+    VJP: (g, with the written positions zeroed unless `add`; g gathered there for src)."""
 
     @staticmethod
-    def forward(ctx, x, dim, index, src):
+    def forward(ctx, x, dim, index, src, add):
         where_, part = _along(index, dim), tuple(slice(0, n) for n in index.shape)
         out = x.copy()
-        out[where_] = src[part] if np.ndim(src) else src  # src may be larger than index
-        ctx.args = (where_, part, np.shape(src))
+        values = src[part] if np.ndim(src) else src  # src may be larger than index
+        if add:
+            np.add.at(out, where_, values)  # a repeated index adds every value
+        else:
+            out[where_] = values
+        ctx.args = (where_, part, np.shape(src), add)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        where_, part, src_shape = ctx.args
-        needs_x, _, _, needs_src = ctx.needs_input_grad
+        where_, part, src_shape, add = ctx.args
+        needs_x, _, _, needs_src, _ = ctx.needs_input_grad
         dx = dsrc = None
         if needs_x:
             dx = np.array(g)
-            dx[where_] = 0
+            if not add:
+                dx[where_] = 0
         if needs_src:
             dsrc = np.zeros(src_shape, g.dtype)
             dsrc[part] = g[where_]
-        return dx, None, None, dsrc
+        return dx, None, None, dsrc, None
