@@ -198,6 +198,8 @@ def test_div_rounding_modes():
     assert trunc.tolist() == [-3, -3, -2, 1] and floor.tolist() == [-4, -4, -2, 1]
     assert a.div(b).dtype == tl.float32  # true division of ints: the default float
     assert tl.floor_divide(a, 2).tolist() == [-4, 3, -3, 2]
+    by_float = a.div(2.5, rounding_mode="floor")  # an int tensor and a float: the default float
+    assert by_float.dtype == tl.float32 and by_float.tolist() == [-3.0, 2.0, -3.0, 2.0]
     with pytest.raises(ValueError, match="rounding_mode to be one of None, 'trunc', or 'floor'"):
         x.div(y, rounding_mode="round")
     with pytest.raises(RuntimeError, match="ZeroDivisionError"):
@@ -267,7 +269,10 @@ def test_norm_gradient_is_zero_at_a_zero_vector():
     x = Tensor(np.zeros(3), requires_grad=True)
     x.norm().backward()
     np.testing.assert_array_equal(x.grad.numpy(), np.zeros(3))
-    assert tl.norm(tl.tensor([3.0, 0.0, -4.0]), 0).item() == 2.0
+    y = Tensor([3.0, 0.0, -4.0], requires_grad=True)
+    count = tl.norm(y, 0)
+    count.backward()  # the count of nonzeros: in the graph, with gradient 0
+    assert count.item() == 2.0 and y.grad.tolist() == [0.0, 0.0, 0.0]
     assert tl.tensor([3.0, -4.0]).norm(-math.inf).item() == 3.0
     with pytest.raises(NotImplementedError, match="p='nuc'"):
         tl.ones(2, 2).norm("nuc")

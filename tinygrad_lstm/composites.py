@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .random import rng
 from .dims import (_check_empty_arg, _check_empty_reduction, _is_int, _normalize_dim,
                    _normalize_dims, _sizes)
+from .dtypes import array_result_type
+from .random import rng
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -40,7 +41,9 @@ def _keep_ints(fn):
 
 def _div_rounded(x, y, mode):
     """x / y rounded toward zero ('trunc') or down ('floor'), in x and y's promoted dtype."""
-    if np.result_type(x, y).kind in "biu":
+    dtype = array_result_type(x, y)
+    x, y = np.asarray(x, dtype), np.asarray(y, dtype)
+    if dtype.kind in "biu":
         if np.any(np.equal(y, 0)):
             raise RuntimeError("div: ZeroDivisionError")
         q = np.floor_divide(x, y)
@@ -211,8 +214,8 @@ class Composites:
             return x.abs().amax(axes, keepdim)
         if p == -math.inf:
             return x.abs().amin(axes, keepdim)
-        if p == 0:
-            return (x != 0).to(x.dtype).sum(axes, keepdim)
+        if p == 0:  # the count of nonzeros, with gradient 0
+            return x.sign().abs().sum(axes, keepdim)
         if p == 1:
             return x.abs().sum(axes, keepdim)
         return x._norm(float(p), axes, keepdim)
