@@ -516,3 +516,33 @@ def test_randint_forms_and_the_where_method():
     assert y.tolist() == [1.0, 0.0] and x.grad.tolist() == [1.0, 0.0]
     assert tl.initial_seed() == 0 and isinstance(tl.seed(), int)
     tl.manual_seed(0)  # the global generator seeded again for the tests after this one
+
+
+def test_in_place_random_fills():
+    g = tl.Generator().manual_seed(0)
+    w = tl.zeros(2000, dtype=tl.float64)
+    assert w.uniform_(-0.5, 0.5, generator=g) is w and w.dtype == tl.float64
+    assert -0.5 <= w.numpy().min() and w.numpy().max() < 0.5 and abs(w.numpy().mean()) < 0.05
+    w.normal_(1.0, 2.0, generator=g)
+    assert abs(w.numpy().mean() - 1.0) < 0.2 and abs(w.numpy().std() - 2.0) < 0.2
+    assert set(w.bernoulli_(0.5, generator=g).tolist()) == {0.0, 1.0}
+    a = tl.zeros(3).uniform_(generator=tl.Generator().manual_seed(7))
+    b = tl.zeros(3).uniform_(generator=tl.Generator().manual_seed(7))
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    p = Tensor(np.zeros(3), requires_grad=True)
+    p.data.uniform_(-1.0, 1.0)  # the usual init through .data
+    assert p.numpy().any()
+    with pytest.raises(RuntimeError, match="leaf"):
+        p.normal_()
+
+
+def test_kthvalue():
+    x = Tensor([[3.0, 1.0, 2.0], [0.0, 5.0, 4.0]], requires_grad=True)
+    v, i = tl.kthvalue(x, 2, 1)
+    assert v.tolist() == [2.0, 4.0] and i.tolist() == [2, 2]
+    v.sum().backward()
+    assert x.grad.tolist() == [[0.0, 0.0, 1.0], [0.0, 0.0, 1.0]]
+    r = x.kthvalue(1, 0, keepdim=True)
+    assert r.values.tolist() == [[0.0, 1.0, 2.0]] and r.indices.tolist() == [[1, 0, 0]]
+    with pytest.raises(IndexError, match="k out of range"):
+        x.kthvalue(4)

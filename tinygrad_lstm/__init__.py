@@ -24,12 +24,13 @@ from .tensor import Tensor, cat, stack, where
 from .functions import (absolute, add, addcmul, addmm, allclose, amax, amin, argmax, argmin,
                         argsort, bmm, ceil, chunk, clamp, clip, clone, cos, div, divide, einsum,
                         eq, equal, erf, exp, expm1, flatten, floor, floor_divide, fmod, gather, ge,
-                        gt, index_select, isfinite, isinf, isnan, le, log, log1p, log_softmax,
-                        logsumexp, lt, masked_fill, matmul, maximum, mean, minimum, mm, mul,
-                        multiply, narrow, ne, neg, negative, norm, permute, prod, reciprocal, relu,
-                        remainder, reshape, rsqrt, scatter, scatter_add, select, sigmoid, sign,
-                        sin, softmax, sort, split, sqrt, square, squeeze, std, sub, t, tanh, topk,
-                        transpose, tril, triu, true_divide, trunc, unbind, unsqueeze, var)
+                        gt, index_select, isfinite, isinf, isnan, kthvalue, le, log, log1p,
+                        log_softmax, logsumexp, lt, masked_fill, matmul, maximum, mean, minimum,
+                        mm, mul, multiply, narrow, ne, neg, negative, norm, permute, prod,
+                        reciprocal, relu, remainder, reshape, rsqrt, scatter, scatter_add, select,
+                        sigmoid, sign, sin, softmax, sort, split, sqrt, square, squeeze, std, sub,
+                        t, tanh, topk, transpose, tril, triu, true_divide, trunc, unbind,
+                        unsqueeze, var)
 # the builtins' names, as tl.dtypes' bool/int/float: importable, not in __all__
 from .functions import abs as abs, all as all, any as any, max as max, min as min
 from .functions import pow as pow, round as round, sum as sum
@@ -57,11 +58,11 @@ __all__ = ["Tensor", "arange", "autograd", "cat", "data", "detect_anomaly", "emp
            "argmin", "argsort", "bernoulli", "bmm", "ceil", "chunk", "clamp", "clip", "clone",
            "cos", "default_generator", "div", "divide", "einsum", "eq", "equal", "erf", "exp",
            "expm1", "flatten", "floor", "floor_divide", "fmod", "gather", "ge", "gt",
-           "index_select", "initial_seed", "isfinite", "isinf", "isnan", "le", "log", "log1p",
-           "log_softmax", "logspace", "logsumexp", "lt", "masked_fill", "matmul", "maximum", "mean",
-           "minimum", "mm", "mul", "multinomial", "multiply", "narrow", "ne", "neg", "negative",
-           "norm", "normal", "permute", "prod", "randint_like", "randperm", "reciprocal", "relu",
-           "remainder", "reshape", "rsqrt", "scatter", "scatter_add", "seed", "select", "sigmoid",
-           "sign", "sin", "softmax", "sort", "split", "sqrt", "square", "squeeze", "std", "sub",
-           "t", "tanh", "topk", "transpose", "tril", "triu", "true_divide", "trunc", "unbind",
-           "unsqueeze", "var"]
+           "index_select", "initial_seed", "isfinite", "isinf", "isnan", "kthvalue", "le", "log",
+           "log1p", "log_softmax", "logspace", "logsumexp", "lt", "masked_fill", "matmul",
+           "maximum", "mean", "minimum", "mm", "mul", "multinomial", "multiply", "narrow", "ne",
+           "neg", "negative", "norm", "normal", "permute", "prod", "randint_like", "randperm",
+           "reciprocal", "relu", "remainder", "reshape", "rsqrt", "scatter", "scatter_add", "seed",
+           "select", "sigmoid", "sign", "sin", "softmax", "sort", "split", "sqrt", "square",
+           "squeeze", "std", "sub", "t", "tanh", "topk", "transpose", "tril", "triu", "true_divide",
+           "trunc", "unbind", "unsqueeze", "var"]

@@ -307,6 +307,20 @@ class Composites:
             return ValuesIndices(values, index)
         return ValuesIndices(values.narrow(d, 0, k), index.narrow(d, 0, k))
 
+    def kthvalue(self, k: int, dim: int = -1, keepdim: builtins.bool = False) -> ValuesIndices:
+        """The k-th smallest element along dim (k from 1) and its index."""
+        d = _normalize_dim(dim, self.ndim, "kthvalue")
+        n = self.shape[d] if self.ndim else 1
+        if not _is_int(k) or not 1 <= k <= n:
+            raise IndexError(f"kthvalue(): selected number k out of range for dimension {d} "
+                             f"(k = {k}, size {n})")
+        values, index = self.sort(d, stable=True)
+        if self.ndim == 0:
+            return ValuesIndices(values, index)
+        values, index = values.narrow(d, k - 1, 1), index.narrow(d, k - 1, 1)
+        return ValuesIndices(values, index) if keepdim else ValuesIndices(values.squeeze(d),
+                                                                          index.squeeze(d))
+
     # ------------------------------------------------------------ matrices
 
     def mm(self, mat2) -> Tensor:
@@ -376,6 +390,16 @@ class Composites:
         draws = np.stack([gen.choice(len(r), num_samples, replace=replacement, p=r / r.sum())
                           for r in rows]).astype(np.int64)
         return self._make(draws.reshape(w.shape[:-1] + (num_samples,)))
+
+    # in place, as copy_ writes (refused on a leaf that requires grad, outside no_grad)
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
+        return self.copy_(self._make(rng(generator).uniform(a, b, self.shape)))
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
+        return self.copy_(self._make(rng(generator).normal(mean, std, self.shape)))
+
+    def bernoulli_(self, p: float = 0.5, *, generator=None) -> Tensor:
+        return self.copy_(self._make(rng(generator).random(self.shape) < _arr(p)))
 
     # ------------------------------------------------------------ shape
 

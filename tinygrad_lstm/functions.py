@@ -154,6 +154,10 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     return input.topk(k, dim, largest, sorted)
 
 
+def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
+    return input.kthvalue(k, dim, keepdim)
+
+
 def softmax(input: Tensor, dim: int, dtype=None) -> Tensor: return input.softmax(dim, dtype)
 def log_softmax(input: Tensor, dim: int) -> Tensor: return input.log_softmax(dim)
 
