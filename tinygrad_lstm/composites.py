@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .dims import (_check_empty_arg, _check_empty_reduction, _is_int, _normalize_dim,
+from .dims import (_bounds, _check_empty_arg, _check_empty_reduction, _is_int, _normalize_dim,
                    _normalize_dims, _sizes)
 from .dtypes import array_result_type
 from .random import rng
@@ -422,6 +422,34 @@ class Composites:
         d = _normalize_dim(dim, self.ndim, "squeeze")
         return self.reshape(self.shape[:d] + self.shape[d + 1:] if self.shape[d] == 1 else
                             self.shape)
+
+    def split(self, split_size_or_sections, dim: int = 0) -> tuple:
+        """Pieces of `split_size` (the last may be smaller) or of the given sizes along dim."""
+        if self.ndim == 0:
+            raise RuntimeError("split expects at least a 1-dimensional tensor")
+        dim = _normalize_dim(dim, self.ndim, "split")
+        n = self.shape[dim]
+        if isinstance(split_size_or_sections, (int, np.integer)):
+            if split_size_or_sections < 0:
+                raise ValueError(f"split: split expects split_size be non-negative, but got "
+                                 f"split_size={split_size_or_sections}")
+            if split_size_or_sections == 0 and n:
+                raise ValueError(f"split: split_size can only be 0 if dimension size is 0, but "
+                                 f"got dimension size of {n} (split_size 0, tensor of shape "
+                                 f"{self.shape})")
+            bounds = _bounds(n, split_size_or_sections) if n else ((0, 0),)  # one empty piece
+        else:
+            if not isinstance(split_size_or_sections, (list, tuple)) or not all(
+                    _is_int(s) for s in split_size_or_sections):
+                raise TypeError(f"split: split_size_or_sections must be an int or a list of "
+                                f"ints, got {split_size_or_sections!r}")
+            sizes = list(split_size_or_sections)
+            if sum(sizes) != n or any(s < 0 for s in sizes):
+                raise ValueError(f"split: sizes {sizes} do not add up to {n}, the size of dim "
+                                 f"{dim} of a tensor of shape {self.shape}")
+            ends = np.cumsum(sizes).tolist()
+            bounds = tuple(zip([0] + ends[:-1], ends))
+        return self._split(bounds, dim)
 
     def unsqueeze(self, dim: int) -> Tensor:
         d = _normalize_dim(dim, self.ndim + 1, "unsqueeze")

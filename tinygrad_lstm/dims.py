@@ -1,5 +1,7 @@
 """Argument checks shared by Tensor and its mixins: dims, sizes, empty reductions."""
 
+import functools
+
 import numpy as np
 
 
@@ -71,3 +73,9 @@ def _index_along(x, dim: int, index, op: str) -> tuple:
         raise RuntimeError(f"{op}(): index {i.max() if i.max() >= n else i.min()} is out of "
                            f"bounds for dimension {d} with size {n}")
     return d, i
+
+
+@functools.lru_cache(maxsize=256)  # every LSTM step chunks its gates the same way
+def _bounds(n: int, size: int) -> tuple:
+    """(start, stop) of consecutive pieces of `size` along a dim of length n (last may be short)."""
+    return tuple([(a, min(a + size, n)) for a in range(0, n, size)]) or ((0, 0),)

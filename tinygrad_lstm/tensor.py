@@ -1,6 +1,5 @@
 """Tensor: one NumPy array, the node that produced it, and its gradient."""
 
-import functools
 import weakref
 
 import numpy as np
@@ -8,17 +7,11 @@ import numpy as np
 from .composites import Composites
 from .conversions import Conversions
 from .device import as_device
-from .dims import (_check_empty_reduction, _index_along, _is_int, _normalize_dim,
+from .dims import (_bounds, _check_empty_reduction, _index_along, _is_int, _normalize_dim,
                    _normalize_dims, _sizes)
 from .dtypes import by_numpy, default_float, to_numpy
 
 _FLOATS = (np.float16, np.float32, np.float64)
-
-
-@functools.lru_cache(maxsize=256)  # every LSTM step chunks its gates the same way
-def _bounds(n: int, size: int) -> tuple:
-    """(start, stop) of consecutive pieces of `size` along a dim of length n (last may be short)."""
-    return tuple([(a, min(a + size, n)) for a in range(0, n, size)]) or ((0, 0),)
 
 
 def _as_array(data, dtype, infer: bool) -> np.ndarray:
@@ -361,32 +354,7 @@ class Tensor(Composites, Conversions):
                              f"{self.ndim} dims of a tensor of shape {self.shape}")
         return ops.Permute.apply(self, axes)
 
-    def split(self, split_size_or_sections, dim: int = 0) -> tuple:
-        """Pieces of `split_size` (the last may be smaller) or of the given sizes along dim."""
-        if self.ndim == 0:
-            raise RuntimeError("split expects at least a 1-dimensional tensor")
-        dim = _normalize_dim(dim, self.ndim, "split")
-        n = self.shape[dim]
-        if isinstance(split_size_or_sections, (int, np.integer)):
-            if split_size_or_sections < 0:
-                raise ValueError(f"split: split expects split_size be non-negative, but got "
-                                 f"split_size={split_size_or_sections}")
-            if split_size_or_sections == 0 and n:
-                raise ValueError(f"split: split_size can only be 0 if dimension size is 0, but "
-                                 f"got dimension size of {n} (split_size 0, tensor of shape "
-                                 f"{self.shape})")
-            bounds = _bounds(n, split_size_or_sections) if n else ((0, 0),)  # one empty piece
-        else:
-            if not isinstance(split_size_or_sections, (list, tuple)) or not all(
-                    _is_int(s) for s in split_size_or_sections):
-                raise TypeError(f"split: split_size_or_sections must be an int or a list of "
-                                f"ints, got {split_size_or_sections!r}")
-            sizes = list(split_size_or_sections)
-            if sum(sizes) != n or any(s < 0 for s in sizes):
-                raise ValueError(f"split: sizes {sizes} do not add up to {n}, the size of dim "
-                                 f"{dim} of a tensor of shape {self.shape}")
-            ends = np.cumsum(sizes).tolist()
-            bounds = tuple(zip([0] + ends[:-1], ends))
+    def _split(self, bounds: tuple, dim: int) -> tuple:  # views x[..., a:b] per (a, b)
         return ops.Split.apply(self, bounds, dim)
 
     def unbind(self, dim: int = 0) -> tuple:
