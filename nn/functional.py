@@ -121,27 +121,12 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
     return (input if dtype is None else input.to(dtype)).log_softmax(dim)
 
 
-def _log1p(u: Tensor) -> Tensor:
-    """log(1 + u), accurate for tiny u from log alone: log(w) * u / (w - 1) with w = 1 + u
-    (Goldberg's trick: w's rounding error cancels), and u itself where w rounds to 1."""
-    w = u + 1
-    rounds_to_one = w._array == 1
-    # the inner where keeps 0/0 out of the unused branch, whose gradient would be nan
-    return where(rounds_to_one, u, w.log() * u / where(rounds_to_one, 1.0, w - 1))
-
-
 def _log1p_exp(z: Tensor) -> Tensor:
     """log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|)): exp never overflows. max and -|z| are
     chosen by one sign test, so the gradient is sigmoid(z) everywhere, 1/2 at 0 (relu and abs
     would both give slope 0 there)."""
     pos = z._array > 0
-    return where(pos, z, 0.0) + _log1p(where(pos, -z, z).exp())
-
-
-def _expm1(x: Tensor) -> Tensor:
-    """exp(x) - 1 for x <= 0 without cancellation near 0: 2t / (1 - t) with t = tanh(x/2)."""
-    t = (x * 0.5).tanh()
-    return t * 2 / (1 - t)
+    return where(pos, z, 0.0) + where(pos, -z, z).exp().log1p()
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -170,7 +155,7 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 def _elu(x: Tensor, alpha: float) -> Tensor:
     pos = x._array > 0
     negative_part = where(pos, 0.0, x)  # exp of x <= 0 only: no overflow in the unused branch
-    return where(pos, x, _expm1(negative_part) * alpha)
+    return where(pos, x, negative_part.expm1() * alpha)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:

@@ -76,7 +76,7 @@ def test_slopes_at_zero_are_pytorchs():
         np.testing.assert_allclose(x.grad.numpy(), [slope], rtol=1e-15, err_msg=repr(module))
 
 
-# sigmoid's exp(1000) overflows to inf, the exact limit; ops.py silences that warning, but
+# sigmoid's exp(1000) overflows to inf, the exact limit; the ops package silences that warning, but
 # pytest's per-test warning capture brings it back
 @pytest.mark.filterwarnings("ignore:overflow encountered in exp:RuntimeWarning")
 def test_extreme_inputs_give_exact_limits_and_finite_gradients():

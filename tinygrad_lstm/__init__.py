@@ -9,17 +9,31 @@ from . import autograd, backends, cuda, data, random, viz
 from .autograd import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .conversions import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor,
                           HalfTensor, IntTensor, LongTensor, ShortTensor)
-from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones,
-                       ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros,
+from .creation import (arange, bernoulli, empty, empty_like, eye, from_numpy, full, full_like,
+                       linspace, logspace, multinomial, normal, ones, ones_like, rand, rand_like,
+                       randint, randint_like, randn, randn_like, randperm, tensor, zeros,
                        zeros_like)
 from .device import device, get_default_device, set_default_device
 from .dtypes import bool as bool, float as float, int as int  # PyTorch's tl.float etc.
 from .dtypes import (cdouble, cfloat, complex64, complex128, double, dtype, float16, float32,
                      float64, get_default_dtype, half, int8, int16, int32, int64, long,
                      promote_types, result_type, set_default_dtype, short, uint8)
-from .random import manual_seed
+from .random import Generator, default_generator, initial_seed, manual_seed, seed
 from .serialization import load, save
 from .tensor import Tensor, cat, stack, where
+from .functions import (absolute, add, addcmul, addmm, allclose, amax, amin, argmax, argmin,
+                        argsort, bmm, ceil, chunk, clamp, clip, clone, cos, div, divide, einsum,
+                        eq, equal, erf, exp, expm1, flatten, floor, floor_divide, fmod, gather, ge,
+                        gt, index_select, isfinite, isinf, isnan, kthvalue, le, log, log1p,
+                        log_softmax, logsumexp, lt, masked_fill, matmul, maximum, mean, minimum,
+                        mm, mul, multiply, narrow, ne, neg, negative, norm, permute, prod,
+                        reciprocal, relu, remainder, reshape, rsqrt, scatter, scatter_add, select,
+                        sigmoid, sign, sin, softmax, sort, split, sqrt, square, squeeze, std, sub,
+                        t, tanh, topk, transpose, tril, triu, true_divide, trunc, unbind,
+                        unsqueeze, var)
+# the builtins' names, as tl.dtypes' bool/int/float: importable, not in __all__
+from .functions import abs as abs, all as all, any as any, max as max, min as min
+from .functions import pow as pow, round as round, sum as sum
 from . import utils  # torch.utils.data's twin: tl.utils.data.DataLoader
 
 # last: nn and optim build on the engine above
@@ -37,4 +51,18 @@ __all__ = ["Tensor", "arange", "autograd", "cat", "data", "detect_anomaly", "emp
            "float32", "float64", "full_like", "get_default_device", "get_default_dtype", "half",
            "int8", "int16", "int32", "int64", "linspace", "long", "promote_types", "rand_like",
            "randint", "randn_like", "result_type", "set_default_device", "set_default_dtype",
-           "short", "uint8"]
+           "short", "uint8",
+           # tensor functions (tl.sin(x) beside x.sin()) and random factories; not the ones
+           # named as builtins (abs all any max min pow round sum), for `import *`
+           "Generator", "absolute", "add", "addcmul", "addmm", "allclose", "amax", "amin", "argmax",
+           "argmin", "argsort", "bernoulli", "bmm", "ceil", "chunk", "clamp", "clip", "clone",
+           "cos", "default_generator", "div", "divide", "einsum", "eq", "equal", "erf", "exp",
+           "expm1", "flatten", "floor", "floor_divide", "fmod", "gather", "ge", "gt",
+           "index_select", "initial_seed", "isfinite", "isinf", "isnan", "kthvalue", "le", "log",
+           "log1p", "log_softmax", "logspace", "logsumexp", "lt", "masked_fill", "matmul",
+           "maximum", "mean", "minimum", "mm", "mul", "multinomial", "multiply", "narrow", "ne",
+           "neg", "negative", "norm", "normal", "permute", "prod", "randint_like", "randperm",
+           "reciprocal", "relu", "remainder", "reshape", "rsqrt", "scatter", "scatter_add", "seed",
+           "select", "sigmoid", "sign", "sin", "softmax", "sort", "split", "sqrt", "square",
+           "squeeze", "std", "sub", "t", "tanh", "topk", "transpose", "tril", "triu", "true_divide",
+           "trunc", "unbind", "unsqueeze", "var"]

@@ -8,8 +8,9 @@ import numpy as np
 
 from .device import as_device
 from .dtypes import default_float, to_numpy
+from .dtypes import float64 as tl_float64
 from .random import rng
-from .tensor import Tensor, _as_array, _sizes
+from .tensor import Tensor, _array_of, _as_array, _sizes
 
 
 def _shape(shape) -> tuple:
@@ -52,15 +53,16 @@ def full(shape: int | tuple, fill_value: float, *, dtype=None, device=None,
     return _make(np.full(_shape(shape), fill_value, to_numpy(dtype)), requires_grad, device)
 
 
-def randn(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples from the global generator."""
-    return _make(rng().standard_normal(_shape(shape)).astype(_float(dtype)), requires_grad,
+def randn(*shape, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples from `generator` (default: the global one)."""
+    return _make(rng(generator).standard_normal(_shape(shape)).astype(_float(dtype)),
+                 requires_grad, device)
+
+
+def rand(*shape, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) from `generator` (default: the global one)."""
+    return _make(rng(generator).random(_shape(shape)).astype(_float(dtype)), requires_grad,
                  device)
-
-
-def rand(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples in [0, 1) from the global generator."""
-    return _make(rng().random(_shape(shape)).astype(_float(dtype)), requires_grad, device)
 
 
 def arange(start: float, end: float | None = None, step: float = 1, *, dtype=None, device=None,
@@ -88,16 +90,80 @@ def eye(n: int, m: int | None = None, *, dtype=None, device=None,
     return _make(np.eye(n, m, dtype=_float(dtype)), requires_grad, device)
 
 
-def randint(*args, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """randint(high, size) or randint(low, high, size): ints in [low, high) from the global
-    generator, int64 unless `dtype` says otherwise."""
-    if size is None:
-        *args, size = args
-    if len(args) not in (1, 2):
+def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype=None,
+             device=None, requires_grad: bool = False) -> Tensor:
+    """base ** linspace(start, end, steps), in the default float dtype."""
+    return _make((base ** linspace(start, end, steps, dtype=tl_float64)._array).astype(
+        _float(dtype)), requires_grad, device)
+
+
+def randint(*args, low: int | None = None, high: int | None = None, size=None, generator=None,
+            dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """randint(high, size) or randint(low, high, size) (positional or keywords): ints in
+    [low, high) from `generator` (default: the global one), int64 unless `dtype` says so."""
+    pos = list(args)
+    size = pos.pop() if size is None and pos else size
+    high = pos.pop() if high is None and pos else high
+    low = (pos.pop() if pos else 0) if low is None else low
+    if pos or size is None or high is None:
         raise TypeError("randint: expected (high, size) or (low, high, size)")
-    low, high = (0, args[0]) if len(args) == 1 else args
+    if not low < high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= "
+                           f"to={high}")
     dtype = np.int64 if dtype is None else to_numpy(dtype)
-    return _make(rng().integers(low, high, _shape(size)).astype(dtype), requires_grad, device)
+    return _make(rng(generator).integers(low, high, _shape(size)).astype(dtype), requires_grad,
+                 device)
+
+
+def randint_like(t: Tensor, low: int = 0, high: int | None = None, *, dtype=None, device=None,
+                 requires_grad: bool = False) -> Tensor:
+    """randint(low, high, t.shape) in t's dtype; randint_like(t, high) as in PyTorch."""
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, t.shape, dtype=t.dtype if dtype is None else dtype, device=device,
+                   requires_grad=requires_grad)
+
+
+def randperm(n: int, *, generator=None, dtype=None, device=None,
+             requires_grad: bool = False) -> Tensor:
+    """A random permutation of 0 .. n-1, int64 unless `dtype` says otherwise."""
+    if not isinstance(n, (int, np.integer)) or n < 0:
+        raise RuntimeError(f"randperm: n must be non-negative, got {n}")
+    dtype = np.int64 if dtype is None else to_numpy(dtype)
+    return _make(rng(generator).permutation(int(n)).astype(dtype), requires_grad, device)
+
+
+def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
+           requires_grad: bool = False) -> Tensor:
+    """Normal samples with the given mean and std: tensors (broadcast together; the result
+    takes their shape) or numbers with `size`."""
+    tensors = [a for a in (mean, std) if isinstance(a, Tensor)]
+    if tensors:
+        if size is not None:
+            raise TypeError("normal: size is given only when mean and std are numbers")
+        shape = np.broadcast_shapes(*[t.shape for t in tensors])
+        dtype = tensors[0]._array.dtype if dtype is None else to_numpy(dtype)
+    else:
+        if size is None:
+            raise TypeError("normal: expected size when mean and std are numbers")
+        shape, dtype = _shape((size,) if isinstance(size, (int, np.integer)) else size), \
+            _float(dtype)
+    mu, sigma = np.asarray(_array_of(mean)), np.asarray(_array_of(std))
+    if np.any(sigma < 0):
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {sigma.min()}")
+    draw = rng(generator).standard_normal(shape) * sigma + mu
+    return _make(draw.astype(dtype), requires_grad, device)
+
+
+def bernoulli(input: Tensor, p: float | None = None, *, generator=None) -> Tensor:
+    """1 with probability input (or p) elementwise, else 0, in input's dtype."""
+    return input.bernoulli(p, generator=generator)
+
+
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
+                generator=None) -> Tensor:
+    """num_samples category indices drawn from the weights in input's last dim (1-D or 2-D)."""
+    return input.multinomial(num_samples, replacement, generator=generator)
 
 
 def zeros_like(t: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:

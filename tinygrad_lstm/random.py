@@ -1,32 +1,93 @@
-"""The one random generator behind every factory, initializer and dropout mask.
+"""Random generators: `Generator` (PyTorch's torch.Generator) and the global one behind every
+factory, initializer and dropout mask.
 
-`manual_seed(s)` replaces it, so a seeded run draws the same numbers every time.
+`manual_seed(s)` reseeds the global generator, so a seeded run draws the same numbers every
+time; a `Generator` passed as `generator=` gives a random factory its own stream.
 """
 
 import numpy as np
 
-_generator = np.random.default_rng()
+from .device import as_device
 
 
-def manual_seed(seed: int) -> np.random.Generator:
-    """Reseed the global generator; returns it (PyTorch returns its Generator too)."""
-    global _generator
+def _check_seed(seed, op: str) -> int:
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise TypeError(f"manual_seed: expected an int seed, got {type(seed).__name__}")
-    _generator = np.random.default_rng(seed)
-    return _generator
+        raise TypeError(f"{op}: expected an int seed, got {type(seed).__name__}")
+    if seed < 0:  # PyTorch takes any int64 and wraps it; NumPy wants a non-negative seed
+        seed %= 2 ** 64
+    return int(seed)
 
 
-def rng() -> np.random.Generator:
-    """The current global generator (look it up at each use: manual_seed replaces it)."""
-    return _generator
+class Generator:
+    """A stream of random numbers (a numpy.random.Generator inside), as torch.Generator.
+
+    `manual_seed(s)` reseeds it and returns it; `seed()` reseeds from the OS and returns the
+    new seed; `initial_seed()` is the last seed set. `device` takes the CPU only."""
+
+    def __init__(self, device="cpu") -> None:
+        as_device(device)
+        self.seed()
+
+    def manual_seed(self, seed: int) -> "Generator":
+        self._seed = _check_seed(seed, "manual_seed")
+        self._rng = np.random.default_rng(self._seed)
+        return self
+
+    def seed(self) -> int:
+        """Reseed from a nondeterministic source; returns the seed."""
+        self.manual_seed(int(np.random.SeedSequence().entropy % 2 ** 63))
+        return self._seed
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+    def get_state(self) -> dict:
+        """The bit generator's state as plain data (not PyTorch's byte tensor)."""
+        return self._rng.bit_generator.state
+
+    def set_state(self, state: dict) -> "Generator":
+        self._rng.bit_generator.state = state
+        return self
+
+    def __repr__(self) -> str:
+        return f"<tinygrad_lstm.Generator, initial_seed={self._seed}>"
+
+
+default_generator = Generator()
+
+
+def manual_seed(seed: int) -> Generator:
+    """Reseed the global generator; returns it, as PyTorch does."""
+    return default_generator.manual_seed(_check_seed(seed, "manual_seed"))
+
+
+def seed() -> int:
+    """Reseed the global generator from a nondeterministic source; returns the seed."""
+    return default_generator.seed()
+
+
+def initial_seed() -> int:
+    return default_generator.initial_seed()
+
+
+def rng(generator: "Generator | np.random.Generator | None" = None) -> np.random.Generator:
+    """The NumPy generator to draw from: `generator`'s, or the global one's (looked up at each
+    use: manual_seed replaces it). A numpy.random.Generator is taken as it is."""
+    if generator is None:
+        return default_generator._rng
+    if isinstance(generator, Generator):
+        return generator._rng
+    if isinstance(generator, np.random.Generator):
+        return generator
+    raise TypeError(f"generator: expected a tinygrad_lstm.Generator, got "
+                    f"{type(generator).__name__}")
 
 
 def get_rng_state() -> dict:
-    """The generator's state as plain data, for checkpoints."""
-    return _generator.bit_generator.state
+    """The global generator's state as plain data, for checkpoints."""
+    return default_generator.get_state()
 
 
 def set_rng_state(state: dict) -> None:
     """Restore a state returned by `get_rng_state`."""
-    _generator.bit_generator.state = state
+    default_generator.set_state(state)

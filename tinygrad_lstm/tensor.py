@@ -1,72 +1,17 @@
 """Tensor: one NumPy array, the node that produced it, and its gradient."""
 
-import functools
 import weakref
 
 import numpy as np
 
+from .composites import Composites
 from .conversions import Conversions
 from .device import as_device
+from .dims import (_bounds, _check_empty_reduction, _index_along, _is_int, _normalize_dim,
+                   _normalize_dims, _sizes)
 from .dtypes import by_numpy, default_float, to_numpy
 
 _FLOATS = (np.float16, np.float32, np.float64)
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _normalize_dim(dim: int, ndim: int, op: str) -> int:
-    if type(dim) is int and 0 <= dim < ndim:  # in range already (every chunk of an LSTM step)
-        return dim
-    if not _is_int(dim):
-        raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
-    if not -max(ndim, 1) <= dim < max(ndim, 1):
-        raise IndexError(f"{op}: dimension out of range (expected to be in range of "
-                         f"[{-max(ndim, 1)}, {max(ndim, 1) - 1}], but got {dim})")
-    return dim % ndim if ndim else 0
-
-
-def _sizes(args: tuple) -> tuple:
-    """f(2, 3) and f((2, 3)) alike, as PyTorch's shape arguments."""
-    return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
-
-
-@functools.lru_cache(maxsize=256)  # every LSTM step chunks its gates the same way
-def _bounds(n: int, size: int) -> tuple:
-    """(start, stop) of consecutive pieces of `size` along a dim of length n (last may be short)."""
-    return tuple([(a, min(a + size, n)) for a in range(0, n, size)]) or ((0, 0),)
-
-
-def _normalize_dims(dim, ndim: int, op: str) -> tuple | None:
-    """None (all dims) or a sorted tuple of non-negative dims."""
-    if dim is None or (isinstance(dim, (tuple, list)) and not dim):  # dim=() means all dims
-        return None
-    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-    axes = tuple(sorted({_normalize_dim(d, ndim, op) for d in dims}))
-    if len(axes) != len(dims):
-        raise ValueError(f"{op}: dim {dim} repeats a dimension")
-    return axes if ndim else None
-
-
-def _check_empty_reduction(shape: tuple, dim, op: str) -> None:
-    """PyTorch's errors for max-like reductions of an empty tensor: over all dims (no identity),
-    or over a dim of size 0. `dim` as the op reports it: the user's dims (amax), or the wrapped
-    one (max(dim))."""
-    dims = dim if isinstance(dim, (tuple, list)) else () if dim is None else (dim,)
-    if not dims:
-        raise RuntimeError(f"{op}: Expected reduction dim to be specified for input.numel() == 0. "
-                           f"Specify the reduction dim with the 'dim' argument.")
-    for d in dims:
-        if shape[d] == 0:
-            raise IndexError(f"{op}: Expected reduction dim {d} to have non-zero size.")
-
-
-def _check_empty_arg(shape: tuple, axis: int | None, op: str) -> None:
-    """argmax/argmin of an empty tensor: PyTorch raises IndexError in both cases."""
-    if axis is None:
-        raise IndexError(f"{op}: Expected reduction dim to be specified for input.numel() == 0.")
-    _check_empty_reduction(shape, axis, op)
 
 
 def _as_array(data, dtype, infer: bool) -> np.ndarray:
@@ -99,7 +44,7 @@ def _data_or_size(args: tuple):
     return args[0]
 
 
-class Tensor(Conversions):
+class Tensor(Composites, Conversions):
     """An n-dimensional array that records the ops applied to it, for reverse-mode autograd.
 
     `Tensor(data)` copies data: Python numbers become the default float dtype (float32), a
@@ -324,18 +269,68 @@ class Tensor(Conversions):
     def sigmoid(self) -> "Tensor": return ops.Sigmoid.apply(self)
     def relu(self) -> "Tensor": return ops.Relu.apply(self)
     def matmul(self, other) -> "Tensor": return ops.Matmul.apply(self, other)
+    def sin(self) -> "Tensor": return ops.Sin.apply(self)
+    def cos(self) -> "Tensor": return ops.Cos.apply(self)
+    def log1p(self) -> "Tensor": return ops.Log1p.apply(self)
+    def expm1(self) -> "Tensor": return ops.Expm1.apply(self)
+    def true_divide(self, other) -> "Tensor": return ops.Div.apply(self, other)
+    def maximum(self, other) -> "Tensor": return ops.Maximum.apply(self, other)
+    def minimum(self, other) -> "Tensor": return ops.Minimum.apply(self, other)
+    def remainder(self, other) -> "Tensor": return ops.Remainder.apply(self, other, False)
+    def fmod(self, other) -> "Tensor": return ops.Remainder.apply(self, other, True)
 
-    def addmm(self, mat1: "Tensor", mat2: "Tensor") -> "Tensor":
-        """self + mat1 @ mat2 in one op, for mat1: (N, K), mat2: (K, M) (PyTorch's addmm)."""
-        return ops.Addmm.apply(self, mat1, mat2)
+    def _stepwise(self, fn, *others) -> "Tensor":
+        """fn(self, *others) for a piecewise constant fn on arrays: gradient 0."""
+        return ops.Stepwise.apply(fn, self, *others)
 
-    def addcmul(self, tensor1, tensor2) -> "Tensor":
-        """self + tensor1 * tensor2 in one op, elementwise with broadcasting (PyTorch's
-        addcmul)."""
-        return ops.Addcmul.apply(self, tensor1, tensor2)
+    def where(self, condition, other) -> "Tensor":
+        """self where condition holds, else other (PyTorch's x.where(condition, y))."""
+        return where(condition, self, other)
 
-    def sum(self, dim=None, keepdim: bool = False) -> "Tensor":
-        return ops.Sum.apply(self, _normalize_dims(dim, self.ndim, "sum"), keepdim)
+    def addmm(self, mat1: "Tensor", mat2: "Tensor", *, beta: float = 1,
+              alpha: float = 1) -> "Tensor":
+        """beta * self + alpha * mat1 @ mat2, in one op when beta = alpha = 1, for mat1: (N, K),
+        mat2: (K, M) (PyTorch's addmm)."""
+        if beta == 1 and alpha == 1:
+            return ops.Addmm.apply(self, mat1, mat2)
+        return self * beta + mat1.mm(mat2) * alpha
+
+    def addcmul(self, tensor1, tensor2, *, value: float = 1) -> "Tensor":
+        """self + value * tensor1 * tensor2, in one op when value = 1, elementwise with
+        broadcasting (PyTorch's addcmul)."""
+        if value == 1:
+            return ops.Addcmul.apply(self, tensor1, tensor2)
+        return self + tensor1 * tensor2 * value
+
+    def gather(self, dim: int, index: "Tensor") -> "Tensor":
+        """out[i] = self[i with i[dim] replaced by index[i]], in index's shape."""
+        d, i = _index_along(self, dim, index, "gather")
+        return ops.Gather.apply(self, d, i)
+
+    def scatter(self, dim: int, index: "Tensor", src=None, *, value=None,
+                reduce: str | None = None) -> "Tensor":
+        """A copy of self with self[i with i[dim] replaced by index[i]] = src[i] (or value) for
+        each position i of index; reduce='add' adds instead (as scatter_add)."""
+        if reduce not in (None, "add"):
+            raise NotImplementedError(f"scatter: reduce={reduce!r} is not supported (None and "
+                                      f"'add' are)")
+        if (src is None) == (value is None):
+            raise TypeError("scatter: expected exactly one of src and value")
+        d, i = _index_along(self, dim, index, "scatter")
+        src = value if src is None else src
+        if isinstance(src, Tensor) and (src.ndim != i.ndim or any(
+                n > m for n, m in zip(i.shape, src.shape))):
+            raise RuntimeError(f"scatter: Expected index {i.shape} to be smaller than src "
+                               f"{src.shape} apart from dimension {d}")
+        return ops.Scatter.apply(self, d, i, src, reduce == "add")
+
+    def scatter_add(self, dim: int, index: "Tensor", src: "Tensor") -> "Tensor":
+        """A copy of self with src[i] added at self[i with i[dim] replaced by index[i]]."""
+        return self.scatter(dim, index, src, reduce="add")
+
+    def sum(self, dim=None, keepdim: bool = False, *, dtype=None) -> "Tensor":
+        x = self if dtype is None else self.to(dtype)
+        return ops.Sum.apply(x, _normalize_dims(dim, x.ndim, "sum"), keepdim)
 
     def amax(self, dim=None, keepdim: bool = False) -> "Tensor":
         axes = _normalize_dims(dim, self.ndim, "amax")
@@ -343,29 +338,13 @@ class Tensor(Conversions):
             _check_empty_reduction(self.shape, dim, "amax()")
         return ops.Max.apply(self, axes, keepdim)
 
-    def max(self, dim: int | None = None, keepdim: bool = False) -> "Tensor | _MinMax":
-        """The largest element; with `dim`, the pair (values, indices) as in PyTorch, whose
-        gradient goes to the returned index only (amax shares it among ties)."""
-        if dim is None:
-            if self._array.size == 0:
-                _check_empty_reduction(self.shape, None, "max()")
-            return self.amax()
-        return self._pick(np.argmax, dim, keepdim, "max")
+    def prod(self, dim: int | None = None, keepdim: bool = False, *, dtype=None) -> "Tensor":
+        x = self if dtype is None else self.to(dtype)
+        axis = None if dim is None or x.ndim == 0 else _normalize_dim(dim, x.ndim, "prod")
+        return ops.Prod.apply(x, axis, keepdim and axis is not None)
 
-    def _pick(self, arg, dim: int, keepdim: bool, op: str) -> "_MinMax":
-        """(values, indices) at arg(x, dim): values gathered by index, so ties do not share."""
-        dim = _normalize_dim(dim, self.ndim, op)
-        if self.ndim == 0:
-            return _MinMax(self, Tensor._make(np.zeros((), np.int64)))
-        if self._array.size == 0:
-            _check_empty_reduction(self.shape, dim, op + "()")
-        index = arg(self._array, axis=dim, keepdims=True)
-        where_ = list(np.indices(index.shape, sparse=True))
-        where_[dim] = index
-        values = self[tuple(where_)]
-        if not keepdim:
-            values, index = values.squeeze(dim), index.squeeze(dim)
-        return _MinMax(values, Tensor._make(index))
+    def _norm(self, p: float, axes, keepdim: bool) -> "Tensor":  # the p-norm primitive
+        return ops.Norm.apply(self, p, axes, keepdim)
 
     def reshape(self, *shape) -> "Tensor":
         return ops.Reshape.apply(self, _sizes(shape))
@@ -378,32 +357,7 @@ class Tensor(Conversions):
                              f"{self.ndim} dims of a tensor of shape {self.shape}")
         return ops.Permute.apply(self, axes)
 
-    def split(self, split_size_or_sections, dim: int = 0) -> tuple:
-        """Pieces of `split_size` (the last may be smaller) or of the given sizes along dim."""
-        if self.ndim == 0:
-            raise RuntimeError("split expects at least a 1-dimensional tensor")
-        dim = _normalize_dim(dim, self.ndim, "split")
-        n = self.shape[dim]
-        if isinstance(split_size_or_sections, (int, np.integer)):
-            if split_size_or_sections < 0:
-                raise ValueError(f"split: split expects split_size be non-negative, but got "
-                                 f"split_size={split_size_or_sections}")
-            if split_size_or_sections == 0 and n:
-                raise ValueError(f"split: split_size can only be 0 if dimension size is 0, but "
-                                 f"got dimension size of {n} (split_size 0, tensor of shape "
-                                 f"{self.shape})")
-            bounds = _bounds(n, split_size_or_sections) if n else ((0, 0),)  # one empty piece
-        else:
-            if not isinstance(split_size_or_sections, (list, tuple)) or not all(
-                    _is_int(s) for s in split_size_or_sections):
-                raise TypeError(f"split: split_size_or_sections must be an int or a list of "
-                                f"ints, got {split_size_or_sections!r}")
-            sizes = list(split_size_or_sections)
-            if sum(sizes) != n or any(s < 0 for s in sizes):
-                raise ValueError(f"split: sizes {sizes} do not add up to {n}, the size of dim "
-                                 f"{dim} of a tensor of shape {self.shape}")
-            ends = np.cumsum(sizes).tolist()
-            bounds = tuple(zip([0] + ends[:-1], ends))
+    def _split(self, bounds: tuple, dim: int) -> tuple:  # views x[..., a:b] per (a, b)
         return ops.Split.apply(self, bounds, dim)
 
     def unbind(self, dim: int = 0) -> tuple:
@@ -413,49 +367,6 @@ class Tensor(Conversions):
 
     def log_softmax(self, dim: int) -> "Tensor":
         return ops.LogSoftmax.apply(self, _normalize_dim(dim, self.ndim, "log_softmax"))
-
-    # ------------------------------------------------------------ composite ops (no backward)
-
-    def __abs__(self): return self.abs()
-    def abs(self) -> "Tensor": return self * np.sign(self._array)  # d|x|/dx = sign(x), 0 at 0
-    def sqrt(self) -> "Tensor": return self ** 0.5
-
-    def mean(self, dim=None, keepdim: bool = False) -> "Tensor":
-        axes = _normalize_dims(dim, self.ndim, "mean")
-        count = self._array.size if axes is None else int(np.prod([self.shape[a] for a in axes]))
-        if count == 0:  # 0 / 0: nan, as in PyTorch, without NumPy's warning
-            return self.sum(axes, keepdim) * float("nan")
-        return self.sum(axes, keepdim) / count
-
-    def amin(self, dim=None, keepdim: bool = False) -> "Tensor":
-        axes = _normalize_dims(dim, self.ndim, "amin")
-        if self._array.size == 0:
-            _check_empty_reduction(self.shape, dim, "amin()")
-        return -((-self).amax(axes, keepdim))
-
-    def min(self, dim: int | None = None, keepdim: bool = False) -> "Tensor | _MinMax":
-        """The smallest element; with `dim`, (values, indices) as `max` gives them."""
-        if dim is None:
-            if self._array.size == 0:
-                _check_empty_reduction(self.shape, None, "min()")
-            return self.amin()
-        return self._pick(np.argmin, dim, keepdim, "min")
-
-    def clamp(self, min=None, max=None) -> "Tensor":
-        """Clip to [min, max]; the gradient passes where min <= x <= max."""
-        if min is None and max is None:
-            raise ValueError("clamp: at least one of min and max must be given")
-        out = self
-        if min is not None:
-            out = where(out._array < _array_of(min), min, out)
-        if max is not None:  # applied last, so min > max gives max everywhere (as PyTorch)
-            out = where(out._array > _array_of(max), max, out)
-        return out
-
-    clip = clamp
-
-    def softmax(self, dim: int) -> "Tensor":
-        return self.log_softmax(dim).exp()
 
     def transpose(self, dim0: int, dim1: int) -> "Tensor":
         axes = list(range(self.ndim))
@@ -492,30 +403,6 @@ class Tensor(Conversions):
         bounds = _bounds(n, -(-n // chunks)) if n else ((0, 0),) * chunks
         return ops.Split.apply(self, bounds, dim)
 
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
-        if self.ndim == 0:  # dims 0 and -1 are valid here too; the result has one element
-            for d in (start_dim, end_dim):
-                _normalize_dim(d, 0, "flatten")
-            return self.reshape(1)
-        s, e = _normalize_dim(start_dim, self.ndim, "flatten"), _normalize_dim(end_dim, self.ndim,
-                                                                               "flatten")
-        if s > e:
-            raise ValueError(f"flatten: start_dim {start_dim} cannot come after end_dim {end_dim}")
-        return self.reshape(self.shape[:s] + (-1,) + self.shape[e + 1:])
-
-    def squeeze(self, dim: int | None = None) -> "Tensor":
-        if dim is None or self.ndim == 0:
-            if dim is not None:
-                _normalize_dim(dim, 0, "squeeze")  # a 0-d tensor takes dims 0 and -1
-            return self.reshape(tuple(n for n in self.shape if n != 1))
-        d = _normalize_dim(dim, self.ndim, "squeeze")
-        return self.reshape(self.shape[:d] + self.shape[d + 1:] if self.shape[d] == 1 else
-                            self.shape)
-
-    def unsqueeze(self, dim: int) -> "Tensor":
-        d = _normalize_dim(dim, self.ndim + 1, "unsqueeze")
-        return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
-
     def expand(self, *shape) -> "Tensor":
         shape = _sizes(shape)
         shape = tuple(n if s == -1 else s for s, n in
@@ -526,42 +413,10 @@ class Tensor(Conversions):
             raise ValueError(f"expand: cannot expand a tensor of shape {self.shape} to {shape}")
         return ops.Expand.apply(self, shape)
 
-    def expand_as(self, other: "Tensor") -> "Tensor":
-        return self.expand(other.shape)
-
-    def view(self, *shape) -> "Tensor":
-        """reshape that never copies: PyTorch's error where the memory layout does not allow it."""
-        out = self.reshape(*shape)
-        if out._view is None and self._array.size:
-            raise RuntimeError(f"view: view size {list(out.shape)} is not compatible with input "
-                               f"tensor's size and stride (shape {list(self.shape)}); use "
-                               f".reshape(...) instead.")
-        return out
-
-    def view_as(self, other: "Tensor") -> "Tensor":
-        return self.view(other.shape)
-
-    def narrow(self, dim: int, start: int, length: int) -> "Tensor":
-        """A view of `length` elements from `start` along dim."""
-        d = _normalize_dim(dim, self.ndim, "narrow")
-        n = self.shape[d]
-        start = start + n if start < 0 else start
-        if not (0 <= start and length >= 0 and start + length <= n):
-            raise IndexError(f"narrow: start ({start}) + length ({length}) exceeds dimension "
-                             f"size ({n})")
-        return self[(slice(None),) * d + (slice(start, start + length),)]
-
-    def select(self, dim: int, index: int) -> "Tensor":
-        d = _normalize_dim(dim, self.ndim, "select")
-        if not -self.shape[d] <= index < self.shape[d]:
-            raise IndexError(f"select: index {index} out of range for tensor of size "
-                             f"{tuple(self.shape)} at dimension {dim}")
-        return self[(slice(None),) * d + (index,)]
-
-    def clone(self) -> "Tensor":
+    def clone(self, *, memory_format=None) -> "Tensor":  # one memory format here: C order
         return ops.Clone.apply(self)
 
-    def contiguous(self) -> "Tensor":
+    def contiguous(self, memory_format=None) -> "Tensor":
         return self if self._array.flags.c_contiguous else ops.Clone.apply(self)
 
     def is_contiguous(self) -> bool:
@@ -589,18 +444,6 @@ class Tensor(Conversions):
         if self._ctx is not None:
             self._ctx, self._key = view._ctx, view._key
         return self
-
-    def argmax(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
-        axis = None if dim is None or self.ndim == 0 else _normalize_dim(dim, self.ndim, "argmax")
-        if self._array.size == 0:
-            _check_empty_arg(self.shape, axis, "argmax()")
-        return Tensor._make(np.asarray(self._array.argmax(axis, keepdims=keepdim)))
-
-    def argmin(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
-        axis = None if dim is None or self.ndim == 0 else _normalize_dim(dim, self.ndim, "argmin")
-        if self._array.size == 0:
-            _check_empty_arg(self.shape, axis, "argmin()")
-        return Tensor._make(np.asarray(self._array.argmin(axis, keepdims=keepdim)))
 
     def erf(self) -> "Tensor": return ops.Erf.apply(self)  # a primitive; here for nn's GELU
 
@@ -673,16 +516,6 @@ class Tensor(Conversions):
 
     def __ixor__(self, other):  # self ^= other, in place
         return inplace.update(self, "__ixor__", Tensor.__xor__, (other,), _xor_into)
-
-
-class _MinMax(tuple):
-    """(values, indices), like torch.return_types.max."""
-
-    values = property(lambda self: self[0])
-    indices = property(lambda self: self[1])
-
-    def __new__(cls, values, indices):
-        return super().__new__(cls, (values, indices))
 
 
 class _HookHandle:

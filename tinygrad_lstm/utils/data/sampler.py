@@ -9,20 +9,21 @@ from typing import Any
 
 import numpy as np
 
-from ...random import rng
+from ...random import Generator, rng
 
 
 def numpy_generator(generator: Any = None) -> Any:
-    """The NumPy-style generator to draw from: the library's global one when `generator` is None
-    (looked up at each use, since manual_seed replaces it), else `generator` itself, which must
-    offer NumPy Generator's `permutation`, `integers` and `choice` (a numpy.random.Generator,
-    or the `tl.manual_seed(s)` it returns, does)."""
-    if generator is None:
-        return rng()
+    """The NumPy generator to draw from: the library's global one when `generator` is None
+    (looked up at each use, since manual_seed reseeds it), a `tl.Generator`'s own stream (as
+    `tl.manual_seed(s)` returns), or `generator` itself when it offers NumPy Generator's
+    `permutation`, `integers` and `choice` (a numpy.random.Generator does)."""
+    if generator is None or isinstance(generator, Generator):
+        return rng(generator)
     if all(hasattr(generator, name) for name in ("permutation", "integers", "choice")):
         return generator
-    raise TypeError(f"generator: expected a numpy.random.Generator-like object (with permutation, "
-                    f"integers and choice), got {type(generator).__name__}")
+    raise TypeError(f"generator: expected a numpy.random.Generator-like object (with "
+                    f"permutation, integers and choice) or a tinygrad_lstm.Generator, got "
+                    f"{type(generator).__name__}")
 
 
 def _check_positive_int(name: str, value: Any) -> None:

@@ -1,0 +1,79 @@
+"""Fused nn primitives, for numerical stability: log_softmax and cross_entropy."""
+
+import numpy as np
+
+from ..autograd.primitive import Primitive
+
+
+class LogSoftmax(Primitive):
+    """x - logsumexp(x, axis). VJP: g - exp(out) * sum(g, axis)."""
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        ctx.axis = axis
+        if x.size == 0:  # nothing to normalize, over any axis (also an empty one), as in PyTorch
+            ctx.save_for_backward(x)
+            return x.copy()
+        shifted = x - x.max(axis=axis, keepdims=True)  # subtract the max so exp cannot overflow
+        out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g - np.exp(out) * g.sum(axis=ctx.axis, keepdims=True), None
+
+
+def class_targets(target: np.ndarray, ignore_index: int, n_classes: int, op: str) -> tuple:
+    """(targets with ignored ones set to class 0, mask of the kept ones); raises IndexError
+    naming the first target outside [0, n_classes)."""
+    valid = target != ignore_index
+    t = np.where(valid, target, 0)
+    if t.size and (t.min() < 0 or t.max() >= n_classes):
+        bad = t[(t < 0) | (t >= n_classes)]
+        raise IndexError(f"{op}: target {bad[0]} is out of bounds for {n_classes} classes")
+    return t, valid
+
+
+class CrossEntropy(Primitive):
+    """Mean/sum/per-row -log softmax(x)[target] over rows of x: (N, C), target: (N,) ints,
+    with label smoothing and an ignored class. VJP: (softmax(x) - smoothed onehot) * g / n."""
+
+    @staticmethod
+    def forward(ctx, x, target, ignore_index, label_smoothing, reduction):
+        n, c = x.shape
+        t, valid = class_targets(target, ignore_index, c, "cross_entropy")
+        # the ufuncs' reduce, not x.max() and .sum(): those go through a Python wrapper each
+        logp = x - np.maximum.reduce(x, axis=1, keepdims=True)  # exp(x - max) cannot overflow
+        lse = np.add.reduce(np.exp(logp), axis=1, keepdims=True)
+        logp -= np.log(lse, out=lse)
+        rows = np.arange(n)
+        loss = -logp[rows, t]
+        if label_smoothing:
+            loss = (1 - label_smoothing) * loss - label_smoothing * logp.mean(axis=1)
+        loss *= valid
+        n_valid = np.count_nonzero(valid)
+        ctx.save_for_backward(logp, t, valid, rows)
+        ctx.args = (label_smoothing, reduction, n_valid)
+        if reduction == "none":
+            return loss
+        total = np.add.reduce(loss, dtype=x.dtype)
+        if reduction == "sum":
+            return np.asarray(total)
+        # every target ignored: the mean is 0/0 = nan (as in PyTorch), the gradient 0
+        return np.asarray(total / x.dtype.type(n_valid) if n_valid else x.dtype.type(np.nan))
+
+    @staticmethod
+    def backward(ctx, g):
+        logp, t, valid, rows = ctx.saved_tensors
+        label_smoothing, reduction, n_valid = ctx.args
+        dx = np.exp(logp)
+        dx[rows, t] -= 1 - label_smoothing
+        if label_smoothing:
+            dx -= label_smoothing / logp.shape[1]
+        if reduction == "mean":
+            g = g / max(n_valid, 1)
+        scale = valid * g
+        dx *= scale.astype(dx.dtype, copy=False)[:, None]
+        return dx, None, None, None, None

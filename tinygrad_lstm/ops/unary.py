@@ -1,0 +1,225 @@
+"""Unary primitives: elementwise functions of one array, and the dtype cast."""
+
+import math
+
+import numpy as np
+
+from ..autograd.primitive import Primitive
+from ..dtypes import default_float
+
+
+# 1 as a 0-d array of each float type, for tanh's and sigmoid's `1 - out`: NumPy converts a Python
+# scalar operand at every call, which costs more than the arithmetic on an LSTM step's (1, H)
+_ONE = {t: np.ones((), t) for t in (np.float16, np.float32, np.float64, np.longdouble)}
+
+
+def _floating(x):
+    """Integer or bool input computes in the default float dtype, as in PyTorch (NumPy would
+    use float64, or float16 for int8)."""
+    return x if x.dtype.kind == "f" else x.astype(default_float())
+
+
+class Neg(Primitive):
+    """-x. VJP: -g."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.negative(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class Exp(Primitive):
+    """exp(x). VJP: g * out."""
+
+    @staticmethod
+    def forward(ctx, x):
+        x = _floating(x)
+        out = np.exp(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * out
+
+
+class Log(Primitive):
+    """log(x). VJP: g / x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        x = _floating(x)
+        ctx.save_for_backward(x)
+        return np.log(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g / x
+
+
+class Tanh(Primitive):
+    """tanh(x). VJP: g * (1 - out**2)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        x = _floating(x)
+        out = np.tanh(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        dx = _ONE[out.dtype.type] - out * out
+        dx *= g  # in place: one temporary fewer
+        return dx
+
+
+class Sigmoid(Primitive):
+    """1 / (1 + exp(-x)). VJP: g * out * (1 - out)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        x = _floating(x)
+        out = np.negative(x)
+        if type(out) is np.ndarray:  # in place: one temporary; a 0-d x gives a NumPy scalar
+            np.exp(out, out=out)  # overflows to inf for very negative x: the exact limit 0
+            out += _ONE[out.dtype.type]
+            np.reciprocal(out, out=out)
+        else:
+            out = np.asarray(1 / (1 + np.exp(out)))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        dx = _ONE[out.dtype.type] - out
+        dx *= out  # in place: two temporaries fewer
+        dx *= g
+        return dx
+
+
+class Relu(Primitive):
+    """max(x, 0). VJP: g * (out > 0)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        out = np.maximum(x, 0)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * (out > 0)
+
+
+_ERF = np.frompyfunc(math.erf, 1, 1)  # NumPy has no erf; math.erf is exact to the last bit
+
+
+class Erf(Primitive):
+    """erf(x), elementwise. VJP: g * 2/sqrt(pi) * exp(-x**2).
+    A primitive because no composite of exp, log and tanh gives erf (exact GELU needs it)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        x = _floating(x)
+        ctx.save_for_backward(x)
+        return np.asarray(_ERF(x), dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * (2 / math.sqrt(math.pi)) * np.exp(-x * x)
+
+
+class Cast(Primitive):
+    """x.astype(dtype). VJP: g (the engine casts it back to x's dtype).
+    A primitive because no arithmetic composite changes a dtype (float() / double())."""
+
+    @staticmethod
+    def forward(ctx, x, dtype):
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None
+
+
+class Sin(Primitive):
+    """sin(x). VJP: g * cos(x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        x = _floating(x)
+        ctx.save_for_backward(x)
+        return np.sin(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * np.cos(x)
+
+
+class Cos(Primitive):
+    """cos(x). VJP: -g * sin(x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        x = _floating(x)
+        ctx.save_for_backward(x)
+        return np.cos(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return -g * np.sin(x)
+
+
+class Log1p(Primitive):
+    """log(1 + x). VJP: g / (1 + x). A primitive for accuracy: log(1 + x) loses x < eps."""
+
+    @staticmethod
+    def forward(ctx, x):
+        x = _floating(x)
+        ctx.save_for_backward(x)
+        return np.log1p(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g / (x + 1)
+
+
+class Expm1(Primitive):
+    """exp(x) - 1. VJP: g * (out + 1). A primitive for accuracy near 0 (no cancellation)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        out = np.expm1(_floating(x))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * (out + 1)
+
+
+class Stepwise(Primitive):
+    """fn(*xs) for a piecewise constant fn (floor, ceil, round, trunc, sign, division with
+    rounding). VJP: 0 for each x, as PyTorch's (the graph stays connected)."""
+
+    @staticmethod
+    def forward(ctx, fn, *xs):
+        return np.asarray(fn(*xs))
+
+    @staticmethod
+    def backward(ctx, g):
+        return (None, *(np.zeros_like(g) if needs else None for needs in ctx.needs_input_grad[1:]))
