@@ -21,7 +21,7 @@ from torch_files import (EMPTY_ORDERED_DICT, Storage, TorchTensor, archive, glob
                          state_dict, tensor, torch_pickle, tup, zip_file)
 
 import tinygrad_lstm as tl
-from tinygrad_lstm import Tensor, nn
+from tinygrad_lstm import Tensor, nn, torch_writer
 from tinygrad_lstm.serialization import (UnpicklingError, add_safe_globals, clear_safe_globals,
                                          get_safe_globals, get_unsafe_globals_in_checkpoint,
                                          load, safe_globals, save)
@@ -222,6 +222,36 @@ def test_earlier_zip_layouts_load_alike(layout, keys):
     assert names[0] == ("lstm_state/version" if layout == "first" else "lstm_state/data.pkl")
     assert [n for n in names if "/data/" in n] == [f"lstm_state/data/{k}" for k in sorted(keys)]
     assert_lstm_state_dict(load_bytes(data), values)
+
+
+def test_our_writer_writes_torch_2s_records_and_pickle():
+    sd, values = lstm_state_dict()
+    ours = OrderedDict((name, Tensor(v)) for name, v in values.items())
+    ours._metadata = OrderedDict([("", {"version": 1})])  # as torch's state_dict() has
+    data = torch_writer.dumps(ours)
+    zf, theirs = (zipfile.ZipFile(io.BytesIO(d)) for d in (data, zip_file(sd)))
+    assert zf.namelist() == theirs.namelist()
+    for name in theirs.namelist()[:-1]:  # the pickle too, byte for byte
+        assert zf.read(name) == theirs.read(name), name
+    assert len(zf.read("archive/.data/serialization_id")) == 40
+    # every record's data where torch's writer puts it: .format_version "1" lets torch.load
+    # compute these offsets (64-byte aligned, a 16-byte data descriptor after each record)
+    assert data_offsets(data) == data_offsets(zip_file(sd))
+    assert_lstm_state_dict(load_bytes(data), values)
+    plain = load_bytes(torch_writer.dumps(nn.LSTM(4, 3).state_dict()))
+    assert list(plain) == list(LSTM_SHAPES)
+
+
+def test_our_writer_leaves_format_version_out_when_zip64_would_move_the_data(monkeypatch):
+    monkeypatch.setattr(torch_writer, "_OFFSETS_LIMIT", 100)  # as for files of 1.9 GiB
+    sd, values = lstm_state_dict()
+    ours = OrderedDict((name, Tensor(v)) for name, v in values.items())
+    data = torch_writer.dumps(ours)
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert names == [f"archive/{r}" for r in TORCH_2_RECORDS if "format" not in r and
+                     "alignment" not in r]
+    got = load_bytes(data)
+    np.testing.assert_array_equal(got["bias_hh_l0"].numpy(), values["bias_hh_l0"])
 
 
 def sha256(data: bytes) -> str:
@@ -476,8 +506,9 @@ def test_objects_npz_cannot_hold_are_written_in_torch_format(tmp_path):
     save(obj, tmp_path / "ckpt.pt")
     data = (tmp_path / "ckpt.pt").read_bytes()
     zf = zipfile.ZipFile(io.BytesIO(data))
-    assert zf.namelist() == ["archive/data.pkl", "archive/byteorder", "archive/data/0",
-                             "archive/version"]
+    assert zf.namelist() == ["archive/data.pkl", "archive/.format_version",
+                             "archive/.storage_alignment", "archive/byteorder", "archive/data/0",
+                             "archive/version", "archive/.data/serialization_id"]
     assert zf.read("archive/byteorder") == b"little" and zf.read("archive/version") == b"3\n"
     for info in zf.infolist():  # torch's 64-byte alignment of every record's data
         assert info.compress_type == zipfile.ZIP_STORED
