@@ -398,6 +398,17 @@ def test_legacy_storages_saved_on_a_gpu_need_map_location():
     assert load_bytes(data, map_location="cpu")[0].numpy()[0] == 2
 
 
+def test_a_map_location_function_sees_every_storage_once_in_both_formats():
+    shared = Storage([1.0, 2.0, 3.0], np.float32, cdata=9, location="cuda:1")
+    obj = [TorchTensor(shared, (3,)), TorchTensor(shared, (2,), offset=1),
+           TorchTensor(Storage([5], np.int64, key="1", cdata=8), (1,))]
+    for data in [legacy_file(obj), zip_file(obj)]:
+        seen = []
+        got = load_bytes(data, map_location=lambda st, loc, seen=seen: seen.append(loc))
+        assert sorted(seen) == ["cpu", "cuda:1"]
+        assert [t.numpy().tolist() for t in got] == [[1, 2, 3], [2, 3], [5]]
+
+
 def small_legacy() -> tuple[bytes, bytes, dict]:
     """A legacy file, its object pickle and storages (keys "1000", "2000")."""
     obj = state_dict({"w": TorchTensor(Storage(np.arange(6, dtype=np.float32), cdata=1000),

@@ -386,7 +386,10 @@ def load_legacy(buf: bytes, where: str, map_location, weights_only: bool) -> Any
             budget[0] -= numel * stype.dtype.itemsize
             if budget[0] < 0:
                 raise _fail(f"storages claim more bytes than the file's {len(buf)}")
-            storages[key] = Storage(np.zeros(numel, stype.dtype), key)  # filled below
+            storage = Storage(np.zeros(numel, stype.dtype), key)  # filled below
+            if callable(map_location):  # called before the data is read, as in PyTorch
+                storage = map_location(storage, location) or storage
+            storages[key] = storage
         storage = storages[key]
         if storage.array.dtype != stype.dtype or storage.array.size != numel:
             raise _fail(f"storage {key} is read as {numel} {stype.dtype} and "
