@@ -440,6 +440,10 @@ def test_legacy_storages_claiming_what_the_file_does_not_hold():
         load_bytes(data.replace(b"K\x06N", b"K\x07N"))  # the count before its bytes says 6
     with pytest.raises(UnpicklingError, match="BFloat16Storage.*NumPy cannot hold"):
         load_bytes(data.replace(b"torch\nFloatStorage", b"torch\nBFloat16Storage"))
+    past = legacy_file([TorchTensor(Storage(np.zeros(6, np.float32), cdata=1), (2, 3), (3, 1),
+                                    offset=1)])
+    with pytest.raises(UnpicklingError, match="reaches element 6 of a storage of 6"):
+        load_bytes(past)
 
 
 @pytest.mark.parametrize("keys", [["1000"], ["1000", "2000", "2000"], ["1000", 2000],
