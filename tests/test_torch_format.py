@@ -1,12 +1,11 @@
 """load() of files written by torch.save, without torch; save() of whole modules; hostile files.
 
-Files assembled here opcode by opcode the way torch.save writes them (torch/serialization.py
-`_save`, pickle protocol 2): an OrderedDict built by REDUCE, each tensor a
-`torch._utils._rebuild_tensor_v2` call whose storage is the persistent id ("storage",
-torch.FloatStorage, key, "cpu", numel), records `archive/data.pkl`, `archive/byteorder`,
-`archive/data/<key>`, `archive/version` at 64-byte aligned offsets.
+The files are made by tests/torch_files.py: opcode by opcode (minimal and hostile files), or
+as torch.save writes them byte for byte, in the zip format (PyTorch 1.6 on) and the legacy
+format before it.
 """
 
+import hashlib
 import io
 import os
 import pickle
@@ -17,72 +16,15 @@ from collections import OrderedDict
 
 import numpy as np
 import pytest
+from torch_files import (EMPTY_ORDERED_DICT, Storage, TorchTensor, archive, glob, i,
+                         legacy_file, legacy_header, legacy_storages, ordered_dict, s,
+                         state_dict, tensor, torch_pickle, tup, zip_file)
 
 import tinygrad_lstm as tl
-from tinygrad_lstm import Tensor, nn
+from tinygrad_lstm import Tensor, nn, torch_writer
 from tinygrad_lstm.serialization import (UnpicklingError, add_safe_globals, clear_safe_globals,
                                          get_safe_globals, get_unsafe_globals_in_checkpoint,
                                          load, safe_globals, save)
-
-# ---------------------------------------------------------------- a tiny pickle assembler
-
-
-def glob(module: str, name: str) -> bytes:
-    return b"c" + f"{module}\n{name}\n".encode()
-
-
-def s(text: str) -> bytes:
-    b = text.encode()
-    return b"X" + struct.pack("<I", len(b)) + b
-
-
-def i(n: int) -> bytes:
-    if 0 <= n < 256:
-        return b"K" + bytes([n])
-    if 0 <= n < 65536:
-        return b"M" + struct.pack("<H", n)
-    return b"J" + struct.pack("<i", n)
-
-
-def tup(*parts: bytes) -> bytes:
-    return b"(" + b"".join(parts) + b"t"
-
-
-EMPTY_ORDERED_DICT = glob("collections", "OrderedDict") + b")R"
-
-
-def tensor(stype: str, key: str, numel: int, size, stride, offset=0, requires_grad=False,
-           location="cpu") -> bytes:
-    pid = tup(s("storage"), glob("torch", stype), s(key), s(location), i(numel)) + b"Q"
-    args = tup(pid, i(offset), tup(*map(i, size)), tup(*map(i, stride)),
-               b"\x88" if requires_grad else b"\x89", EMPTY_ORDERED_DICT)
-    return glob("torch._utils", "_rebuild_tensor_v2") + args + b"R"
-
-
-def ordered_dict(items: list, metadata: bool = True) -> bytes:
-    out = EMPTY_ORDERED_DICT + b"(" + b"".join(k + v for k, v in items) + b"u"
-    if metadata:  # state_dict() carries a _metadata attribute, set by BUILD
-        out += b"}" + s("_metadata") + EMPTY_ORDERED_DICT + b"sb"
-    return out
-
-
-def archive(pickle_body: bytes, storages: dict, prefix="archive", byteorder=b"little",
-            proto=b"\x80\x02") -> bytes:
-    """A torch.save zip: stored records, each record's data at a 64-byte aligned offset."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:
-        records = [("data.pkl", proto + pickle_body + b".")]
-        if byteorder is not None:
-            records.append(("byteorder", byteorder))
-        records += [(f"data/{k}", v) for k, v in storages.items()]
-        records.append(("version", b"3\n"))
-        for name, data in records:
-            name = f"{prefix}/{name}"
-            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            pad = -(out.tell() + 30 + len(name) + 4) % 64
-            info.extra = b"FB" + struct.pack("<H", pad) + b"Z" * pad
-            zf.writestr(info, data)
-    return out.getvalue()
 
 
 def load_bytes(data: bytes, **kwargs):
@@ -206,6 +148,350 @@ def test_storage_record_of_the_wrong_size_or_missing():
         load_bytes(archive(tensor("FloatStorage", "1", 6, (6,), (1,)), {"0": bytes(24)}))
 
 
+# ---------------------------------------------------------------- torch.save files, PyTorch 2.x
+# zip_file writes what torch.save writes, record for record and byte for byte (checked against
+# real files when written: test_the_generators_still_write_what_torch_wrote).
+
+TORCH_2_RECORDS = ["data.pkl", ".format_version", ".storage_alignment", "byteorder", "data/0",
+                   "data/1", "data/2", "data/3", "version", ".data/serialization_id"]
+LSTM_SHAPES = {"weight_ih_l0": (12, 4), "weight_hh_l0": (12, 3), "bias_ih_l0": (12,),
+               "bias_hh_l0": (12,)}  # nn.LSTM(4, 3): 4 gates of hidden size 3
+
+
+def lstm_state_dict(keys=("0", "1", "2", "3")) -> tuple[OrderedDict, dict]:
+    """nn.LSTM(4, 3).state_dict() as torch pickles it (a storage per parameter, keys in order
+    of first use), and its values."""
+    rng = np.random.default_rng(0)
+    values = {k: rng.uniform(-3**-0.5, 3**-0.5, shape).astype(np.float32)
+              for k, shape in LSTM_SHAPES.items()}
+    sd = state_dict({name: TorchTensor(Storage(v, key=key), v.shape)
+                     for key, (name, v) in zip(keys, values.items(), strict=True)})
+    return sd, values
+
+
+def assert_lstm_state_dict(got, values: dict) -> None:
+    assert type(got) is OrderedDict and list(got) == list(LSTM_SHAPES)
+    assert got._metadata == OrderedDict([("", {"version": 1})])
+    for name, v in values.items():
+        assert type(got[name]) is Tensor and got[name].requires_grad is False
+        assert got[name].numpy().dtype == np.float32 and got[name].shape == v.shape
+        np.testing.assert_array_equal(got[name].numpy(), v)
+
+
+def data_offsets(data: bytes) -> list[int]:
+    """Where each record's data starts (local header, name and extra field skipped)."""
+    out = []
+    for info in zipfile.ZipFile(io.BytesIO(data)).infolist():
+        name_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26:][:4])
+        out.append(info.header_offset + 30 + name_len + extra_len)
+    return out
+
+
+def test_an_lstm_state_dict_saved_by_torch_2_loads_into_our_lstm(tmp_path):
+    sd, values = lstm_state_dict()
+    data = zip_file(sd)  # torch.save(lstm.state_dict(), buffer)
+    zf = zipfile.ZipFile(io.BytesIO(data))
+    assert zf.namelist() == [f"archive/{r}" for r in TORCH_2_RECORDS]
+    assert all(offset % 64 == 0 for offset in data_offsets(data))
+    assert zf.read("archive/.format_version") == b"1" and zf.read("archive/version") == b"3\n"
+    ops = [(op.name, arg) for op, arg, _ in pickletools.genops(zf.read("archive/data.pkl"))]
+    assert ops[0] == ("PROTO", 2) and ("BUILD", None) in ops  # _metadata, set by BUILD
+    # torch's pickler names each global once and gets it from the memo afterwards
+    assert ops.count(("GLOBAL", "torch FloatStorage")) == 1
+    assert ops.count(("GLOBAL", "torch._utils _rebuild_tensor_v2")) == 1
+    assert ops.count(("BINPERSID", None)) == 4  # a storage per parameter
+    (tmp_path / "lstm.pt").write_bytes(zip_file(sd, name="lstm"))  # torch.save(sd, "lstm.pt")
+    for got in [load_bytes(data), load(tmp_path / "lstm.pt"), load_bytes(data, weights_only=False)]:
+        assert_lstm_state_dict(got, values)
+    assert get_unsafe_globals_in_checkpoint(io.BytesIO(data)) == []
+    lstm = nn.LSTM(4, 3)
+    lstm.load_state_dict(load_bytes(data))
+    for name, p in lstm.named_parameters():
+        assert type(p) is nn.Parameter and p.requires_grad
+        np.testing.assert_array_equal(p.numpy(), values[name])
+
+
+@pytest.mark.parametrize("layout, keys", [
+    ("byteorder", ("0", "1", "2", "3")),
+    ("first", ("94392480", "94389568", "94391712", "94390656")),  # 1.6 named storages by address
+])
+def test_earlier_zip_layouts_load_alike(layout, keys):
+    sd, values = lstm_state_dict(keys)
+    data = zip_file(sd, name="lstm_state", layout=layout)
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert names[0] == ("lstm_state/version" if layout == "first" else "lstm_state/data.pkl")
+    assert [n for n in names if "/data/" in n] == [f"lstm_state/data/{k}" for k in sorted(keys)]
+    assert_lstm_state_dict(load_bytes(data), values)
+
+
+def test_our_writer_writes_torch_2s_records_and_pickle():
+    sd, values = lstm_state_dict()
+    ours = OrderedDict((name, Tensor(v)) for name, v in values.items())
+    ours._metadata = OrderedDict([("", {"version": 1})])  # as torch's state_dict() has
+    data = torch_writer.dumps(ours)
+    zf, theirs = (zipfile.ZipFile(io.BytesIO(d)) for d in (data, zip_file(sd)))
+    assert zf.namelist() == theirs.namelist()
+    for name in theirs.namelist()[:-1]:  # the pickle too, byte for byte
+        assert zf.read(name) == theirs.read(name), name
+    assert len(zf.read("archive/.data/serialization_id")) == 40
+    # every record's data where torch's writer puts it: .format_version "1" lets torch.load
+    # compute these offsets (64-byte aligned, a 16-byte data descriptor after each record)
+    assert data_offsets(data) == data_offsets(zip_file(sd))
+    assert_lstm_state_dict(load_bytes(data), values)
+    plain = load_bytes(torch_writer.dumps(nn.LSTM(4, 3).state_dict()))
+    assert list(plain) == list(LSTM_SHAPES)
+
+
+def test_our_writer_leaves_format_version_out_when_zip64_would_move_the_data(monkeypatch):
+    monkeypatch.setattr(torch_writer, "_OFFSETS_LIMIT", 100)  # as for files of 1.9 GiB
+    sd, values = lstm_state_dict()
+    ours = OrderedDict((name, Tensor(v)) for name, v in values.items())
+    data = torch_writer.dumps(ours)
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert names == [f"archive/{r}" for r in TORCH_2_RECORDS if "format" not in r and
+                     "alignment" not in r]
+    got = load_bytes(data)
+    np.testing.assert_array_equal(got["bias_hh_l0"].numpy(), values["bias_hh_l0"])
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_the_generators_still_write_what_torch_wrote():
+    """SHA-256 of the pickles in real torch.save files (test files of the candle and Pickle.jl
+    projects, not kept here), which these generators reproduced byte for byte when written."""
+    counts = TorchTensor(Storage(np.arange(1, 9), np.int64), (2, 4))
+    body, _ = torch_pickle(OrderedDict(test=counts))  # a PyTorch 2.x zip's data.pkl
+    assert sha256(body) == "1190a93e7828ea32c37241c09f8cb94a1bf1ed5db28c14a25d304a61431c8320"
+    fortran = np.asfortranarray(np.arange(1, 25).reshape(2, 3, 4))
+    body, _ = torch_pickle({"tensor_fortran": TorchTensor(
+        Storage(fortran.ravel(order="F"), np.int64), (2, 3, 4), (1, 2, 6))})
+    assert sha256(body) == "fef6fc5844efa1fd237be253ea64948b704bdf06265692aae93093ad1e93e11c"
+
+    def legacy_pickles(obj) -> bytes:  # the five pickles of a legacy file saved on Windows
+        data = legacy_file(obj, long_size=4)
+        _, storages = torch_pickle(obj, legacy=True)
+        return data[:len(data) - sum(8 + st.data.nbytes for st in storages.values())]
+
+    linear = state_dict({  # nn.Linear(5, 3).state_dict()
+        "weight": TorchTensor(Storage(np.zeros(15, np.float32), cdata=46702432), (3, 5)),
+        "bias": TorchTensor(Storage(np.zeros(3, np.float32), cdata=40056784), (3,))})
+    assert sha256(legacy_pickles(linear)) == (
+        "adf2802579e2c9fd9779e8857b6f4a31eee39a2950ecc8f9c630cc285aaa3e2e")
+    shared = Storage(np.zeros(300, np.float32), cdata=1195475296)
+    assert sha256(legacy_pickles({"weight0": TorchTensor(shared, (3, 10, 10)),
+                                  "weight1": TorchTensor(shared, (4, 5), (48, 3), 137)})) == (
+        "fda6a51b31479f79500e8d92a7c084722ee21e7a3076be44d203f6aad22e6492")
+    assert sha256(legacy_pickles({
+        "a": TorchTensor(Storage(np.zeros(9, np.float32), cdata=71854480), (3, 3)),
+        "b": TorchTensor(Storage(np.zeros(9, np.bool_), cdata=66275296), (3, 3))})) == (
+        "322b6ebad58c093029c531c7481ead9dc9059b2a63d105cde165f85dad99896e")
+
+
+def test_truncated_torch_2_files_fail_cleanly():
+    sd, _ = lstm_state_dict()
+    data = zip_file(sd)
+    for n in range(0, len(data), 11):
+        with pytest.raises(ValueError):
+            load_bytes(data[:n])
+
+
+# ---------------------------------------------------------------- torch.save before PyTorch 1.6
+# legacy_file writes what _legacy_save wrote: five pickles, then the storages in the order of
+# the pickled (sorted) key list, each an int64 element count and its little-endian bytes.
+
+
+def linear_legacy() -> tuple[bytes, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(1)
+    w = rng.uniform(-5**-0.5, 5**-0.5, (3, 5)).astype(np.float32)
+    b = rng.uniform(-5**-0.5, 5**-0.5, 3).astype(np.float32)
+    # keys are storage addresses: sorted, the bias's comes first though pickled second
+    sd = state_dict({"weight": TorchTensor(Storage(w, cdata=94827362719808), (3, 5)),
+                     "bias": TorchTensor(Storage(b, cdata=94827362687040), (3,))})
+    return legacy_file(sd), w, b
+
+
+def test_a_legacy_linear_state_dict_loads_into_our_linear():
+    data, w, b = linear_legacy()
+    assert data.endswith(struct.pack("<q", 3) + b.tobytes() + struct.pack("<q", 15) +
+                         w.tobytes())
+    for weights_only in [True, False]:
+        sd = load_bytes(data, weights_only=weights_only)
+        assert type(sd) is OrderedDict and list(sd) == ["weight", "bias"]
+        assert sd._metadata == OrderedDict([("", {"version": 1})])
+        assert sd["weight"].requires_grad is False and sd["weight"].numpy().dtype == np.float32
+        np.testing.assert_array_equal(sd["weight"].numpy(), w)
+        np.testing.assert_array_equal(sd["bias"].numpy(), b)
+    fc = nn.Linear(5, 3)
+    fc.load_state_dict(sd)
+    x = np.array([[1.0, -2.0, 0.5, 3.0, 0.0]], np.float32)
+    np.testing.assert_allclose(fc(Tensor(x)).numpy(), x @ w.T + b, rtol=1e-6)
+
+
+def test_legacy_tensors_sharing_a_storage_with_offsets_and_strides():
+    base = np.arange(12, dtype=np.float64) * 1.5
+    st = Storage(base, cdata=140234567891200)
+    tensors = [TorchTensor(st, (3, 4)),                        # the matrix
+               TorchTensor(st, (4, 3), (1, 4)),                # its transpose
+               TorchTensor(st, (3,), (4,), offset=2),          # column 2
+               TorchTensor(st, (2, 4), (0, 1), offset=4),      # row 1, expanded
+               TorchTensor(st, (), (), offset=11),             # a 0-d element
+               TorchTensor(st, (0, 5), (5, 1), offset=12),     # empty, at the end
+               TorchTensor(Storage(np.array([7, -8]), np.int64, cdata=140234567891264), (2,))]
+    m, t, col, row, last, empty, ints = load_bytes(legacy_file(tensors))
+    matrix = base.reshape(3, 4)
+    np.testing.assert_array_equal(m.numpy(), matrix)
+    np.testing.assert_array_equal(t.numpy(), matrix.T)
+    np.testing.assert_array_equal(col.numpy(), matrix[:, 2])
+    assert t.numpy().strides == (8, 32) and col.numpy().strides == (32,)  # torch's, as views
+    np.testing.assert_array_equal(row.numpy(), [matrix[1], matrix[1]])
+    assert last.shape == () and last.item() == 16.5 and empty.shape == (0, 5)
+    assert ints.numpy().dtype == np.int64 and ints.numpy().tolist() == [7, -8]
+    m.numpy()[0, 2] = 100  # one storage, as torch.load gives: every view sees the write
+    assert t.numpy()[2, 0] == 100 and col.numpy()[0] == 100
+    m.numpy()[1, 3] = -1
+    assert row.numpy()[0, 3] == -1 and row.numpy()[1, 3] == -1
+    assert not np.shares_memory(m.numpy(), ints.numpy())
+
+
+def test_legacy_bool_and_half_storages():
+    mask = np.array([[True, False, True], [False, False, True]])
+    half = np.array([65504, -0.0, 2**-24, np.inf, -2.5], np.float16)
+    hs = Storage(half, cdata=2000)
+    got = load_bytes(legacy_file({"mask": TorchTensor(Storage(mask, cdata=1000), (2, 3)),
+                                  "half": TorchTensor(hs, (5,)),
+                                  "odd": TorchTensor(hs, (2,), (2,), offset=1)}))
+    assert got["mask"].numpy().dtype == np.bool_ and got["half"].numpy().dtype == np.float16
+    np.testing.assert_array_equal(got["mask"].numpy(), mask)
+    assert got["half"].numpy().tobytes() == half.tobytes()  # -0.0, subnormal and inf exact
+    assert got["odd"].numpy().tobytes() == half[1::2].tobytes()
+
+
+def test_legacy_nested_containers():
+    step = TorchTensor(Storage([3.0], np.float32, cdata=30), ())
+    exp_avg = TorchTensor(Storage([0.5, -0.25], np.float32, cdata=31), (2,))
+    weight = TorchTensor(Storage([1.0, 2.0], np.float32, cdata=32), (2,), requires_grad=True)
+    ckpt = {"epoch": 7, "loss": 0.125, "note": "é", "none": None, "done": False,
+            "model": state_dict({"weight": weight}),
+            "optimizer": {"state": {0: {"step": step, "exp_avg": exp_avg}},
+                          "param_groups": [{"lr": 1e-3, "betas": (0.9, 0.999), "params": [0]}]},
+            "history": [(1, 0.5), (2, 0.25)]}
+    got = load_bytes(legacy_file(ckpt))
+    assert {k: got[k] for k in ["epoch", "loss", "note", "none", "done", "history"]} == {
+        "epoch": 7, "loss": 0.125, "note": "é", "none": None, "done": False,
+        "history": [(1, 0.5), (2, 0.25)]}
+    assert got["optimizer"]["param_groups"] == [{"lr": 1e-3, "betas": (0.9, 0.999),
+                                                 "params": [0]}]
+    state = got["optimizer"]["state"][0]
+    assert state["step"].shape == () and state["step"].item() == 3.0
+    np.testing.assert_array_equal(state["exp_avg"].numpy(), [0.5, -0.25])
+    assert got["model"]["weight"].requires_grad is True
+    assert got["model"]._metadata == OrderedDict([("", {"version": 1})])
+
+
+def test_legacy_storages_saved_on_a_gpu_need_map_location():
+    data = legacy_file([TorchTensor(Storage([2.0], np.float32, cdata=5, location="cuda:0"),
+                                    (1,))])
+    with pytest.raises(RuntimeError, match="'cuda:0'.*map_location='cpu'"):
+        load_bytes(data)
+    assert load_bytes(data, map_location="cpu")[0].numpy()[0] == 2
+
+
+def test_a_map_location_function_sees_every_storage_once_in_both_formats():
+    shared = Storage([1.0, 2.0, 3.0], np.float32, cdata=9, location="cuda:1")
+    obj = [TorchTensor(shared, (3,)), TorchTensor(shared, (2,), offset=1),
+           TorchTensor(Storage([5], np.int64, key="1", cdata=8), (1,))]
+    for data in [legacy_file(obj), zip_file(obj)]:
+        seen = []
+        got = load_bytes(data, map_location=lambda st, loc, seen=seen: seen.append(loc))
+        assert sorted(seen) == ["cpu", "cuda:1"]
+        assert [t.numpy().tolist() for t in got] == [[1, 2, 3], [2, 3], [5]]
+
+
+def small_legacy() -> tuple[bytes, bytes, dict]:
+    """A legacy file, its object pickle and storages (keys "1000", "2000")."""
+    obj = state_dict({"w": TorchTensor(Storage(np.arange(6, dtype=np.float32), cdata=1000),
+                                       (2, 3)),
+                      "b": TorchTensor(Storage(np.array([1, 2], np.int64), cdata=2000), (2,))})
+    body, storages = torch_pickle(obj, legacy=True)
+    return legacy_file(obj), body, storages
+
+
+def test_truncated_legacy_files_fail_cleanly():
+    data, _, _ = small_legacy()
+    for n in range(len(data)):  # every prefix: in a pickle, between them, in the storages
+        with pytest.raises(ValueError):
+            load_bytes(data[:n])
+    for n in range(14, len(data), 5):  # pickle's own reader (files one trusts) too
+        with pytest.raises(ValueError, match="load: '<file object>'"):
+            load_bytes(data[:n], weights_only=False)
+    with pytest.raises(UnpicklingError, match="1 bytes after the last storage"):
+        load_bytes(data + b"\0")
+
+
+def test_legacy_storages_claiming_what_the_file_does_not_hold():
+    data, _, _ = small_legacy()
+    assert data.count(b"K\x06N") == 1  # the persistent id's numel 6, then its view: None
+    huge = data.replace(b"K\x06N", b"J" + struct.pack("<i", 2**31 - 1) + b"N")
+    with pytest.raises(UnpicklingError, match="storages claim more bytes than the file's"):
+        load_bytes(huge)
+    with pytest.raises(UnpicklingError, match="storage 1000: the file has no 7 elements"):
+        load_bytes(data.replace(b"K\x06N", b"K\x07N"))  # the count before its bytes says 6
+    with pytest.raises(UnpicklingError, match="BFloat16Storage.*NumPy cannot hold"):
+        load_bytes(data.replace(b"torch\nFloatStorage", b"torch\nBFloat16Storage"))
+    past = legacy_file([TorchTensor(Storage(np.zeros(6, np.float32), cdata=1), (2, 3), (3, 1),
+                                    offset=1)])
+    with pytest.raises(UnpicklingError, match="reaches element 6 of a storage of 6"):
+        load_bytes(past)
+
+
+@pytest.mark.parametrize("keys", [["1000"], ["1000", "2000", "2000"], ["1000", 2000],
+                                  ["1000", ["2000"]], "1000 2000"])
+def test_legacy_storage_list_must_name_the_storages_used(keys):
+    _, body, storages = small_legacy()
+    listed = [k for k in ["1000", "2000"] if k in keys]
+    data = legacy_header() + body + pickle.dumps(keys, protocol=2)
+    data += legacy_storages(storages, listed)[len(pickle.dumps(listed, protocol=2)):]
+    with pytest.raises(UnpicklingError, match="the storage list .* does not match"):
+        load_bytes(data)
+
+
+def test_legacy_headers_are_checked():
+    _, body, storages = small_legacy()
+    tail = legacy_storages(storages, ["1000", "2000"])
+    with pytest.raises(UnpicklingError, match="not a torch.save file"):
+        load_bytes(legacy_header(protocol=1000) + body + tail)
+    with pytest.raises(UnpicklingError, match="big-endian"):
+        load_bytes(legacy_header(little_endian=False) + body + tail)
+    with pytest.raises(UnpicklingError, match="nested deeper than"):
+        load_bytes(legacy_header() + b"\x80\x02" + b"]" * 5000 + b"a" * 4999 + b"." + tail)
+
+
+def test_a_legacy_file_calling_os_system_is_refused_and_never_runs(tmp_path):
+    marker = tmp_path / "pwned"
+    _, _, storages = small_legacy()
+    data = legacy_header() + evil_pickle(marker) + legacy_storages(storages, [])
+    with pytest.raises(UnpicklingError, match=rf"GLOBAL {os.system.__module__}\.system "
+                       r"was not an allowed global"):
+        load_bytes(data)
+    assert not marker.exists()
+
+
+def test_fuzzed_legacy_files_fail_cleanly():
+    data, body, _ = small_legacy()
+    start = data.index(body)
+    rng = np.random.default_rng(0)
+    for _ in range(300):  # damage the object pickle, the key list or the storage counts
+        bad = bytearray(data)
+        for pos in rng.integers(start, len(data), size=rng.integers(1, 4)):
+            bad[pos] = rng.integers(256)
+        try:
+            load_bytes(bytes(bad))
+        except (ValueError, RuntimeError):  # UnpicklingError is a ValueError
+            pass
+
+
 # ---------------------------------------------------------------- our save, file objects
 
 
@@ -235,8 +521,9 @@ def test_objects_npz_cannot_hold_are_written_in_torch_format(tmp_path):
     save(obj, tmp_path / "ckpt.pt")
     data = (tmp_path / "ckpt.pt").read_bytes()
     zf = zipfile.ZipFile(io.BytesIO(data))
-    assert zf.namelist() == ["archive/data.pkl", "archive/byteorder", "archive/data/0",
-                             "archive/version"]
+    assert zf.namelist() == ["archive/data.pkl", "archive/.format_version",
+                             "archive/.storage_alignment", "archive/byteorder", "archive/data/0",
+                             "archive/version", "archive/.data/serialization_id"]
     assert zf.read("archive/byteorder") == b"little" and zf.read("archive/version") == b"3\n"
     for info in zf.infolist():  # torch's 64-byte alignment of every record's data
         assert info.compress_type == zipfile.ZIP_STORED
@@ -441,6 +728,14 @@ def test_parameters_share_their_storage_instead_of_copying_it():
 def test_corrupt_pickles_give_unpickling_errors(body, msg):
     with pytest.raises(UnpicklingError, match=msg):
         load_bytes(archive(body, {}))
+
+
+def test_corrupt_pickles_read_by_pickle_itself_give_our_error():
+    # weights_only=False reads with pickle's own Unpickler, whose errors are not ValueErrors
+    data = archive(b"X" + struct.pack("<I", 100) + b"abc", {})  # a str longer than the file
+    with pytest.raises(UnpicklingError, match=r"load: '<file object>': corrupt pickle "
+                       r"\(UnpicklingError: pickle data was truncated\)"):
+        load_bytes(data, weights_only=False)
 
 
 def test_fuzzed_torch_files_fail_cleanly():

@@ -6,9 +6,14 @@ A zip archive, every record stored uncompressed at a 64-byte aligned offset:
                           torch._utils._rebuild_tensor_v2(storage, offset, size, stride,
                           requires_grad, OrderedDict()), its storage the persistent id
                           ("storage", torch.FloatStorage, "0", "cpu", numel)
+    archive/.format_version, archive/.storage_alignment
+                          "1" and "64" (recent PyTorch 2.x only)
     archive/byteorder     "little" (absent before PyTorch 2.1: little)
     archive/data/0        the raw bytes of storage "0", and so on
-    archive/version       "3"
+    archive/version       "3" (PyTorch 1.6 wrote it first)
+    archive/.data/serialization_id   an id of the file (PyTorch 2.x)
+
+"archive" is the file's name without extension when torch.save was given a path.
 
 The format before 1.6 (`load_legacy`) is read too. Reading goes through
 `unpickler.RestrictedUnpickler` (PyTorch's `weights_only=True` rules)
@@ -343,6 +348,8 @@ def load_archive(zf: zipfile.ZipFile, prefix: str, where: str, map_location,
         return _TrustedUnpickler(io.BytesIO(data), persistent_load).load()
     except UnpicklingError as e:
         raise UnpicklingError(f"load: {where!r}: {e}") from e
+    except pickle.UnpicklingError as e:  # weights_only=False: pickle's own reader
+        raise _corrupt_pickle(where, e) from e
     except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as e:
         raise ValueError(f"load: {where!r} is not a valid checkpoint: {type(e).__name__}: "
                          f"{e}") from e
@@ -379,7 +386,10 @@ def load_legacy(buf: bytes, where: str, map_location, weights_only: bool) -> Any
             budget[0] -= numel * stype.dtype.itemsize
             if budget[0] < 0:
                 raise _fail(f"storages claim more bytes than the file's {len(buf)}")
-            storages[key] = Storage(np.zeros(numel, stype.dtype), key)  # filled below
+            storage = Storage(np.zeros(numel, stype.dtype), key)  # filled below
+            if callable(map_location):  # called before the data is read, as in PyTorch
+                storage = map_location(storage, location) or storage
+            storages[key] = storage
         storage = storages[key]
         if storage.array.dtype != stype.dtype or storage.array.size != numel:
             raise _fail(f"storage {key} is read as {numel} {stype.dtype} and "
@@ -407,8 +417,8 @@ def load_legacy(buf: bytes, where: str, map_location, weights_only: bool) -> Any
             raise _fail(f"not a torch.save file (magic {magic!r:.40}, protocol {protocol!r:.40})")
         if not isinstance(info, dict) or info.get("little_endian") is not True:
             raise _fail("saved on a big-endian machine, which this reader does not support")
-        if not isinstance(keys, list) or sorted(keys) != sorted(storages) or \
-                len(set(keys)) != len(keys):
+        if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys) and
+                sorted(keys) == sorted(storages) and len(set(keys)) == len(keys)):
             raise _fail(f"the storage list {keys!r:.100} does not match the storages used")
         for key in keys:  # each storage: int64 element count, then its bytes
             a = storages[key].array
@@ -422,6 +432,14 @@ def load_legacy(buf: bytes, where: str, map_location, weights_only: bool) -> Any
         return obj
     except UnpicklingError as e:
         raise UnpicklingError(f"load: {where!r}: {e}") from e
+    except (pickle.UnpicklingError, EOFError) as e:  # weights_only=False: pickle's own reader
+        raise _corrupt_pickle(where, e) from e
+
+
+def _corrupt_pickle(where: str, e: Exception) -> UnpicklingError:
+    """pickle's errors for a truncated or corrupt file, as ours: both UnpicklingError (as
+    PyTorch raises) and ValueError, naming the file."""
+    return UnpicklingError(f"load: {where!r}: corrupt pickle ({type(e).__name__}: {e})")
 
 
 def unsafe_globals(zf: zipfile.ZipFile, prefix: str) -> list[str]:

@@ -9,6 +9,7 @@ import io
 import pickle
 import struct
 import zipfile
+import zlib
 from collections import OrderedDict
 from typing import Any
 
@@ -30,6 +31,13 @@ class _Global:
 
 _REBUILD_V2 = _Global("torch._utils", "_rebuild_tensor_v2")
 _REBUILD_PARAMETER = _Global("torch._utils", "_rebuild_parameter")
+_STORAGE_TYPES: dict[str, _Global] = {}
+
+
+def _storage_type(name: str) -> _Global:
+    """torch.FloatStorage & co., one object per name: pickle's memo then writes a repeated
+    one as BINGET, as torch's pickle does with the class."""
+    return _STORAGE_TYPES.setdefault(name, _Global("torch", name))
 
 
 class _Pickler(pickle._Pickler):
@@ -60,7 +68,7 @@ class _Pickler(pickle._Pickler):
 
     def persistent_id(self, obj):
         if isinstance(obj, _StorageRef):
-            return ("storage", _Global("torch", obj.type_name), obj.key, "cpu", obj.numel)
+            return ("storage", _storage_type(obj.type_name), obj.key, "cpu", obj.numel)
         return None
 
     def storage_of(self, a: np.ndarray) -> tuple:
@@ -98,15 +106,50 @@ def dumps(obj: Any) -> bytes:
         pickler.dump(obj)
     except (pickle.PicklingError, AttributeError) as e:
         raise TypeError(f"save: cannot pickle {type(obj).__name__}: {e}") from e
+    # torch 2.x's records in its order (torch/serialization.py _save, then
+    # PyTorchStreamWriter's end of file: version and serialization_id)
+    records = [("data.pkl", buf.getvalue())]
+    storages = [(f"data/{ref.key}", ref.base.astype(ref.base.dtype.newbyteorder("<"),
+                                                    copy=False).tobytes())
+                for ref in pickler.storages.values()]
+    if sum(len(data) for _, data in storages) < _OFFSETS_LIMIT:
+        records += [(".format_version", b"1"), (".storage_alignment", b"64")]
+    records += [("byteorder", b"little"), *storages, ("version", b"3\n")]
+    records.append((".data/serialization_id", _serialization_id(records)))
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:
-        _write_aligned(zf, "archive/data.pkl", buf.getvalue())
-        _write_aligned(zf, "archive/byteorder", b"little")
-        for ref in pickler.storages.values():
-            data = ref.base.astype(ref.base.dtype.newbyteorder("<"), copy=False).tobytes()
-            _write_aligned(zf, f"archive/data/{ref.key}", data)
-        _write_aligned(zf, "archive/version", b"3\n")
+    with zipfile.ZipFile(_WriteOnly(out), "w", zipfile.ZIP_STORED) as zf:
+        for name, data in records:
+            _write_aligned(zf, f"archive/{name}", data)
     return out.getvalue()
+
+
+# .format_version "1" tells torch.load it may compute where each storage's data starts (in
+# meta/fake-tensor loads, say) from the storages before it, assuming PyTorch's writer: data
+# at 64-byte multiples, each record followed by a 16-byte data descriptor. zipfile writes
+# those to a stream it cannot seek, but switches to zip64 headers (longer ones) for members
+# past about 1.9 GiB: larger files go without the record, and torch reads every offset.
+_OFFSETS_LIMIT = int(zipfile.ZIP64_LIMIT / 1.05) - 2**20
+
+
+class _WriteOnly:
+    """A stream zipfile cannot seek or tell: it then writes each record's CRC-32 and sizes
+    in a data descriptor after the data, as PyTorch's writer (miniz) does."""
+
+    def __init__(self, f: io.BytesIO) -> None:
+        self.write, self.flush = f.write, f.flush
+
+
+def _serialization_id(records: list) -> bytes:
+    """40 digits identifying the file, as PyTorchStreamWriter's: 20 of a hash of the record
+    names, 20 of c10::hash_combine over the records' CRC-32s (torch hashes the names with
+    C++'s std::hash, which varies with the library; CRC-32 here)."""
+    def combine(seed: int, value: int) -> int:
+        return (seed ^ (value + 0x9E3779B9 + (seed << 6) + (seed >> 2))) % 2**64
+
+    names = crcs = 0
+    for name, data in records:
+        names, crcs = combine(names, zlib.crc32(name.encode())), combine(crcs, zlib.crc32(data))
+    return f"{names:020d}{crcs:020d}".encode()
 
 
 def _write_aligned(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
