@@ -172,3 +172,71 @@ def test_errors_name_the_function():
                 return x
 
         SavesArray.apply(leaf([1.0]))
+
+
+def test_mark_dirty_rebases_the_views_of_the_dirty_input():
+    from tinygrad_lstm.autograd.grad_mode import _state
+
+    class DoubleInPlace(Function):
+        @staticmethod
+        def forward(ctx, x):
+            x.mul_(2)
+            ctx.mark_dirty(x)
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    _state.rebased = False  # as in a fresh process: the Function alone must set it
+    a = leaf([1.0, 2.0, 3.0])
+    y = a * 1
+    v = y[0:2]
+    DoubleInPlace.apply(y)
+    v.sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [2, 2, 0])
+
+
+def test_function_argument_and_output_rules():
+    class NotReturned(Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            x.add_(1)
+            ctx.mark_dirty(x)
+            return y * 1
+
+    with pytest.raises(RuntimeError, match="marked as dirty .* not returned"):
+        NotReturned.apply(leaf([1.0]) * 1, leaf([2.0]))
+
+    class MaxAndIndex(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.amax(), x.argmax()
+
+        @staticmethod
+        def backward(ctx, g, g_index):
+            return g * Tensor(np.array([0.0, 1.0]))
+
+    value, index = MaxAndIndex.apply(leaf([1.0, 3.0]))
+    assert value.requires_grad and not index.requires_grad  # integers get no gradient
+
+    class GradForANumber(Function):
+        @staticmethod
+        def forward(ctx, x, k):
+            return x * k
+
+        @staticmethod
+        def backward(ctx, g):
+            return g, g.sum()
+
+    with pytest.raises(RuntimeError, match="position 1, but the corresponding forward input"):
+        GradForANumber.apply(leaf([1.0]), 2.0).sum().backward()
+
+    class ReturnsNumber(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return 3
+
+    assert ReturnsNumber.apply(leaf([1.0])) == 3
+    with pytest.raises(TypeError, match="positionally"):
+        GradForANumber.apply(x=leaf([1.0]), k=2.0)

@@ -331,3 +331,70 @@ def test_in_place_through_a_view_of_a_view_and_on_a_view_made_in_place():
     expected[0] += X[2]
     np.testing.assert_allclose(f(x).numpy(), expected**2, rtol=1e-12)
     assert gradcheck(f, x)
+
+
+def test_overlapping_sibling_views_each_see_the_other_write():
+    def f(a):
+        y = a * 1
+        v1, v2 = y[0:2], y[1:3]
+        v1.mul_(2)
+        v2.add_(a[2])  # v2 overlaps v1's write at y[1]
+        return y * y
+
+    a = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    np.testing.assert_allclose(f(a).numpy(), [4.0, 49.0, 36.0])  # y = [2, 7, 6]
+    assert gradcheck(f, a)
+    y = tl.zeros(3, dtype=np.float64)
+    v = y[0:2]
+    y.add_(a)  # y, not v, is written: v must notice before its own in-place op
+    v.mul_(2)
+    y.sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [2, 2, 1])
+
+
+def test_a_view_of_a_tensor_whose_shape_changed_in_place_refuses_in_place_use():
+    a = Tensor(np.array([[1.0, 2.0], [3.0, 4.0]]), requires_grad=True)
+    y = a * 1
+    v = y[0]
+    y.t_()
+    with pytest.raises(RuntimeError, match="take the view again"):
+        v.mul_(10)
+    p = Tensor(np.zeros(3))
+    w = p[1:]
+    p.data = Tensor(np.ones(3))  # new memory under p: w still sees the old memory
+    with pytest.raises(RuntimeError, match="take the view again"):
+        w.add_(a[0, :2])
+
+
+def test_a_2000_deep_chain_of_views_is_written_without_recursion():
+    a = Tensor(np.ones(4), requires_grad=True)
+    y = a * 1
+    v = y
+    for _ in range(2000):
+        v = v[:]
+    v.mul_(2)
+    y.sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [2, 2, 2, 2])
+
+
+def test_retain_grad_follows_the_tensor_through_in_place_ops_and_is_idempotent():
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = x * 1
+    y.retain_grad()
+    y.retain_grad()  # a second call changes nothing
+    assert y.retains_grad and not x.retains_grad
+    y.mul_(3)
+    y.sum().backward()
+    np.testing.assert_array_equal(y.grad.numpy(), [1, 1])  # the gradient of y after mul_
+    np.testing.assert_array_equal(x.grad.numpy(), [3, 3])
+
+
+def test_detach_of_a_view_in_place_and_fill_of_ints_as_pytorch():
+    y = Tensor(np.arange(4.0))
+    with pytest.raises(RuntimeError, match="Can't detach views in-place"):
+        y[1:].detach_()
+    i = Tensor(np.array([1, 2, 3]))
+    i.fill_(2.7)
+    np.testing.assert_array_equal(i.numpy(), [2, 2, 2])
+    i.masked_fill_(Tensor(np.array([True, False, True])), 5.9)
+    np.testing.assert_array_equal(i.numpy(), [5, 2, 5])

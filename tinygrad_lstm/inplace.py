@@ -19,7 +19,7 @@ import numpy as np
 
 from . import ops
 from .autograd.grad_mode import _state, no_grad
-from .autograd.primitive import note_inplace, refresh_view, view_base
+from .autograd.primitive import fresh, note_inplace, refresh_view, set_history, view_base
 from .tensor import Tensor, _array_of, _unwrap_index
 
 
@@ -33,7 +33,7 @@ def update(x: Tensor, op: str, compute: Callable, args: tuple, in_place: Callabl
     """x := compute(x, *args), in x's memory. `in_place(array, *arrays)` does it with NumPy when
     nothing is recorded (the optimizers' path); without it, compute runs under no_grad and its
     result is copied in. `cast` is the NumPy casting rule from the result's dtype to x's."""
-    if needs_recording(x, args):
+    if needs_recording(fresh(x), args):
         _check_allowed(x, op)
         source = Tensor._make(x._array.copy(), x._ctx, x._key)  # x's history, the old values
         result = _conform(compute(source, *args), x, op, cast)
@@ -54,7 +54,7 @@ def update(x: Tensor, op: str, compute: Callable, args: tuple, in_place: Callabl
 def setitem(x: Tensor, index, value) -> None:
     """x[index] = value, recorded as CopySlices when value (or x) carries a gradient."""
     index = _unwrap_index(index)
-    if not needs_recording(x, (value,)):
+    if not needs_recording(fresh(x), (value,)):
         try:
             x._array[index] = _array_of(value)
         except (TypeError, ValueError, IndexError) as e:
@@ -102,7 +102,7 @@ def _write(x: Tensor, src: Tensor, steps: tuple) -> None:
         except ValueError as e:
             raise _error("in-place op", x, (src,), e) from None
         note_inplace(x._array)
-        x._ctx, x._key, x.requires_grad = src._ctx, src._key, src.requires_grad
+        set_history(x, src)
         return
     base, base_steps = view_base(x)
     try:
@@ -112,7 +112,7 @@ def _write(x: Tensor, src: Tensor, steps: tuple) -> None:
                            "tensor refers to a single memory location. Please clone() the "
                            "tensor before performing the operation.") from e
     note_inplace(base._array)
-    base._ctx, base._key, base.requires_grad = written._ctx, written._key, written.requires_grad
+    set_history(base, written)
     if x is not base:  # x is a view of the new base again
         refresh_view(x)
 

@@ -51,8 +51,10 @@ class Tensor(Composites, Conversions):
     NumPy array or Tensor keeps its dtype. `Tensor(2, 3)` is a (2, 3) tensor of zeros.
     """
 
+    # _retain (the remover of retain_grad's hook) is set by retain_grad only, and read with
+    # getattr: every op makes Tensors, and one store fewer each is measurable
     __slots__ = ("_array", "requires_grad", "_grad", "_ctx", "_key", "_hooks", "_view",
-                 "__weakref__")
+                 "_retain", "__weakref__")
     __array_ufunc__ = None  # make `ndarray * Tensor` call Tensor.__rmul__, not NumPy
 
     def __init__(self, *data, requires_grad: bool = False, dtype=None, device=None) -> None:
@@ -180,7 +182,9 @@ class Tensor(Composites, Conversions):
 
     def detach_(self) -> "Tensor":
         """Cut this tensor from the graph, in place: it becomes a leaf."""
-        self._ctx = self._key = self._view = None
+        if self._view is not None:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        self._ctx = self._key = None
         self.requires_grad = False
         return self
 
@@ -198,7 +202,7 @@ class Tensor(Composites, Conversions):
 
     def register_hook(self, fn) -> "_HookHandle":
         """Call fn(grad) when this tensor's gradient is computed; a returned tensor replaces it."""
-        if not self.requires_grad:
+        if not fresh(self).requires_grad:
             raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't "
                                "require grad")
         if self._ctx is not None:
@@ -216,8 +220,9 @@ class Tensor(Composites, Conversions):
         return _HookHandle(remove)
 
     def retain_grad(self) -> None:
-        """Keep `.grad` on a non-leaf tensor after backward (leaves always keep it)."""
-        if self._ctx is None:
+        """Keep `.grad` on a non-leaf tensor after backward (leaves always keep it); the tensor
+        keeps it through in-place ops, which give it a new history."""
+        if fresh(self)._ctx is None or self.retains_grad:
             return
         ref = weakref.ref(self)
 
@@ -228,7 +233,11 @@ class Tensor(Composites, Conversions):
                     Tensor._make(t._grad._array + grad._array)
 
         keep.retains_grad = True  # runs after the tensor's other hooks, whenever registered
-        self.register_hook(keep)
+        self._retain = self.register_hook(keep).remove
+
+    @property
+    def retains_grad(self) -> bool:
+        return getattr(self, "_retain", None) is not None
 
     # ------------------------------------------------------------ operators
 
@@ -438,11 +447,11 @@ class Tensor(Composites, Conversions):
             source = Tensor._make(self._array, self._ctx, self._key)
             source._view = self._view
         view = view_op(source, *args)
-        self._array = view._array
+        self._array = view._array  # views taken of the old self now refuse in-place use
         if self._view is not None:
             self._view = view._view
         if self._ctx is not None:
-            self._ctx, self._key = view._ctx, view._key
+            set_history(self, view)
         return self
 
     def erf(self) -> "Tensor": return ops.Erf.apply(self)  # a primitive; here for nn's GELU
@@ -485,17 +494,17 @@ class Tensor(Composites, Conversions):
     clip_ = clamp_
 
     def zero_(self) -> "Tensor":
-        return inplace.update(self, "zero_", _filled, (0,), np.copyto)
+        return inplace.update(self, "zero_", _filled, (0,), _copy_into)
 
     def fill_(self, value) -> "Tensor":
-        return inplace.update(self, "fill_", _filled, (value,), np.copyto)
+        return inplace.update(self, "fill_", _filled, (value,), _copy_into, cast="unsafe")
 
     def copy_(self, src) -> "Tensor":
         """self := src (broadcast to self's shape, cast to self's dtype by any cast)."""
         return inplace.update(self, "copy_", _filled, (src,), _copy_into, cast="unsafe")
 
     def masked_fill_(self, mask, value) -> "Tensor":
-        return inplace.update(self, "masked_fill_", _masked_filled, (mask, value))
+        return inplace.update(self, "masked_fill_", _masked_filled, (mask, value), cast="unsafe")
 
     def __setitem__(self, index, value) -> None:
         inplace.setitem(self, index, value)
@@ -604,4 +613,4 @@ def where(condition: "Tensor | np.ndarray", x: "Tensor | float",
 # ops and the tape build on Tensor, so they are imported after it is defined
 from . import ops  # noqa: E402
 from . import inplace  # noqa: E402
-from .autograd.primitive import version_of  # noqa: E402
+from .autograd.primitive import fresh, set_history, version_of  # noqa: E402

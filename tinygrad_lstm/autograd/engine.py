@@ -9,7 +9,7 @@ from operator import attrgetter
 import numpy as np
 
 from ..tensor import Tensor
-from .primitive import OuterSum, _check_finite, _modified_since
+from .primitive import OuterSum, _check_finite, _modified_since, fresh
 from .grad_mode import _state
 
 
@@ -91,7 +91,7 @@ def _check_saved(node) -> None:
 def seed_gradient(root: Tensor, gradient, op: str = "backward") -> np.ndarray:
     """The gradient that starts backward at `root`: ones for a one-element root, else
     `gradient`, which must have root's shape."""
-    if not root.requires_grad:
+    if not fresh(root).requires_grad:
         raise RuntimeError(f"{op}: element 0 of tensors does not require grad and does not have "
                            f"a grad_fn")
     if gradient is None:

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from .grad_mode import _state, no_grad
-from .primitive import Primitive, version_of, view_base
+from .primitive import Primitive, fresh, set_history, version_of, view_base
 
 
 class FunctionCtx:
@@ -84,9 +84,14 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        needs = tuple(_state.grad_enabled and isinstance(a, Tensor) and a.requires_grad
+        for k, v in kwargs.items():
+            if isinstance(v, Tensor) and v.requires_grad:
+                raise TypeError(f"{cls.__name__}.apply: pass tensors that need a gradient "
+                                f"positionally, not as keyword argument {k!r}")
+        needs = tuple(_state.grad_enabled and isinstance(a, Tensor) and fresh(a).requires_grad
                       for a in args)
         ctx = FunctionCtx(needs)
+        ctx._tensor_args = tuple(isinstance(a, Tensor) for a in args)
         with no_grad():
             out = cls.forward(ctx, *args, **kwargs)
         single = not isinstance(out, tuple)
@@ -95,7 +100,13 @@ class Function:
             if isinstance(o, np.ndarray):
                 raise TypeError(f"{cls.__name__}.forward returned a NumPy array: a Function's "
                                 f"forward receives Tensors and returns Tensors")
-        if not any(needs):
+        for d in ctx._dirty:
+            if not any(d is o for o in outs):
+                raise RuntimeError(f"{cls.__name__}: some elements marked as dirty during the "
+                                   f"forward method were not returned as output. The inputs "
+                                   f"that are modified inplace must all be outputs of the "
+                                   f"Function.")
+        if not any(needs) or not any(isinstance(o, Tensor) for o in outs):
             return out
         made_outs = Call.apply(cls, ctx, outs, *args)
         made_outs = iter(made_outs if type(made_outs) is tuple else (made_outs,))
@@ -105,13 +116,14 @@ class Function:
                 result.append(o)
                 continue
             made = next(made_outs)  # o's array, as an output of the node
-            if any(o is d for d in ctx._non_differentiable):
-                result.append(Tensor._make(o._array))
+            if any(o is d for d in ctx._non_differentiable) or o._array.dtype.kind not in "fc":
+                result.append(Tensor._make(o._array))  # integer outputs get no gradient either
             elif any(o is d for d in ctx._dirty):
                 _adopt(o, made)
                 result.append(o)
             else:
                 result.append(made)
+        ctx._dirty = ctx._non_differentiable = ()  # they hold outputs: no reference cycle
         return result[0] if single else tuple(result)
 
 
@@ -124,7 +136,11 @@ def _adopt(t: Tensor, made: Tensor) -> None:
     if t._view is not None:
         raise NotImplementedError("mark_dirty: an input that is a view of another tensor is not "
                                   "supported; pass the base tensor, or clone() the view")
-    t._ctx, t._key, t.requires_grad = made._ctx, made._key, True
+    _state.rebased = True  # views of t must take its new history
+    set_history(t, made)
+
+
+_NODE_ARGS = 3  # Call.apply(fn, ctx, outs, *the user's arguments)
 
 
 class Call(Primitive):
@@ -151,12 +167,16 @@ class Call(Primitive):
         finally:
             ctx._saved = None
         out = out if isinstance(out, tuple) else (out,)
-        n_inputs = len(node.edges) - 3
+        n_inputs = len(node.edges) - _NODE_ARGS
         if len(out) != n_inputs:
             raise RuntimeError(f"function {node.name()} returned an incorrect number of "
                                f"gradients (expected {n_inputs}, got {len(out)})")
         grads_in = []
         for i, g in enumerate(out):
+            if g is not None and not ctx._tensor_args[i]:
+                raise RuntimeError(f"function {node.name()} returned a gradient different than "
+                                   f"None at position {i}, but the corresponding forward input "
+                                   f"was not a Tensor")
             if g is None or not ctx.needs_input_grad[i]:
                 grads_in.append(None)
             elif not isinstance(g, Tensor):
@@ -164,7 +184,7 @@ class Call(Primitive):
                                 f"{type(g).__name__} at position {i}; expected a Tensor or None")
             else:
                 grads_in.append(g._array)
-        return (None, None, None, *grads_in)
+        return (*(None,) * _NODE_ARGS, *grads_in)
 
     def name(self) -> str:
         fn = self.__dict__.get("fn")

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from .engine import _accumulate_leaves, _dense, run_backward, seed_gradient
+from .primitive import fresh
 
 
 def _tensors(x, what: str) -> tuple:
@@ -18,6 +19,7 @@ def _tensors(x, what: str) -> tuple:
     for t in items:
         if not isinstance(t, Tensor):
             raise TypeError(f"grad: {what} must be Tensors, got {type(t).__name__}")
+        fresh(t)  # a view whose base was written since takes its new history first
     return items
 
 

@@ -218,46 +218,77 @@ _make = Tensor._make  # looked up once: apply runs for every op
 
 class View(Primitive):
     """A primitive whose outputs may share its input's memory (PyTorch's view ops: reshape,
-    permute, indexing, split, ...). Each output that does notes how it was made from its input
-    and the input's history then, so an in-place op on the view can rewrite its base's history
-    (CopySlices) and a view whose base was written since can take the new history."""
+    permute, indexing, split, ...). Each output that does notes how it was made from its input,
+    the input's history then and its array, so an in-place op on the view can rewrite its
+    base's history (CopySlices) and a view whose base was written since can take the new
+    history (`refresh_view`)."""
 
     @classmethod
     def apply(cls, x: Tensor, *rest):
         out = super().apply(x, *rest)
-        history = x._key or x
+        history, array = x._key or x, x._array
         # perf: one tuple per view and no helper calls: 0.9% of a tiny LSTM step's instructions
         # (callgrind), 2.9% with a walk to the memory's owner per output
         if type(out) is tuple:  # Split, Unbind: slices, every one a view
             for i, t in enumerate(out):
-                t._view = (x, cls, rest, i, history)
-        else:
-            array = x._array
-            if out._array.base is (array if array.base is None else array.base):  # NumPy: a
-                out._view = (x, cls, rest, None, history)  # view's base owns the memory
+                t._view = (x, cls, rest, i, history, array)
+        elif out._array.base is (array if array.base is None else array.base):  # NumPy: a
+            out._view = (x, cls, rest, None, history, array)  # view's base owns the memory
         return out
+
+
+def _parent(view: Tensor) -> Tensor:
+    parent, array = view._view[0], view._view[5]
+    if parent._array is not array:
+        raise RuntimeError("a view was taken of a tensor that has since changed its shape or "
+                           "memory in place (unsqueeze_, t_, transpose_, .data = ...); take "
+                           "the view again after that change")
+    return parent
 
 
 def view_base(t: Tensor) -> tuple:
     """(the tensor that owns t's memory, the view steps (op, args, output index) from it to t)."""
     steps = []
     while t._view is not None:
-        t, cls, rest, i, _ = t._view
+        _, cls, rest, i, _, _ = t._view
         steps.append((cls, rest, i))
+        t = _parent(t)
     return t, tuple(reversed(steps))
+
+
+def set_history(t: Tensor, src: Tensor) -> None:
+    """t takes src's place in the graph (after an in-place write, or as a refreshed view); a
+    gradient t retains follows it to its new history, as in PyTorch."""
+    t._ctx, t._key, t.requires_grad = src._ctx, src._key, src.requires_grad
+    if getattr(t, "_retain", None) is not None:  # an optional slot: set by retain_grad only
+        t._retain()
+        t._retain = None
+        t.retain_grad()
 
 
 def refresh_view(view: Tensor) -> None:
     """A view whose base (or a view between) was written in place with a gradient after the
-    view was made takes the new history, as PyTorch regenerates a view's grad_fn."""
-    parent, cls, rest, i, history = view._view
-    if parent._view is not None:
-        refresh_view(parent)
-    if (parent._key or parent) is not history:
-        new = cls.apply(parent, *rest)
-        new = new if i is None else new[i]
-        view._ctx, view._key, view.requires_grad, view._view = \
-            new._ctx, new._key, new.requires_grad, new._view
+    view was made takes the new history, as PyTorch regenerates a view's grad_fn. Iterative:
+    from the view nearest the base down to `view`."""
+    chain = []
+    t = view
+    while t._view is not None:
+        chain.append(t)
+        t = t._view[0]
+    for v in reversed(chain):
+        parent, cls, rest, i, history, _ = v._view
+        if (_parent(v)._key or parent) is not history:
+            new = cls.apply(parent, *rest)
+            new = new if i is None else new[i]
+            set_history(v, new)
+            v._view = new._view
+
+
+def fresh(t: Tensor) -> Tensor:
+    """t, with its history refreshed if it is a view whose base was written since."""
+    if _state.rebased and t._view is not None:
+        refresh_view(t)
+    return t
 
 
 def _op_error(cls, e: Exception, args) -> Exception:
