@@ -14,7 +14,7 @@ import numpy as np
 
 from tinygrad_lstm.autograd import graph_scope
 from tinygrad_lstm.nn.functional import dropout, linear
-from tinygrad_lstm.tensor import Tensor, cat
+from tinygrad_lstm.tensor import Tensor, cat, where
 
 
 def _check_tensor(x, fn: str, what: str) -> None:
@@ -41,6 +41,17 @@ def _check_mask_dtype(mask, fn: str, name: str) -> None:
     if not (_is_bool(mask) or mask.is_floating_point()):
         raise AssertionError(f"only bool and floating types of {name} are supported, got "
                              f"{mask.dtype}")
+
+
+def _safe_softmax(scores: Tensor) -> Tensor:
+    """softmax over the last dim, with rows whose every score is -inf (nothing may be attended)
+    set to 0 rather than NaN, as PyTorch's SDPA does since 2.5 (its _safe_softmax). The dead
+    rows are given finite scores first, so no NaN reaches the gradient either."""
+    dead = np.isneginf(scores._array).all(-1, keepdims=True)
+    if not dead.any():
+        return scores.softmax(-1)
+    weights = where(dead, 0.0, scores).softmax(-1)
+    return where(dead, 0.0, weights)
 
 
 def _repeat_heads(x: Tensor, groups: int) -> Tensor:
@@ -100,7 +111,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
             scores = scores + _masked_bias(~attn_mask._array, dtype)  # True = may attend
         else:
             scores = scores + attn_mask
-    weights = scores.softmax(-1)
+    weights = _safe_softmax(scores)  # a row with nothing to attend gives 0
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p, True)
     return weights @ value  # (..., L, Ev)
@@ -273,7 +284,10 @@ def multi_head_attention_forward(
         dropout_p = 0.0
 
     with graph_scope(f"attention ({num_heads} heads)"):
-        out, weights = _attend(q, k, v, mask, dropout_p, causal_only)  # (N*H, L, D)
+        # PyTorch computes the weights itself when they are returned (a row with nothing to
+        # attend is then NaN) and calls SDPA otherwise (such a row is then 0)
+        out, weights = _attend(q, k, v, mask, dropout_p, causal_only,
+                               safe=not need_weights)  # (N*H, L, D)
     out = out.transpose(0, 1).reshape(tgt_len, bsz, embed_dim)
     out = linear(out, out_proj_weight, out_proj_bias)  # (L, N, E)
     if not need_weights:
@@ -286,7 +300,8 @@ def multi_head_attention_forward(
     return out, weights
 
 
-def _attend(q: Tensor, k: Tensor, v: Tensor, mask, dropout_p: float, is_causal: bool):
+def _attend(q: Tensor, k: Tensor, v: Tensor, mask, dropout_p: float, is_causal: bool,
+            safe: bool):
     """(softmax((q / sqrt(D)) k^T + mask) with dropout) v, and those weights (N*H, L, S)."""
     dtype = q._array.dtype
     scores = (q * dtype.type(math.sqrt(1.0 / q.shape[-1]))) @ k.transpose(1, 2)  # (N*H, L, S)
@@ -294,7 +309,7 @@ def _attend(q: Tensor, k: Tensor, v: Tensor, mask, dropout_p: float, is_causal: 
         scores = scores + _causal_bias(q.shape[1], k.shape[1], dtype)
     if mask is not None:
         scores = scores + mask
-    weights = scores.softmax(-1)
+    weights = _safe_softmax(scores) if safe else scores.softmax(-1)
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p, True)
     return weights @ v, weights

@@ -302,3 +302,28 @@ def test_mha_shape_errors_use_pytorchs_wording():
     with pytest.raises(AssertionError, match="was expecting embedding dimension of 4, but got 5"):
         y = Tensor(np.zeros((3, 2, 5), np.float32))
         m(y, y, y)
+
+
+def test_row_with_nothing_to_attend():
+    """SDPA (and MHA without weights, which calls it) gives 0 for such a row since PyTorch 2.5;
+    MHA that returns its weights computes a plain softmax, so NaN, as PyTorch does."""
+    rng = np.random.default_rng(12)
+    q, k, v = (t64(rng.standard_normal((3, 2)), True) for _ in range(3))
+    allowed = np.ones((3, 3), bool)
+    allowed[1] = False
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=Tensor(allowed))
+    np.testing.assert_array_equal(out.numpy()[1], 0)
+    expected = ref.attention(q.numpy()[[0, 2]], k.numpy(), v.numpy())[0]
+    np.testing.assert_allclose(out.numpy()[[0, 2]], expected, rtol=1e-10)
+    out.sum().backward()
+    assert np.isfinite(q.grad.numpy()).all() and np.isfinite(k.grad.numpy()).all()
+    np.testing.assert_array_equal(q.grad.numpy()[1], 0)
+    m = nn.MultiheadAttention(2, 1)
+    random_weights(m, rng)
+    x = t64(rng.standard_normal((3, 1, 2)))
+    kpm = Tensor(np.ones((1, 3), bool))  # every key is padding
+    out, _ = m(x, x, x, key_padding_mask=kpm, need_weights=False)
+    np.testing.assert_allclose(out.numpy(), np.broadcast_to(m.out_proj.bias.numpy(), (3, 1, 2)))
+    with np.errstate(invalid="ignore"):  # -inf - -inf in the softmax: NaN is the answer here
+        out, weights = m(x, x, x, key_padding_mask=kpm)
+    assert np.isnan(out.numpy()).all() and np.isnan(weights.numpy()).all()
