@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from tinygrad_lstm.autograd import is_grad_enabled
 from tinygrad_lstm.dtypes import default_float, to_numpy
 from tinygrad_lstm.nn import functional as F
 from tinygrad_lstm.nn import init
@@ -39,6 +40,20 @@ def _square_subsequent_mask(sz: int, dtype=None) -> np.ndarray:
     """(sz, sz): 0 on and below the diagonal, -inf above it."""
     dtype = to_numpy(dtype) if dtype is not None else default_float()
     return np.triu(np.full((sz, sz), -np.inf, dtype), k=1)
+
+
+def _padding(key_padding_mask: Tensor) -> np.ndarray:
+    """(N, S) bool, True at padded positions (a float mask pads where it is not 0)."""
+    m = key_padding_mask._array
+    return m if m.dtype == np.bool_ else m != 0
+
+
+def _as_padded_tensor(output: Tensor, pad: np.ndarray) -> Tensor:
+    """(N, S, E) -> (N, S', E): what PyTorch's nested tensor gives back, 0 at padded positions
+    and S' the longest sequence's length."""
+    longest = int((~pad).sum(1).max())
+    keep = (~pad[:, :longest, None]).astype(output._array.dtype)
+    return output[:, :longest] * keep
 
 
 def _get_seq_len(src: Tensor, batch_first: bool) -> int:
@@ -179,7 +194,9 @@ class TransformerDecoderLayer(_Layer):
 class TransformerEncoder(Module):
     """num_layers deep copies of encoder_layer (`layers.0`, `layers.1`, ...) applied in turn,
     then `norm` if given. A mask equal to the causal mask is detected (is_causal=None) as in
-    PyTorch. Shape: src (S, N, E) -> the same."""
+    PyTorch. Shape: src (S, N, E) -> the same, except on PyTorch's nested-tensor path (eval,
+    no gradient, batch_first, src_key_padding_mask, ...): padded positions are then 0 and the
+    output as long as the longest sequence, as PyTorch returns it."""
 
     def __init__(self, encoder_layer: Module, num_layers: int, norm: Module | None = None,
                  enable_nested_tensor: bool = True, mask_check: bool = True) -> None:
@@ -187,7 +204,7 @@ class TransformerEncoder(Module):
         self.layers = _get_clones(encoder_layer, num_layers)
         self.num_layers = num_layers
         self.norm = norm
-        # accepted for PyTorch's signature: nested tensors are a fast path of its own
+        # PyTorch's nested-tensor path (eval, no gradient, padding): see _nested_fast_path
         self.enable_nested_tensor, self.mask_check = enable_nested_tensor, mask_check
 
     def forward(self, src: Tensor, mask: Tensor | None = None,
@@ -200,7 +217,32 @@ class TransformerEncoder(Module):
         for mod in self.layers:
             output = mod(output, src_mask=mask, is_causal=is_causal,
                          src_key_padding_mask=src_key_padding_mask)
+        if self._nested_fast_path(src, mask, src_key_padding_mask):
+            output = _as_padded_tensor(output, _padding(src_key_padding_mask))
         return self.norm(output) if self.norm is not None else output
+
+    def _nested_fast_path(self, src: Tensor, mask, src_key_padding_mask) -> bool:
+        """PyTorch's conditions for running the stack on nested tensors (the padding dropped),
+        which change its output: zero at padded positions, cut to the longest sequence."""
+        first = self.layers[0] if len(self.layers) else None
+        if not isinstance(first, TransformerEncoderLayer) or first.norm_first \
+                or first.training or src.ndim != 3 or not self.enable_nested_tensor \
+                or src_key_padding_mask is None or mask is not None:
+            return False
+        attn = first.self_attn
+        if not (attn.batch_first and attn._qkv_same_embed_dim and attn.in_proj_bias is not None
+                and first.activation_relu_or_gelu and first.norm1.eps == first.norm2.eps
+                and attn.num_heads % 2 == 0):
+            return False
+        pad = _padding(src_key_padding_mask)
+        if self.mask_check and not (np.diff(pad.astype(np.int8), axis=1) >= 0).all():
+            return False  # padding not all at the end of each sequence
+        tensors = [src, attn.in_proj_weight, attn.in_proj_bias, attn.out_proj.weight,
+                   attn.out_proj.bias, first.norm1.weight, first.norm1.bias, first.norm2.weight,
+                   first.norm2.bias, first.linear1.weight, first.linear1.bias,
+                   first.linear2.weight, first.linear2.bias]
+        return not (is_grad_enabled() and any(t is not None and t.requires_grad
+                                                for t in tensors))
 
 
 class TransformerDecoder(Module):

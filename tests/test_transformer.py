@@ -300,3 +300,30 @@ def test_word_language_model_style_subclass_trains():
     b = model(Tensor(data2)).numpy()
     np.testing.assert_allclose(a[:3], b[:3], rtol=1e-5, atol=1e-6)
     assert not np.allclose(a[3:], b[3:])
+
+
+def test_encoder_nested_tensor_path_zeroes_padding_like_pytorch():
+    """In eval mode without gradients, PyTorch runs a batch_first encoder with a padding mask
+    on nested tensors: valid positions as usual, padded ones 0, cut to the longest sequence."""
+    rng = np.random.default_rng(7)
+    layer = nn.TransformerEncoderLayer(4, 2, dim_feedforward=6, batch_first=True)
+    enc = nn.TransformerEncoder(layer, 2).eval()
+    w = random_weights(enc, rng)
+    x = rng.standard_normal((2, 5, 4))  # (N, S, E)
+    kpm = np.array([[False, False, False, True, True], [False, False, True, True, True]])
+    seq = x.transpose(1, 0, 2)
+    for i in range(2):
+        seq = ref.encoder_layer(sub(w, f"layers.{i}."), seq, 2, kpm=kpm)
+    expected = seq.transpose(1, 0, 2)
+    with tl.no_grad():
+        out = enc(t64(x), src_key_padding_mask=Tensor(kpm)).numpy()
+    assert out.shape == (2, 3, 4)  # the longest sequence has 3 tokens
+    np.testing.assert_allclose(out[0], expected[0, :3], rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(out[1, :2], expected[1, :2], rtol=1e-9, atol=1e-10)
+    np.testing.assert_array_equal(out[1, 2], 0)
+    out = enc(t64(x), src_key_padding_mask=Tensor(kpm))  # gradients wanted: the plain path
+    assert out.shape == (2, 5, 4)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-9, atol=1e-10)
+    kpm_middle = np.array([[False, True, False, False, False]] * 2)  # not at the end
+    with tl.no_grad():
+        assert enc(t64(x), src_key_padding_mask=Tensor(kpm_middle)).shape == (2, 5, 4)
