@@ -36,11 +36,16 @@ def _causal_bias(L: int, S: int, dtype: np.dtype) -> np.ndarray:
     return _masked_bias(np.triu(np.ones((L, S), bool), k=1), dtype)
 
 
-def _check_mask_dtype(mask, fn: str, name: str) -> None:
+def _check_mask_dtype(mask, fn: str, name: str, query: Tensor) -> None:
+    """A mask is bool, or float of the query's dtype (it is added to the scores)."""
     _check_tensor(mask, fn, name)
     if not (_is_bool(mask) or mask.is_floating_point()):
         raise AssertionError(f"only bool and floating types of {name} are supported, got "
                              f"{mask.dtype}")
+    if not _is_bool(mask) and mask.dtype is not query.dtype:
+        raise RuntimeError(f"Expected {name} dtype to be bool or float or to match query dtype, "
+                           f"but got {name}.dtype: {mask.dtype} and query.dtype: {query.dtype} "
+                           f"instead.")
 
 
 def _safe_softmax(scores: Tensor) -> Tensor:
@@ -100,7 +105,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
                                "set when is_causal=True")
         scores = scores + _causal_bias(L, S, dtype)
     if attn_mask is not None:
-        _check_mask_dtype(attn_mask, fn, "attn_mask")
+        _check_mask_dtype(attn_mask, fn, "attn_mask", query)
         try:
             np.broadcast_shapes(attn_mask.shape, scores.shape)
         except ValueError:
@@ -207,7 +212,7 @@ def multi_head_attention_forward(
         raise NotImplementedError(f"{fn}: static_k and static_v are not supported here")
     for name, m in (("key_padding_mask", key_padding_mask), ("attn_mask", attn_mask)):
         if m is not None:
-            _check_mask_dtype(m, fn, name)
+            _check_mask_dtype(m, fn, name, query)
     is_batched = _mha_shape_check(query, key, value, key_padding_mask, attn_mask, num_heads)
     if not is_batched:  # run as a batch of one
         query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)

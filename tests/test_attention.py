@@ -106,6 +106,9 @@ def test_sdpa_errors():
         F.scaled_dot_product_attention(x, Tensor(np.zeros((2, 3, 5), np.float32)), x)
     with pytest.raises(RuntimeError, match="does not broadcast"):
         F.scaled_dot_product_attention(x, x, x, attn_mask=Tensor(np.zeros((4, 4), np.float32)))
+    with pytest.raises(RuntimeError, match="Expected attn_mask dtype to be bool or float or to "
+                                           "match query dtype"):
+        F.scaled_dot_product_attention(x, x, x, attn_mask=Tensor(np.zeros((3, 3))))
 
 
 # ---------------------------------------------------------------- MultiheadAttention: layout
@@ -299,6 +302,8 @@ def test_mha_shape_errors_use_pytorchs_wording():
         m(x, x, x, attn_mask=Tensor(np.zeros((2, 3, 3), bool)))
     with pytest.raises(AssertionError, match=r"expecting key_padding_mask shape of \(2, 3\)"):
         m(x, x, x, key_padding_mask=Tensor(np.zeros((2, 4), bool)))
+    with pytest.raises(RuntimeError, match="Expected key_padding_mask dtype to be bool or float"):
+        m(x, x, x, key_padding_mask=Tensor(np.zeros((2, 3))))
     with pytest.raises(AssertionError, match="was expecting embedding dimension of 4, but got 5"):
         y = Tensor(np.zeros((3, 2, 5), np.float32))
         m(y, y, y)
