@@ -502,3 +502,10 @@ def kl_div(input: Tensor, target: Tensor | np.ndarray, *, reduction: str = "mean
     if reduction == "batchmean":
         return loss.sum() / input.shape[0] if input.ndim else loss.sum()
     return _reduce(loss, reduction)
+
+
+
+# ---------------------------------------------------------------- attention (in its own file)
+
+from tinygrad_lstm.nn.functional_attention import (  # noqa: E402, F401
+    multi_head_attention_forward, scaled_dot_product_attention)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 # blue (small) -> pale yellow -> red (large): ColorBrewer RdYlBu, reversed
 _STOPS = ((49, 54, 149), (116, 173, 209), (255, 255, 191), (244, 109, 67), (165, 0, 38))
 _PARAM, _INPUT, _OUTPUT, _ELIDED = "lightblue", "lightgrey", "darkolivegreen1", "white"
+_BOX = "lavender"  # a module drawn as one node (max_depth)
 
 # id(node or leaf) -> (weak reference to it, norm of the gradient that reached it), filled by
 # record_grad_norms; weak, so graphs die as usual (not a WeakKeyDictionary: Tensor's == is
@@ -183,7 +184,7 @@ def _scope_label(label) -> str:
 
 def make_dot(output: "Tensor | Sequence[Tensor]", params: Mapping | None = None,
              show_shapes: bool = True, group: bool = True, max_steps: int | None = None,
-             show_grad: bool = False) -> "graphviz.Digraph":
+             show_grad: bool = False, max_depth: int | None = None) -> "graphviz.Digraph":
     """A graphviz.Digraph of the graph that produced `output` (a Tensor or a sequence of them).
 
     One node per op (its name and output shape) and per leaf whose gradient is needed
@@ -192,7 +193,10 @@ def make_dot(output: "Tensor | Sequence[Tensor]", params: Mapping | None = None,
     recurrent module, by time step. `max_steps=k` draws only the first and last k steps of
     each recurrence, with one summary node for the steps in between. `show_grad`, after a
     backward run inside `record_grad_norms(output)`, colours each node by the norm of the
-    gradient that reached it, with a legend of the (log) scale.
+    gradient that reached it, with a legend of the (log) scale. `max_depth=d` draws each
+    scope d levels deep (a module, a layer `layers.2`, a time step) as one box naming its op
+    count, with the parameters used only inside it: a deep model (a 4-layer Transformer
+    encoder at max_depth=2 or 3) then reads layer by layer.
     """
     roots = _roots(output)
     if params is not None and not isinstance(params, Mapping):
@@ -203,6 +207,8 @@ def make_dot(output: "Tensor | Sequence[Tensor]", params: Mapping | None = None,
     order = {id(p): i for i, p in enumerate((params or {}).values())}
     leaves.sort(key=lambda t: order.get(id(t), len(order)))  # parameters first, as listed
     elided = _elided_steps(nodes, max_steps)
+    if max_depth is not None and (type(max_depth) is not int or max_depth < 1):
+        raise ValueError(f"make_dot: max_depth must be a positive int or None, got {max_depth}")
     scale = None
     if show_grad:
         known = [_recorded_norm(x) for x in nodes + leaves]
@@ -219,18 +225,7 @@ def make_dot(output: "Tensor | Sequence[Tensor]", params: Mapping | None = None,
     ids = {}  # node or leaf -> DOT id
     items = {}  # scope -> [(id, label, attrs)] drawn in that cluster
     summaries = {}  # recurrence prefix -> [id, ops, steps]
-    for i, leaf in enumerate(leaves):
-        ids[leaf] = f"leaf{i}"
-        name = names.get(id(leaf))
-        label = name if name is not None else ""
-        if show_shapes or name is None:
-            label = f"{label}\n{tuple(leaf.shape)}" if label else str(tuple(leaf.shape))
-        attrs = {"fillcolor": _PARAM if name is not None else _INPUT}
-        if scale is not None:
-            norm = _recorded_norm(leaf)
-            attrs.update(scale.attrs(norm))
-            label += "" if norm is None else f"\n|g| {norm:.2e}"
-        items.setdefault((), []).append((ids[leaf], label, attrs))
+    boxes = {}  # scope max_depth deep -> [id, ops, its last op]
     root_nodes = {t._ctx for t in roots}
     for node in nodes:
         recurrence = _summary_of(node.scope, elided) if elided else None
@@ -242,6 +237,13 @@ def make_dot(output: "Tensor | Sequence[Tensor]", params: Mapping | None = None,
             summary[2].add(node.scope[len(recurrence)])
             ids[node] = summary[0]
             continue
+        if max_depth is not None and len(node.scope) >= max_depth:
+            box = node.scope[:max_depth]  # drawn as one node in its parent's cluster
+            if box not in boxes:
+                boxes[box] = [f"box{len(boxes)}", 0, node]
+            boxes[box][1:] = boxes[box][1] + 1, node  # nodes come in tape order
+            ids[node] = boxes[box][0]
+            continue
         ids[node] = f"op{node.seq}"
         label = node.name() + (f"\n{_shape_text(shapes[node])}" if show_shapes else "")
         attrs = {"fillcolor": _OUTPUT} if node in root_nodes else {}
@@ -250,6 +252,36 @@ def make_dot(output: "Tensor | Sequence[Tensor]", params: Mapping | None = None,
             attrs.update(scale.attrs(norm))
             label += "" if norm is None else f"\n|g| {norm:.2e}"
         items.setdefault(node.scope if group else (), []).append((ids[node], label, attrs))
+    hidden = {}  # id(leaf) -> id of the box it is hidden in
+    users = {}  # id(leaf) -> DOT ids of the drawn nodes that use it
+    for source, node in edges:
+        if isinstance(source, Tensor):
+            users.setdefault(id(source), set()).add(ids[node])
+    leaf_items = []
+    for i, leaf in enumerate(leaves):
+        used_by = users.get(id(leaf), set())
+        if len(used_by) == 1 and next(iter(used_by)).startswith("box"):
+            hidden[id(leaf)] = next(iter(used_by))  # used only inside one box: counted there
+            continue
+        ids[leaf] = f"leaf{i}"
+        name = names.get(id(leaf))
+        label = name if name is not None else ""
+        if show_shapes or name is None:
+            label = f"{label}\n{tuple(leaf.shape)}" if label else str(tuple(leaf.shape))
+        attrs = {"fillcolor": _PARAM if name is not None else _INPUT}
+        if scale is not None:
+            norm = _recorded_norm(leaf)
+            attrs.update(scale.attrs(norm))
+            label += "" if norm is None else f"\n|g| {norm:.2e}"
+        leaf_items.append((ids[leaf], label, attrs))
+    items[()] = leaf_items + items.get((), [])  # leaves first, outside the clusters
+    for box, (bid, count, last) in boxes.items():
+        n_params = sum(1 for b in hidden.values() if b == bid)
+        label = (f"{_scope_label(box[-1])}\n{count} ops"
+                 + (f", {n_params} parameters" if n_params else "")
+                 + (f"\n{_shape_text(shapes[last])}" if show_shapes else ""))
+        items.setdefault(box[:-1] if group else (), []).append(
+            (bid, label, {"fillcolor": _BOX, "style": "rounded,filled"}))
     for recurrence, (sid, count, steps) in summaries.items():
         label = (f"... {len(steps)} steps, t = {min(steps)}..{max(steps)}\n"
                  f"({count} ops not drawn)")
@@ -259,8 +291,10 @@ def make_dot(output: "Tensor | Sequence[Tensor]", params: Mapping | None = None,
     _emit(dot, items)
     drawn = set()
     for source, node in edges:
+        if isinstance(source, Tensor) and id(source) in hidden:
+            continue
         a, b = ids[source], ids[node]
-        if a.startswith("elided") or b.startswith("elided"):
+        if a.startswith(("elided", "box")) or b.startswith(("elided", "box")):
             if a == b or (a, b) in drawn:
                 continue  # a summary node stands for many ops: one edge per neighbour
             drawn.add((a, b))

@@ -3,9 +3,10 @@
 in tinygrad_lstm/nn/ (nn/rnn.py, nn/linear.py, ...)."""
 
 from tinygrad_lstm.nn.modules import (activation, container, dropout, flatten, linear, loss,
-                                      module, normalization, rnn, sparse)
-from tinygrad_lstm.nn.modules.activation import (ELU, GELU, LeakyReLU, LogSigmoid, LogSoftmax, ReLU,
-                                                 Sigmoid, SiLU, Softmax, Softplus, Tanh)
+                                      module, normalization, rnn, sparse, transformer)
+from tinygrad_lstm.nn.modules.activation import (ELU, GELU, LeakyReLU, LogSigmoid, LogSoftmax,
+                                                 MultiheadAttention, ReLU, Sigmoid, SiLU, Softmax,
+                                                 Softplus, Tanh)
 from tinygrad_lstm.nn.modules.container import ModuleDict, ModuleList, Sequential
 from tinygrad_lstm.nn.modules.dropout import Dropout
 from tinygrad_lstm.nn.modules.flatten import Flatten, Unflatten
@@ -17,11 +18,16 @@ from tinygrad_lstm.nn.modules.module import Module
 from tinygrad_lstm.nn.modules.normalization import LayerNorm
 from tinygrad_lstm.nn.modules.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from tinygrad_lstm.nn.modules.sparse import Embedding
+from tinygrad_lstm.nn.modules.transformer import (Transformer, TransformerDecoder,
+                                                  TransformerDecoderLayer, TransformerEncoder,
+                                                  TransformerEncoderLayer)
 
 __all__ = ["ELU", "GELU", "GRU", "LSTM", "RNN", "BCELoss", "BCEWithLogitsLoss",
            "CrossEntropyLoss", "Dropout", "Embedding", "Flatten", "GRUCell", "HuberLoss",
            "Identity", "KLDivLoss", "L1Loss", "LSTMCell", "LayerNorm", "LeakyReLU", "Linear",
-           "LogSigmoid", "LogSoftmax", "MSELoss", "Module", "ModuleDict", "ModuleList", "NLLLoss",
-           "RNNCell", "ReLU", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax",
-           "Softplus", "Tanh", "Unflatten", "activation", "container", "dropout", "flatten",
-           "linear", "loss", "module", "normalization", "rnn", "sparse"]
+           "LogSigmoid", "LogSoftmax", "MSELoss", "Module", "ModuleDict", "ModuleList",
+           "MultiheadAttention", "NLLLoss", "RNNCell", "ReLU", "Sequential", "SiLU", "Sigmoid",
+           "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "Transformer", "TransformerDecoder",
+           "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer",
+           "Unflatten", "activation", "container", "dropout", "flatten", "linear", "loss",
+           "module", "normalization", "rnn", "sparse", "transformer"]
