@@ -115,6 +115,28 @@ def test_dynamic_net_reuses_a_parameter(run):
     assert min(g["losses"][-50:]) < 0.1 * g["losses"][0]
 
 
+@needs("Tensor.mm")
+def test_two_layer_net_custom_function_my_relu(run):
+    g = run("two_layer_net_custom_function")
+    assert falls(g["losses"], 0.1)
+    # the tutorial's MyReLU: its hand-written backward agrees with finite differences
+    x = tl.tensor([[-1.5, -0.2, 0.3], [0.7, -2.0, 1.1]], dtype=tl.float64, requires_grad=True)
+    assert gradcheck(g["MyReLU"].apply, (x,))
+    np.testing.assert_array_equal(g["MyReLU"].apply(x).detach().numpy(),
+                                  [[0, 0, 0.3], [0.7, 0, 1.1]])
+
+
+def test_two_layer_net_nn_manual_update(run):
+    g = run("two_layer_net_nn")
+    assert falls(g["losses"], 0.01)
+    assert [p.shape for p in g["model"].parameters()] == [(100, 1000), (100,), (10, 100), (10,)]
+
+
+def test_two_layer_net_module_with_sgd(run):
+    g = run("two_layer_net_module")
+    assert falls(g["losses"], 0.01)
+
+
 # --- the NLP tutorials -----------------------------------------------------------------------
 
 def test_nlp_pytorch_tutorial_tensors_and_autograd(run):
@@ -199,6 +221,18 @@ def test_seq2seq_translation_with_attention(run):
     src = g["src"]
     assert g["attentions"].shape == (1, g["MAX_LENGTH"], len(src) + 1)
     np.testing.assert_allclose(g["attentions"].sum(dim=-1).numpy(), 1.0, rtol=1e-5)
+
+
+@needs("tl.bmm", "Tensor.topk")
+def test_seq2seq_translation_classic_writes_encoder_outputs_row_by_row(run):
+    import random
+    random.seed(0)
+    g = run("seq2seq_translation_classic")
+    losses = g["losses"]
+    assert np.mean(losses[-30:]) < 0.5 * np.mean(losses[:30])
+    attentions = g["attentions"]
+    assert attentions.shape[1] == g["MAX_LENGTH"] and attentions.shape[0] <= g["MAX_LENGTH"]
+    np.testing.assert_allclose(attentions.sum(dim=1).numpy(), 1.0, rtol=1e-5)
 
 
 # --- pytorch/examples ------------------------------------------------------------------------
