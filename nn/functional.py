@@ -62,6 +62,27 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     return where((idx == padding_idx)[..., None], weight._array[padding_idx], out)
 
 
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """out[..., c] = 1 where tensor[...] == c, else 0: an int64 tensor without gradient.
+
+    Shape: tensor (*) int64 -> (*, num_classes); num_classes=-1 takes tensor.max() + 1.
+    """
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"one_hot(): argument 'input' must be Tensor, not {type(tensor).__name__}")
+    idx = tensor._array
+    if idx.dtype != np.int64:  # PyTorch accepts int64 only
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    if num_classes == -1:
+        if idx.size == 0:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+        num_classes = int(idx.max()) + 1
+    if idx.size and idx.min() < 0:
+        raise RuntimeError("Class values must be non-negative.")
+    if idx.size and idx.max() >= num_classes:
+        raise RuntimeError("Class values must be smaller than num_classes.")
+    return Tensor(np.arange(num_classes) == idx[..., None]).long()  # (*, C)
+
+
 def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p) (inverted dropout);
     the identity when not training."""
