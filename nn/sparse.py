@@ -2,10 +2,9 @@
 
 import numpy as np
 
-from tinygrad_lstm.dtypes import default_float
 from tinygrad_lstm.nn import functional as F
 from tinygrad_lstm.nn import init
-from tinygrad_lstm.nn.module import Module, check_size
+from tinygrad_lstm.nn.module import Module, check_size, factory_dtype
 from tinygrad_lstm.nn.parameter import Parameter
 from tinygrad_lstm.tensor import Tensor
 
@@ -19,8 +18,9 @@ class Embedding(Module):
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int,
-                 padding_idx: int | None = None) -> None:
+                 padding_idx: int | None = None, *, device=None, dtype=None) -> None:
         super().__init__()
+        dt = factory_dtype("Embedding", device, dtype)
         check_size("Embedding", "num_embeddings", num_embeddings)
         check_size("Embedding", "embedding_dim", embedding_dim)
         if padding_idx is not None:
@@ -30,7 +30,7 @@ class Embedding(Module):
             padding_idx %= num_embeddings
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.padding_idx = padding_idx
-        self.weight = Parameter(np.empty((num_embeddings, embedding_dim), default_float()))
+        self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dt))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
