@@ -6,6 +6,7 @@ from .grad_mode import (
                         detect_anomaly,
                         enable_grad,
                         graph_scope,
+                        inference_mode,
                         is_anomaly_enabled,
                         is_grad_enabled,
                         no_grad,
@@ -15,5 +16,5 @@ from .gradcheck import GradcheckError, gradcheck
 from .variable import Variable
 
 __all__ = ["Function", "GradcheckError", "backward", "detect_anomaly", "enable_grad",
-           "gradcheck", "graph_scope", "is_anomaly_enabled", "is_grad_enabled", "no_grad",
-           "set_grad_enabled", "unbroadcast", "Variable"]
+           "gradcheck", "graph_scope", "inference_mode", "is_anomaly_enabled", "is_grad_enabled",
+           "no_grad", "set_grad_enabled", "unbroadcast", "Variable"]
