@@ -271,11 +271,17 @@ class RNNBase(Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, device=None, dtype=None) -> None:
+                 bidirectional: bool = False, proj_size: int = 0, device=None,
+                 dtype=None) -> None:
         super().__init__()
         name = type(self).__name__
         _check_sizes(name, input_size, hidden_size)
         dt = factory_dtype(name, device, dtype)
+        if proj_size != 0:  # PyTorch's check first, then what this build lacks
+            if name != "LSTM":
+                raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+            raise NotImplementedError(f"LSTM: proj_size={proj_size} (LSTM with projections) is "
+                                      f"not supported; use proj_size=0")
         if not isinstance(num_layers, (int, np.integer)) or num_layers <= 0:
             raise ValueError(f"{name}: num_layers must be an int greater than zero, got "
                              f"{num_layers}")
@@ -510,7 +516,7 @@ class RNN(RNNBase):
             raise ValueError(f"RNN: unknown nonlinearity '{nonlinearity}'; select from 'tanh' "
                              f"or 'relu'")
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, device, dtype)
+                         bidirectional, 0, device, dtype)
         self.nonlinearity = nonlinearity
 
     def _step(self, xw, state, w_hh_t, b_hh):

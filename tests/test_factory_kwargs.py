@@ -56,3 +56,14 @@ def test_other_devices_and_non_floating_dtypes_are_refused(name):
     with pytest.raises(TypeError, match=f"{name}: parameters need a floating point dtype, "
                                         "got dtype=tinygrad_lstm.int64"):
         LAYERS[name](dtype=tl.int64)
+
+
+def test_proj_size_is_refused_clearly_and_positional_arguments_keep_pytorchs_order():
+    with pytest.raises(NotImplementedError, match="LSTM: proj_size=2 .* not supported"):
+        nn.LSTM(3, 4, proj_size=2)
+    with pytest.raises(ValueError, match="only supported for LSTM, not RNN or GRU"):
+        nn.GRU(3, 4, proj_size=2)
+    # (input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+    #  proj_size, device, dtype), as torch.nn.LSTM
+    lstm = nn.LSTM(3, 4, 1, True, True, 0.0, True, 0, "cpu", tl.float64)
+    assert lstm.batch_first and lstm.bidirectional and lstm.weight_ih_l0.dtype == tl.float64
