@@ -102,13 +102,18 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     return Tensor(np.arange(num_classes) == idx[..., None]).long()  # (*, C)
 
 
-def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout(input: Tensor, p: float = 0.5, training: bool = True,
+            inplace: bool = False) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p) (inverted dropout);
-    the identity when not training."""
+    the identity when not training. inplace=True writes the result into input."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
+    return _result(input, lambda x: _dropout(x, p), inplace, "dropout_")
+
+
+def _dropout(input: Tensor, p: float) -> Tensor:
     if p == 1.0:
         return input * np.zeros(input.shape, input._array.dtype)
     dtype = input._array.dtype
