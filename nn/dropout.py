@@ -9,6 +9,8 @@ class Dropout(Module):
     """In training, zero each element with probability p and scale the others by 1/(1-p);
     the identity in eval mode. Shape: any -> the same."""
 
+    inplace = False  # for modules pickled before the attribute existed
+
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
         if not 0.0 <= p <= 1.0:

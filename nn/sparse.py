@@ -18,6 +18,9 @@ class Embedding(Module):
     Shape: input (*) integer -> (*, embedding_dim).
     """
 
+    # defaults for modules pickled before these attributes existed
+    max_norm, norm_type, scale_grad_by_freq, sparse = None, 2.0, False, False
+
     def __init__(self, num_embeddings: int, embedding_dim: int,
                  padding_idx: int | None = None, max_norm: float | None = None,
                  norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False,
