@@ -32,13 +32,21 @@ def run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
     def _run(name, *argv, seed=0):
-        monkeypatch.setattr(sys, "argv", [name + ".py", *argv])
+        path = os.path.join(PORTS, name + ".py")
+        monkeypatch.setattr(sys, "argv", [path, *argv])
+        # as `python path` does: the script's directory first on sys.path, so that a program
+        # of several files (word_language_model) imports its own modules
+        monkeypatch.syspath_prepend(os.path.dirname(path))
+        before = set(sys.modules)
         tl.manual_seed(seed)
         np.random.seed(seed)
         try:
-            return runpy.run_path(os.path.join(PORTS, name + ".py"), run_name="__main__")
+            return runpy.run_path(path, run_name="__main__")
         finally:
             tl.set_default_device("cpu")  # a script that set it must not leak it
+            for module in set(sys.modules) - before:  # nor its modules (data, model)
+                if (getattr(sys.modules[module], "__file__", None) or "").startswith(PORTS):
+                    del sys.modules[module]
     return _run
 
 
@@ -242,7 +250,7 @@ def test_word_language_model(run, tmp_path):
     for name, n in [("train", 60), ("valid", 10), ("test", 10)]:
         lines = (" ".join(words[(3 * i + j) % len(words)] for j in range(8)) for i in range(n))
         (tmp_path / f"{name}.txt").write_text("\n".join(lines))
-    g = run("word_language_model", "--data", str(tmp_path))
+    g = run("word_language_model/main", "--data", str(tmp_path))
     assert len(g["corpus"].dictionary) == len(words) + 1  # and <eos>
     assert g["train_data"].shape == (60 * 9 // 4, 4)  # batchify: one column per stream
     assert g["val_losses"][-1] < 0.7 * g["val_losses"][0]
@@ -262,7 +270,7 @@ def test_word_language_model_tied_weights_stay_tied_through_save_and_load(run, t
     words = "one two three four five six seven eight".split()
     for name in ("train", "valid", "test"):
         (tmp_path / f"{name}.txt").write_text("\n".join(" ".join(words) for _ in range(12)))
-    g = run("word_language_model", "--data", str(tmp_path), "--tied", "--epochs", "2")
+    g = run("word_language_model/main", "--data", str(tmp_path), "--tied", "--epochs", "2")
     model = g["model"]
     assert model.decoder.weight is model.encoder.weight  # one tensor after the load, too
     # the shared encoder/decoder weight once, 2 LSTM layers of 4, the decoder's bias

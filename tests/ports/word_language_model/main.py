@@ -1,85 +1,14 @@
-"""Port of pytorch/examples word_language_model (data.py, model.py, main.py; the LSTM path):
-a corpus tokenised into ids, batchify, truncated BPTT with repackaged hidden states, gradient
-clipping, manual SGD on p.data, whole-model save and a safe_globals load. Run:
-python word_language_model.py --data DIR (DIR holds train.txt, valid.txt, test.txt)."""
+"""Port of pytorch/examples word_language_model/main.py, its LSTM path: batchify, truncated
+BPTT with repackaged hidden states, gradient clipping, manual SGD on p.data, the whole model
+saved and loaded under safe_globals. Run: python main.py --data DIR (train/valid/test.txt)."""
 # ruff: noqa: UP004, UP008, UP015, B007, B008  (kept in the original program's style)
 import argparse
 import math
-import os
 
+import data
 import tinygrad_lstm as torch
 import tinygrad_lstm.nn as nn
-import tinygrad_lstm.nn.functional as F
-
-
-class Dictionary(object):
-    def __init__(self):
-        self.word2idx = {}
-        self.idx2word = []
-
-    def add_word(self, word):
-        if word not in self.word2idx:
-            self.idx2word.append(word)
-            self.word2idx[word] = len(self.idx2word) - 1
-        return self.word2idx[word]
-
-    def __len__(self):
-        return len(self.idx2word)
-
-
-class Corpus(object):
-    def __init__(self, path):
-        self.dictionary = Dictionary()
-        self.train = self.tokenize(os.path.join(path, 'train.txt'))
-        self.valid = self.tokenize(os.path.join(path, 'valid.txt'))
-        self.test = self.tokenize(os.path.join(path, 'test.txt'))
-
-    def tokenize(self, path):
-        with open(path, 'r', encoding="utf8") as f:
-            idss = []
-            for line in f:
-                words = line.split() + ['<eos>']
-                ids = [self.dictionary.add_word(word) for word in words]
-                idss.append(torch.tensor(ids).type(torch.int64))
-        return torch.cat(idss)
-
-
-class RNNModel(nn.Module):
-    """Container module with an encoder, a recurrent module, and a decoder."""
-
-    def __init__(self, rnn_type, ntoken, ninp, nhid, nlayers, dropout=0.5, tie_weights=False):
-        super(RNNModel, self).__init__()
-        self.ntoken = ntoken
-        self.drop = nn.Dropout(dropout)
-        self.encoder = nn.Embedding(ntoken, ninp)
-        self.rnn = getattr(nn, rnn_type)(ninp, nhid, nlayers, dropout=dropout)
-        self.decoder = nn.Linear(nhid, ntoken)
-        if tie_weights:
-            if nhid != ninp:
-                raise ValueError('When using the tied flag, nhid must be equal to emsize')
-            self.decoder.weight = self.encoder.weight
-        self.init_weights()
-        self.rnn_type, self.nhid, self.nlayers = rnn_type, nhid, nlayers
-
-    def init_weights(self):
-        initrange = 0.1
-        nn.init.uniform_(self.encoder.weight, -initrange, initrange)
-        nn.init.zeros_(self.decoder.bias)
-        nn.init.uniform_(self.decoder.weight, -initrange, initrange)
-
-    def forward(self, input, hidden):
-        emb = self.drop(self.encoder(input))
-        output, hidden = self.rnn(emb, hidden)
-        output = self.drop(output)
-        decoded = self.decoder(output)
-        decoded = decoded.view(-1, self.ntoken)
-        return F.log_softmax(decoded, dim=1), hidden
-
-    def init_hidden(self, bsz):
-        weight = next(self.parameters())
-        return (weight.new_zeros(self.nlayers, bsz, self.nhid),
-                weight.new_zeros(self.nlayers, bsz, self.nhid))
-
+from model import RNNModel
 
 parser = argparse.ArgumentParser(description='RNN/LSTM Language Model')
 parser.add_argument('--data', type=str, required=True, help='location of the data corpus')
@@ -99,7 +28,7 @@ args = parser.parse_args()
 
 torch.manual_seed(args.seed)
 device = torch.device("cpu")
-corpus = Corpus(args.data)
+corpus = data.Corpus(args.data)
 
 
 def batchify(data, bsz):
