@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 
 from tinygrad_lstm import ops
-from tinygrad_lstm.autograd import is_grad_enabled
+from tinygrad_lstm.autograd import is_grad_enabled, no_grad
 from tinygrad_lstm.inplace import update as inplace_update
 from tinygrad_lstm.random import rng
 from tinygrad_lstm.tensor import Tensor, where
@@ -40,11 +40,18 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return input @ weight.T + bias  # a bias of another shape broadcasts as in `+`
 
 
-def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+def embedding(input, weight: Tensor, padding_idx: int | None = None,
+              max_norm: float | None = None, norm_type: float = 2.0,
+              scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
     """Rows of `weight` at the indices in `input`; the padding_idx row gets no gradient.
+    With max_norm, each looked-up row whose norm_type-norm exceeds it is first rescaled in
+    place to norm max_norm (weight[i] *= max_norm / (norm + 1e-7)), as in PyTorch.
 
     Shape: input (*) integer, weight (num_embeddings, embedding_dim) -> (*, embedding_dim).
     """
+    if scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: scale_grad_by_freq=True and sparse=True are not "
+                                  "supported (sparse=False gives the same gradient, dense)")
     idx = input._array if isinstance(input, Tensor) else np.asarray(input)
     num = weight.shape[0]
     if idx.dtype.kind not in "iu":
@@ -53,6 +60,8 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     if bad.any():
         raise IndexError(f"embedding: index {idx[bad].flat[0]} is out of range for an embedding "
                          f"with {num} rows")
+    if max_norm is not None:
+        _embedding_renorm_(weight, np.unique(idx), max_norm, norm_type)
     out = weight[idx]  # (*, D)
     if padding_idx is None:
         return out
@@ -62,13 +71,49 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     return where((idx == padding_idx)[..., None], weight._array[padding_idx], out)
 
 
-def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def _embedding_renorm_(weight: Tensor, rows: np.ndarray, max_norm: float, norm_type: float):
+    """Rescale the given rows of weight whose norm exceeds max_norm, in place, unrecorded."""
+    norms = np.linalg.norm(weight._array[rows].astype(np.float64), ord=norm_type, axis=1)
+    over = norms > max_norm
+    if over.any():
+        scale = (max_norm / (norms[over] + 1e-7)).astype(weight._array.dtype)[:, None]
+        with no_grad():  # an in-place write on the leaf, bumping its version as in PyTorch
+            weight[rows[over]] = weight[rows[over]] * Tensor(scale)
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """out[..., c] = 1 where tensor[...] == c, else 0: an int64 tensor without gradient.
+
+    Shape: tensor (*) int64 -> (*, num_classes); num_classes=-1 takes tensor.max() + 1.
+    """
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"one_hot(): argument 'input' must be Tensor, not {type(tensor).__name__}")
+    idx = tensor._array
+    if idx.dtype != np.int64:  # PyTorch accepts int64 only
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    if num_classes == -1:
+        if idx.size == 0:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+        num_classes = int(idx.max()) + 1
+    if idx.size and idx.min() < 0:
+        raise RuntimeError("Class values must be non-negative.")
+    if idx.size and idx.max() >= num_classes:
+        raise RuntimeError("Class values must be smaller than num_classes.")
+    return Tensor(np.arange(num_classes) == idx[..., None]).long()  # (*, C)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True,
+            inplace: bool = False) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p) (inverted dropout);
-    the identity when not training."""
+    the identity when not training. inplace=True writes the result into input."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
+    return _result(input, lambda x: _dropout(x, p), inplace, "dropout_")
+
+
+def _dropout(input: Tensor, p: float) -> Tensor:
     if p == 1.0:
         return input * np.zeros(input.shape, input._array.dtype)
     dtype = input._array.dtype

@@ -4,10 +4,9 @@ import math
 
 import numpy as np
 
-from tinygrad_lstm.dtypes import default_float
 from tinygrad_lstm.nn import functional as F
 from tinygrad_lstm.nn import init
-from tinygrad_lstm.nn.module import Module, check_size
+from tinygrad_lstm.nn.module import Module, check_size, factory_dtype
 from tinygrad_lstm.nn.parameter import Parameter
 from tinygrad_lstm.tensor import Tensor
 
@@ -29,13 +28,15 @@ class Linear(Module):
     Shape: x (*, in_features) -> (*, out_features).
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 device=None, dtype=None) -> None:
         super().__init__()
+        dt = factory_dtype("Linear", device, dtype)
         check_size("Linear", "in_features", in_features)
         check_size("Linear", "out_features", out_features)
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(np.empty((out_features, in_features), default_float()))
-        self.bias = Parameter(np.empty(out_features, default_float())) if bias else None
+        self.weight = Parameter(np.empty((out_features, in_features), dt))
+        self.bias = Parameter(np.empty(out_features, dt)) if bias else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -15,6 +15,19 @@ from tinygrad_lstm.tensor import Tensor
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
+def factory_dtype(owner: str, device=None, dtype=None) -> np.dtype:
+    """The NumPy dtype a layer makes its parameters in, from PyTorch's factory keywords:
+    device (the CPU only; others raise) and dtype (floating; None means the default dtype)."""
+    as_device(device)
+    if dtype is None:
+        return dtypes.default_float()
+    dt = dtypes.to_numpy(dtype)
+    if dt.kind != "f":
+        raise TypeError(f"{owner}: parameters need a floating point dtype, got "
+                        f"dtype={dtypes.by_numpy[dt]}")
+    return dt
+
+
 def check_size(owner: str, name: str, value, positive: bool = False) -> None:
     """A layer's size argument: an int (TypeError otherwise), >= 0, or > 0 if `positive`."""
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool):

@@ -2,10 +2,9 @@
 
 import numpy as np
 
-from tinygrad_lstm.dtypes import default_float
 from tinygrad_lstm.nn import functional as F
 from tinygrad_lstm.nn import init
-from tinygrad_lstm.nn.module import Module, check_size
+from tinygrad_lstm.nn.module import Module, check_size, factory_dtype
 from tinygrad_lstm.nn.parameter import Parameter
 from tinygrad_lstm.tensor import Tensor
 
@@ -19,8 +18,9 @@ class LayerNorm(Module):
     """
 
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
-                 bias: bool = True) -> None:
+                 bias: bool = True, device=None, dtype=None) -> None:
         super().__init__()
+        dt = factory_dtype("LayerNorm", device, dtype)
         if isinstance(normalized_shape, (int, np.integer)):
             normalized_shape = (normalized_shape,)
         self.normalized_shape = tuple(int(n) for n in normalized_shape)
@@ -29,9 +29,9 @@ class LayerNorm(Module):
         self.eps, self.elementwise_affine = eps, elementwise_affine
         self.weight = self.bias = None
         if elementwise_affine:
-            self.weight = Parameter(np.empty(self.normalized_shape, default_float()))
+            self.weight = Parameter(np.empty(self.normalized_shape, dt))
             if bias:
-                self.bias = Parameter(np.empty(self.normalized_shape, default_float()))
+                self.bias = Parameter(np.empty(self.normalized_shape, dt))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -13,10 +13,9 @@ import warnings
 import numpy as np
 
 from tinygrad_lstm.autograd import graph_scope
-from tinygrad_lstm.dtypes import default_float
 from tinygrad_lstm.nn import functional as F
 from tinygrad_lstm.nn.init import uniform_
-from tinygrad_lstm.nn.module import Module, check_size
+from tinygrad_lstm.nn.module import Module, check_size, factory_dtype
 from tinygrad_lstm.nn.parameter import Parameter
 from tinygrad_lstm.nn.utils.rnn import PackedSequence, _batch_sizes_array
 from tinygrad_lstm.tensor import Tensor, cat, stack
@@ -138,16 +137,18 @@ class RNNCellBase(Module):
 
     _state_labels = ("hx",)
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool, num_chunks: int) -> None:
+    def __init__(self, input_size: int, hidden_size: int, bias: bool, num_chunks: int,
+                 device=None, dtype=None) -> None:
         super().__init__()
         _check_sizes(type(self).__name__, input_size, hidden_size)
+        dt = factory_dtype(type(self).__name__, device, dtype)
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         gate_size = num_chunks * hidden_size
-        self.weight_ih = Parameter(np.empty((gate_size, input_size), default_float()))
-        self.weight_hh = Parameter(np.empty((gate_size, hidden_size), default_float()))
+        self.weight_ih = Parameter(np.empty((gate_size, input_size), dt))
+        self.weight_hh = Parameter(np.empty((gate_size, hidden_size), dt))
         if bias:
-            self.bias_ih = Parameter(np.empty(gate_size, default_float()))
-            self.bias_hh = Parameter(np.empty(gate_size, default_float()))
+            self.bias_ih = Parameter(np.empty(gate_size, dt))
+            self.bias_hh = Parameter(np.empty(gate_size, dt))
         else:
             self.bias_ih = self.bias_hh = None
         self.reset_parameters()
@@ -193,11 +194,11 @@ class RNNCell(RNNCellBase):
     """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 nonlinearity: str = "tanh") -> None:
+                 nonlinearity: str = "tanh", device=None, dtype=None) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNNCell: unknown nonlinearity '{nonlinearity}'; select from "
                              f"'tanh' or 'relu'")
-        super().__init__(input_size, hidden_size, bias, num_chunks=1)
+        super().__init__(input_size, hidden_size, bias, 1, device, dtype)
         self.nonlinearity = nonlinearity
 
     def _step(self, xw, state, w_hh_t, b_hh):
@@ -224,8 +225,9 @@ class LSTMCell(RNNCellBase):
     _state_labels = ("h_0", "c_0")
     _step = staticmethod(_lstm_step)
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
-        super().__init__(input_size, hidden_size, bias, num_chunks=4)
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None,
+                 dtype=None) -> None:
+        super().__init__(input_size, hidden_size, bias, 4, device, dtype)
 
     def forward(self, x: Tensor, hx: tuple[Tensor, Tensor] | None = None
                 ) -> tuple[Tensor, Tensor]:
@@ -245,8 +247,9 @@ class GRUCell(RNNCellBase):
 
     _step = staticmethod(_gru_step)
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
-        super().__init__(input_size, hidden_size, bias, num_chunks=3)
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None,
+                 dtype=None) -> None:
+        super().__init__(input_size, hidden_size, bias, 3, device, dtype)
 
     def forward(self, x: Tensor, hx: Tensor | None = None) -> Tensor:
         return self._forward(x, hx)[0]
@@ -268,10 +271,17 @@ class RNNBase(Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False) -> None:
+                 bidirectional: bool = False, proj_size: int = 0, device=None,
+                 dtype=None) -> None:
         super().__init__()
         name = type(self).__name__
         _check_sizes(name, input_size, hidden_size)
+        dt = factory_dtype(name, device, dtype)
+        if proj_size != 0:  # PyTorch's check first, then what this build lacks
+            if name != "LSTM":
+                raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+            raise NotImplementedError(f"LSTM: proj_size={proj_size} (LSTM with projections) is "
+                                      f"not supported; use proj_size=0")
         if not isinstance(num_layers, (int, np.integer)) or num_layers <= 0:
             raise ValueError(f"{name}: num_layers must be an int greater than zero, got "
                              f"{num_layers}")
@@ -295,7 +305,7 @@ class RNNBase(Module):
                       (gate_size,))
             for direction in range(num_directions):
                 for param_name, shape in zip(self._param_names(layer, direction), shapes):
-                    setattr(self, param_name, Parameter(np.empty(shape, default_float())))
+                    setattr(self, param_name, Parameter(np.empty(shape, dt)))
                     names.append(param_name)
         self._all_param_names = tuple(names)  # for the dtype check at every forward
         self.reset_parameters()
@@ -500,12 +510,13 @@ class RNN(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
-                 dropout: float = 0.0, bidirectional: bool = False) -> None:
+                 dropout: float = 0.0, bidirectional: bool = False, device=None,
+                 dtype=None) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: unknown nonlinearity '{nonlinearity}'; select from 'tanh' "
                              f"or 'relu'")
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional)
+                         bidirectional, 0, device, dtype)
         self.nonlinearity = nonlinearity
 
     def _step(self, xw, state, w_hh_t, b_hh):

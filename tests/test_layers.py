@@ -163,7 +163,7 @@ def test_dropout_eval_is_identity_and_edge_probabilities():
     assert drop(x) is x
     assert nn.Dropout(0.0)(x) is x
     np.testing.assert_array_equal(nn.Dropout(1.0)(x).numpy(), np.zeros((4, 5)))
-    assert repr(drop) == "Dropout(p=0.5)"
+    assert repr(drop) == "Dropout(p=0.5, inplace=False)"  # PyTorch's repr
     for p in (-0.1, 1.5):
         with pytest.raises(ValueError, match="between 0 and 1"):
             nn.Dropout(p)

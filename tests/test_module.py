@@ -199,7 +199,7 @@ def test_repr_is_nested_like_pytorch():
     assert repr(net) == (
         "Sequential(\n"
         "  (0): Linear(in_features=3, out_features=4, bias=False)\n"
-        "  (1): Dropout(p=0.1)\n"
+        "  (1): Dropout(p=0.1, inplace=False)\n"
         "  (2): ModuleList(\n"
         "    (0): Embedding(10, 3, padding_idx=0)\n"
         "  )\n"

@@ -5,8 +5,9 @@
     (x * x).sum().backward()   # x.grad == [2., 4.]
 """
 
-from . import autograd, backends, cuda, data, random, viz
-from .autograd import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from . import accelerator, autograd, backends, cuda, data, random, viz
+from .autograd import (detect_anomaly, enable_grad, inference_mode, is_grad_enabled, no_grad,
+                       set_grad_enabled)
 from .conversions import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor,
                           HalfTensor, IntTensor, LongTensor, ShortTensor)
 from .creation import (arange, bernoulli, empty, empty_like, eye, from_numpy, full, full_like,
@@ -40,6 +41,7 @@ from . import utils  # torch.utils.data's twin: tl.utils.data.DataLoader
 from . import nn, optim  # noqa: E402
 
 __all__ = ["Tensor", "arange", "autograd", "cat", "data", "detect_anomaly", "empty", "enable_grad",
+           "accelerator", "inference_mode",
            "from_numpy", "full", "is_grad_enabled", "manual_seed", "nn", "no_grad", "ones",
            "load", "ones_like", "optim", "rand", "randn", "random", "save", "set_grad_enabled",
            "stack", "tensor", "utils", "viz", "where", "zeros", "zeros_like",

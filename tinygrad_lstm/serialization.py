@@ -121,8 +121,9 @@ def load(f, map_location=None, *, weights_only: bool | None = None, mmap: bool |
          ) -> Any:
     """Read what `save` or `torch.save` wrote to `f` (a path or a binary file object).
 
-    Our `.npz`: the same structure, Tensors as Tensors (requires_grad False). A safetensors
-    file, or a plain `np.savez` archive: a dict name -> Tensor. A `torch.save` file: its
+    Our `.npz`: the same structure, Tensors as leaf Tensors that keep requires_grad, and
+    Parameters as Parameters, as after torch.save. A safetensors file, or a plain
+    `np.savez` archive: a dict name -> Tensor. A `torch.save` file: its
     object, tensors as Tensors with their dtypes (views of one storage share it), through
     an unpickler that allows only PyTorch's `weights_only=True` globals, NumPy arrays and what
     `add_safe_globals` / `safe_globals` list. `weights_only=False` imports and runs whatever
@@ -256,7 +257,9 @@ def _corrupt(path: str, what: str) -> ValueError:
 # ---------------------------------------------------------------- .npz: structure <-> JSON
 # Plain values are JSON scalars; everything else is a one-key JSON object naming its kind,
 # so the two never collide: {"dict": [[key, value], ...]}, {"list": [...]}, {"tuple": [...]},
-# {"tensor": member}, {"ndarray": member}, {"scalar": member} (NumPy scalar as a 0-d array).
+# {"tensor": member}, {"ndarray": member}, {"scalar": member} (NumPy scalar as a 0-d array),
+# and, so that they load as torch.load gives them back, {"tensor_requires_grad": member} and
+# {"parameter": [member, requires_grad]}.
 
 
 class _NeedsPickle(Exception):
@@ -272,7 +275,13 @@ def _encode(obj, arrays: dict, where: str, active: set):
     if isinstance(obj, float):
         return obj  # json writes repr(obj), which reads back to the same float (nan/inf too)
     if isinstance(obj, Tensor):
-        return {"tensor": _add_array(obj._array, arrays, where)}
+        member = _add_array(obj._array, arrays, where)
+        if type(obj) is not Tensor:
+            from tinygrad_lstm.nn.parameter import Parameter  # loaded when one exists
+
+            if isinstance(obj, Parameter):
+                return {"parameter": [member, obj.requires_grad]}
+        return {"tensor_requires_grad" if obj.requires_grad else "tensor": member}
     if isinstance(obj, np.ndarray):
         return {"ndarray": _add_array(obj, arrays, where)}
     if isinstance(obj, np.generic):
@@ -377,6 +386,18 @@ def _decode(node, arrays: dict, path: str, depth: int = 0):
         return node
     if isinstance(node, dict) and len(node) == 1:
         ((kind, body),) = node.items()
+        if kind == "parameter" and isinstance(body, list) and len(body) == 2:
+            member, requires_grad = body
+            if not isinstance(requires_grad, bool):
+                raise _corrupt(path, f"bad parameter node {node!r}"[:200])
+            # the engine imports nn only here, at load time, when the package has loaded it
+            from tinygrad_lstm.nn.parameter import Parameter
+
+            data = _decode({"tensor": member}, arrays, path, depth + 1)
+            return _grad_leaf(lambda: Parameter(data, requires_grad=requires_grad), path)
+        if kind == "tensor_requires_grad":
+            data = _decode({"tensor": body}, arrays, path, depth + 1)
+            return _grad_leaf(data.requires_grad_, path)
         if kind in ("tensor", "ndarray", "scalar"):
             if not isinstance(body, str) or body not in arrays:
                 raise _corrupt(path, f"missing array {body!r}")
@@ -396,6 +417,15 @@ def _decode(node, arrays: dict, path: str, depth: int = 0):
                 out[item[0]] = _decode(item[1], arrays, path, depth + 1)
             return out
     raise _corrupt(path, f"unknown structure node {node!r}"[:200])
+
+
+def _grad_leaf(make, path: str):
+    """make(), with the error for a crafted file (an integer tensor that requires grad) as a
+    `load:` error naming the file."""
+    try:
+        return make()
+    except RuntimeError as e:
+        raise _corrupt(path, str(e)) from e
 
 
 # ---------------------------------------------------------------- safetensors

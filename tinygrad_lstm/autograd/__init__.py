@@ -7,6 +7,7 @@ from .grad_mode import (
                         detect_anomaly,
                         enable_grad,
                         graph_scope,
+                        inference_mode,
                         is_anomaly_enabled,
                         is_grad_enabled,
                         no_grad,
@@ -17,5 +18,5 @@ from .gradients import backward, grad
 from .variable import Variable
 
 __all__ = ["Function", "GradcheckError", "backward", "detect_anomaly", "enable_grad",
-           "grad", "gradcheck", "graph_scope", "is_anomaly_enabled", "is_grad_enabled", "no_grad",
-           "set_grad_enabled", "unbroadcast", "Variable"]
+           "grad", "gradcheck", "graph_scope", "inference_mode", "is_anomaly_enabled",
+           "is_grad_enabled", "no_grad", "set_grad_enabled", "unbroadcast", "Variable"]

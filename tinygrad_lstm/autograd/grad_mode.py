@@ -56,18 +56,52 @@ class _GradModeContext(_Switch):
     field = "grad_enabled"
 
 
-class no_grad(_GradModeContext):
+class _BareDecorator(_GradModeContext):
+    """Also a decorator without parentheses (`@no_grad`), as in PyTorch 2."""
+
+    def __new__(cls, orig_func=None):
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)
+
+
+class no_grad(_BareDecorator):
     """Record nothing inside: results have no grad_fn and do not require grad."""
 
     def __init__(self) -> None:
         super().__init__(False)
 
 
-class enable_grad(_GradModeContext):
+class enable_grad(_BareDecorator):
     """Record again inside a `no_grad` region."""
 
     def __init__(self) -> None:
         super().__init__(True)
+
+
+class inference_mode(_GradModeContext):
+    """torch.inference_mode: record nothing inside, as `no_grad`; mode=False changes nothing.
+
+    PyTorch also marks the tensors made inside as inference tensors, which autograd refuses
+    later; here they are ordinary tensors that do not require grad.
+    """
+
+    def __new__(cls, mode=True):
+        if isinstance(mode, bool):
+            return super().__new__(cls)
+        return cls()(mode)  # used bare: @inference_mode
+
+    def __init__(self, mode: bool = True) -> None:
+        super().__init__(False)
+        self.mode = mode
+
+    def __enter__(self) -> None:
+        self.prev = _state.grad_enabled
+        if self.mode:
+            _state.grad_enabled = False
+
+    def __call__(self, fn):
+        return super().__call__(fn) if self.mode else fn
 
 
 class set_grad_enabled(_GradModeContext):

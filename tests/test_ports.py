@@ -1,0 +1,256 @@
+"""Run our ports of well-known PyTorch programs (tests/ports/, one file per program, only the
+imports changed) and check what each computes against an independent truth: the loss falls,
+shapes, values written out, brute force, finite differences.
+"""
+
+import itertools
+import math
+import os
+import runpy
+import sys
+
+import numpy as np
+import pytest
+
+import tinygrad_lstm as tl
+from tinygrad_lstm.autograd import gradcheck
+
+PORTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ports")
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    """Run tests/ports/<name>.py as a script in a scratch directory; return its globals."""
+    monkeypatch.chdir(tmp_path)
+
+    def _run(name, *argv, seed=0):
+        path = os.path.join(PORTS, name + ".py")
+        monkeypatch.setattr(sys, "argv", [path, *argv])
+        # as `python path` does: the script's directory first on sys.path, so that a program
+        # of several files (word_language_model) imports its own modules
+        monkeypatch.syspath_prepend(os.path.dirname(path))
+        before = set(sys.modules)
+        tl.manual_seed(seed)
+        np.random.seed(seed)
+        try:
+            return runpy.run_path(path, run_name="__main__")
+        finally:
+            tl.set_default_device("cpu")  # a script that set it must not leak it
+            for module in set(sys.modules) - before:  # nor its modules (data, model)
+                if (getattr(sys.modules[module], "__file__", None) or "").startswith(PORTS):
+                    del sys.modules[module]
+    return _run
+
+
+def falls(losses, factor):
+    return losses[-1] < factor * losses[0]
+
+
+def monotone(losses):
+    return all(b <= a for a, b in zip(losses, losses[1:]))
+
+
+# --- the polynomial fits of "Learning PyTorch with Examples" ---------------------------------
+
+def check_sin_data(g):
+    x, y = g["x"].numpy(), g["y"].numpy()
+    assert x.shape == (2000,) and x[0] == np.float32(-math.pi) and x[-1] == np.float32(math.pi)
+    np.testing.assert_allclose(y, np.sin(x), atol=1e-6)
+
+
+def test_polynomial_tensor_gradients_by_hand(run):
+    g = run("polynomial_tensor")
+    check_sin_data(g)
+    assert monotone(g["losses"]) and falls(g["losses"], 0.1)
+
+
+def test_polynomial_autograd_updates_leaves_in_place(run):
+    g = run("polynomial_autograd")
+    check_sin_data(g)
+    assert monotone(g["losses"]) and falls(g["losses"], 0.1)
+    for w in "abcd":  # still the same leaves, updated in place, gradients cleared
+        assert g[w].is_leaf and g[w].requires_grad and g[w].grad is None
+
+
+def test_polynomial_custom_function(run):
+    g = run("polynomial_custom_function")
+    assert monotone(g["losses"]) and falls(g["losses"], 0.5)
+    # the hand-written backward of P3 agrees with finite differences
+    x = tl.tensor(np.linspace(-1.5, 1.5, 7), dtype=tl.float64, requires_grad=True)
+    assert gradcheck(g["LegendrePolynomial3"].apply, (x,))
+    np.testing.assert_allclose(g["LegendrePolynomial3"].apply(tl.tensor([0.5])).item(),
+                               0.5 * (5 * 0.125 - 1.5))
+
+
+def test_polynomial_nn_sequential_with_flatten(run):
+    g = run("polynomial_nn")
+    x = g["x"].numpy()
+    np.testing.assert_allclose(g["xx"].numpy(), np.stack([x, x ** 2, x ** 3], 1), rtol=1e-6)
+    assert g["model"](g["xx"]).shape == (2000,)
+    assert monotone(g["losses"]) and falls(g["losses"], 0.1)
+
+
+def test_polynomial_optim_rmsprop(run):
+    g = run("polynomial_optim")
+    assert falls(g["losses"], 0.1)
+
+
+def test_polynomial_custom_module(run):
+    g = run("polynomial_module")
+    assert [p.shape for p in g["model"].parameters()] == [()] * 4
+    assert monotone(g["losses"]) and falls(g["losses"], 0.1)
+
+
+def test_dynamic_net_reuses_a_parameter(run):
+    import random
+    random.seed(0)
+    g = run("dynamic_net")
+    assert min(g["losses"][-50:]) < 0.1 * g["losses"][0]
+
+
+def test_two_layer_net_custom_function_my_relu(run):
+    g = run("two_layer_net_custom_function")
+    assert falls(g["losses"], 0.1)
+    # the tutorial's MyReLU: its hand-written backward agrees with finite differences
+    x = tl.tensor([[-1.5, -0.2, 0.3], [0.7, -2.0, 1.1]], dtype=tl.float64, requires_grad=True)
+    assert gradcheck(g["MyReLU"].apply, (x,))
+    np.testing.assert_array_equal(g["MyReLU"].apply(x).detach().numpy(),
+                                  [[0, 0, 0.3], [0.7, 0, 1.1]])
+
+
+def test_two_layer_net_nn_manual_update(run):
+    g = run("two_layer_net_nn")
+    assert falls(g["losses"], 0.01)
+    assert [p.shape for p in g["model"].parameters()] == [(100, 1000), (100,), (10, 100), (10,)]
+
+
+def test_two_layer_net_module_with_sgd(run):
+    g = run("two_layer_net_module")
+    assert falls(g["losses"], 0.01)
+
+
+# --- the NLP tutorials -----------------------------------------------------------------------
+
+def test_nlp_pytorch_tutorial_tensors_and_autograd(run):
+    g = run("nlp_pytorch_tutorial")
+    assert g["V"].dtype == tl.float32 and g["T"].shape == (2, 2, 2)
+    assert g["z_1"].shape == (5, 5) and g["z_2"].shape == (2, 8)
+    assert g["s"].item() == 21.0  # (1+4) + (2+5) + (3+6)
+    assert g["new_z"].grad_fn is None and g["z"].requires_grad
+
+
+def test_nlp_deep_learning_tutorial_bag_of_words(run):
+    g = run("nlp_deep_learning_tutorial")
+    assert falls(g["losses"], 0.1)
+    # the test sentences are classified right: Spanish 0, English 1
+    assert [lp.argmax(dim=1).item() for lp in g["test_log_probs"]] == [0, 1]
+    # "creo" appears only in Spanish sentences: its weight moves toward SPANISH
+    before, after = g["creo_before"].numpy(), g["creo_after"].numpy()
+    assert after[0] - after[1] > before[0] - before[1]
+
+
+def test_nlp_word_embeddings_ngram_model(run):
+    g = run("nlp_word_embeddings")
+    assert g["hello_embed"].shape == (1, 5)
+    np.testing.assert_array_equal(g["hello_embed"].numpy()[0], g["embeds"].weight.numpy()[0])
+    assert monotone(g["losses"]) and g["losses"][-1] < g["losses"][0]
+
+
+def test_nlp_pos_tagger(run):
+    g = run("nlp_pos_tagger")
+    # the last output is the final hidden state; stepping equals the whole sequence at once
+    np.testing.assert_allclose(g["out"][-1].numpy(), g["hidden"][0][0].numpy(), rtol=1e-6)
+    for a, b in zip(g["stepped_hidden"], g["hidden"]):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+    assert falls(g["losses"], 0.1)
+    assert g["predicted"] == [0, 1, 2, 0, 1]  # DET NN V DET NN
+
+
+def test_nlp_bilstm_crf(run):
+    g = run("nlp_bilstm_crf")
+    losses = g["losses"]
+    assert np.mean(losses[-2:]) < 0.8 * np.mean(losses[:2])
+    assert len(g["predicted"]) == len(g["training_data"][0][0])
+    # the forward algorithm is the log of the sum over every tag path of exp(score)
+    model, tag_to_ix = g["model"], g["tag_to_ix"]
+    with tl.no_grad():
+        feats = model._get_lstm_features(g["prepare_sequence"]("georgia tech is".split(),
+                                                               g["word_to_ix"]))
+        scores = [model._score_sentence(feats, tl.tensor(list(p))).item()
+                  for p in itertools.product(range(len(tag_to_ix)), repeat=3)]
+        np.testing.assert_allclose(model._forward_alg(feats).item(),
+                                   np.logaddexp.reduce(scores), rtol=1e-5)
+        # and Viterbi's path is the best one of them
+        score, path = model._viterbi_decode(feats)
+        np.testing.assert_allclose(score.item(), max(scores), rtol=1e-5)
+
+
+# --- the char-RNN and seq2seq tutorials ------------------------------------------------------
+
+def test_char_rnn_classification(run):
+    import random
+    random.seed(0)
+    g = run("char_rnn_classification")
+    assert (len(g["train_set"]), len(g["test_set"])) == (51, 9)  # 85% / 15% of 60
+    assert falls(g["losses"], 0.5)
+    rows = g["confusion"].sum(dim=1).numpy()
+    assert all(np.isclose(r, 1.0) or r == 0 for r in rows)
+
+
+def test_char_rnn_generation(run):
+    g = run("char_rnn_generation")
+    assert falls(g["all_losses"], 0.8)
+    assert all(name.startswith(start) for start, name in g["samples"].items())
+
+
+def test_seq2seq_translation_with_attention(run):
+    g = run("seq2seq_translation")
+    assert falls(g["losses"], 0.5)
+    src = g["src"]
+    assert g["attentions"].shape == (1, g["MAX_LENGTH"], len(src) + 1)
+    np.testing.assert_allclose(g["attentions"].sum(dim=-1).numpy(), 1.0, rtol=1e-5)
+
+
+def test_seq2seq_translation_classic_writes_encoder_outputs_row_by_row(run):
+    import random
+    random.seed(0)
+    g = run("seq2seq_translation_classic")
+    losses = g["losses"]
+    assert np.mean(losses[-30:]) < 0.5 * np.mean(losses[:30])
+    attentions = g["attentions"]
+    assert attentions.shape[1] == g["MAX_LENGTH"] and attentions.shape[0] <= g["MAX_LENGTH"]
+    np.testing.assert_allclose(attentions.sum(dim=1).numpy(), 1.0, rtol=1e-5)
+
+
+# --- pytorch/examples ------------------------------------------------------------------------
+
+def test_word_language_model(run, tmp_path):
+    words = "the cat sat on a mat and dog ran to big red house".split()
+    for name, n in [("train", 60), ("valid", 10), ("test", 10)]:
+        lines = (" ".join(words[(3 * i + j) % len(words)] for j in range(8)) for i in range(n))
+        (tmp_path / f"{name}.txt").write_text("\n".join(lines))
+    g = run("word_language_model/main", "--data", str(tmp_path))
+    assert len(g["corpus"].dictionary) == len(words) + 1  # and <eos>
+    assert g["train_data"].shape == (60 * 9 // 4, 4)  # batchify: one column per stream
+    assert g["val_losses"][-1] < 0.7 * g["val_losses"][0]
+    # the reloaded whole model is a new RNNModel giving the best validation loss
+    assert type(g["model"]).__name__ == "RNNModel"
+    np.testing.assert_allclose(g["evaluate"](g["val_data"]), g["best_val_loss"], rtol=1e-5)
+
+
+def test_time_sequence_prediction(run):
+    g = run("time_sequence_prediction", "--steps", "2")
+    assert g["input"].dtype == tl.float64 and g["y"].shape == (3, 59 + 20)
+    assert g["losses"][-1] < 0.1 * g["losses"][0]
+    assert g["test_losses"][-1] < g["test_losses"][0]
+
+
+def test_word_language_model_tied_weights_stay_tied_through_save_and_load(run, tmp_path):
+    words = "one two three four five six seven eight".split()
+    for name in ("train", "valid", "test"):
+        (tmp_path / f"{name}.txt").write_text("\n".join(" ".join(words) for _ in range(12)))
+    g = run("word_language_model/main", "--data", str(tmp_path), "--tied", "--epochs", "2")
+    model = g["model"]
+    assert model.decoder.weight is model.encoder.weight  # one tensor after the load, too
+    # the shared encoder/decoder weight once, 2 LSTM layers of 4, the decoder's bias
+    assert len(list(model.parameters())) == 1 + 8 + 1
