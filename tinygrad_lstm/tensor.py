@@ -55,7 +55,6 @@ class Tensor(Composites, Conversions):
     # getattr: every op makes Tensors, and one store fewer each is measurable
     __slots__ = ("_array", "requires_grad", "_grad", "_ctx", "_key", "_hooks", "_view",
                  "_retain", "__weakref__")
-    __array_ufunc__ = None  # make `ndarray * Tensor` call Tensor.__rmul__, not NumPy
 
     def __init__(self, *data, requires_grad: bool = False, dtype=None, device=None) -> None:
         as_device(device)
@@ -136,7 +135,17 @@ class Tensor(Composites, Conversions):
         return self._array.tolist()
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        if _state.differentiating and self.requires_grad:
+            raise RuntimeError(f"create_graph: a VJP turned a tensor of shape {self.shape} that "
+                               f"requires grad into a NumPy array, which would cut the graph")
         return self._array if dtype is None else self._array.astype(dtype)
+
+    # NumPy's ufuncs and (in a recorded backward) functions on Tensors: array_protocol.py
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return array_protocol.ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return array_protocol.function(func, args, kwargs)
 
     def __len__(self) -> int:
         if self.ndim == 0:
@@ -266,6 +275,7 @@ class Tensor(Composites, Conversions):
     def __and__(self, other): return Tensor._make(self._array & _array_of(other))
     def __or__(self, other): return Tensor._make(self._array | _array_of(other))
     def __xor__(self, other): return Tensor._make(self._array ^ _array_of(other))
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__  # symmetric: `mask & t` as `t & mask`
     def __floordiv__(self, other): return Tensor._make(self._array // _array_of(other))
     def __rfloordiv__(self, other): return Tensor._make(_array_of(other) // self._array)
     def __invert__(self): return Tensor._make(~self._array)
@@ -614,3 +624,5 @@ def where(condition: "Tensor | np.ndarray", x: "Tensor | float",
 from . import ops  # noqa: E402
 from . import inplace  # noqa: E402
 from .autograd.primitive import fresh, set_history, version_of  # noqa: E402
+from .autograd.grad_mode import _state  # noqa: E402
+from . import array_protocol  # noqa: E402

@@ -13,10 +13,11 @@ from .grad_mode import (
                         no_grad,
                         set_grad_enabled,
 )
-from .gradcheck import GradcheckError, gradcheck
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .gradients import backward, grad
 from .variable import Variable
 
 __all__ = ["Function", "GradcheckError", "backward", "detect_anomaly", "enable_grad",
-           "grad", "gradcheck", "graph_scope", "inference_mode", "is_anomaly_enabled",
-           "is_grad_enabled", "no_grad", "set_grad_enabled", "unbroadcast", "Variable"]
+           "grad", "gradcheck", "gradgradcheck", "graph_scope", "inference_mode",
+           "is_anomaly_enabled", "is_grad_enabled", "no_grad", "set_grad_enabled", "unbroadcast",
+           "Variable"]

@@ -21,7 +21,7 @@ forward already made and whose backward calls the user's backward.
 import numpy as np
 
 from ..tensor import Tensor
-from .grad_mode import _state, no_grad
+from .grad_mode import _state, enable_grad, no_grad
 from .primitive import Primitive, fresh, set_history, version_of, view_base
 
 
@@ -160,9 +160,10 @@ class Call(Primitive):
     def backward(node, *grads):
         ctx = node.fn_ctx
         ctx._saved = node.saved_tensors
+        recorded = _state.differentiating  # backward(create_graph=True): Tensors in and out
         try:
-            with no_grad():
-                out = node.fn.backward(ctx, *[None if g is None else Tensor._make(g)
+            with enable_grad() if recorded else no_grad():
+                out = node.fn.backward(ctx, *[g if g is None or recorded else Tensor._make(g)
                                               for g in grads])
         finally:
             ctx._saved = None
@@ -183,7 +184,7 @@ class Call(Primitive):
                 raise TypeError(f"function {node.name()} returned a gradient of type "
                                 f"{type(g).__name__} at position {i}; expected a Tensor or None")
             else:
-                grads_in.append(g._array)
+                grads_in.append(g if recorded else g._array)
         return (*(None,) * _NODE_ARGS, *grads_in)
 
     def name(self) -> str:

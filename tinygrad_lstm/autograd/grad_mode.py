@@ -8,7 +8,8 @@ class _GradState:
     attribute (as scopes and in-place marks do often) would invalidate CPython's attribute
     caches for every later read."""
 
-    __slots__ = ("grad_enabled", "anomaly", "last_inplace", "scope", "rebased")
+    __slots__ = ("grad_enabled", "anomaly", "last_inplace", "scope", "rebased",
+                 "differentiating")
 
     def __init__(self) -> None:
         self.grad_enabled = True
@@ -16,6 +17,7 @@ class _GradState:
         self.last_inplace = 0  # mark of the last in-place op; nodes recorded after it need no check
         self.scope = ()  # labels of the modules (str) and time steps (int) the current op is in
         self.rebased = False  # a recorded in-place op has happened: views may need new history
+        self.differentiating = False  # backward(create_graph=True) runs VJPs on Tensors
 
 
 _state = _GradState()

@@ -5,7 +5,6 @@ from collections.abc import Callable
 import numpy as np
 
 from ..tensor import Tensor
-from .grad_mode import no_grad
 
 
 class GradcheckError(RuntimeError):
@@ -94,26 +93,63 @@ def gradcheck(fn: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol:
                     raise GradcheckError(msg)
                 return False
 
-    # numerical Jacobian: columns by central differences
-    with no_grad():
-        for i in checked:
-            x = inputs[i]._array
-            for k in range(x.size):
-                orig = x.flat[k]
-                x.flat[k] = orig + eps
-                plus = _numerical_outputs(fn, inputs, differentiable)
-                x.flat[k] = orig - eps
-                minus = _numerical_outputs(fn, inputs, differentiable)
-                x.flat[k] = orig
-                numerical = (plus - minus) / (2 * eps)
-                column = analytical[i][:, k]
-                err = np.abs(column - numerical) - (atol + rtol * np.abs(numerical))
-                if (err > 0).any() or not np.isfinite(column).all():
-                    r = int(np.argmax(np.where(np.isfinite(err), err, np.inf)))
-                    msg = (f"gradcheck: Jacobian mismatch for input {i} (shape {x.shape}) at "
-                           f"element {np.unravel_index(k, x.shape)} and output element {r}: "
-                           f"numerical {numerical[r]:.10g}, analytical {column[r]:.10g}")
-                    if raise_exception:
-                        raise GradcheckError(msg)
-                    return False
+    # numerical Jacobian: columns by central differences, with recording on as in
+    # PyTorch: fn may take gradients itself (a gradient penalty, gradgradcheck)
+    for i in checked:
+        x = inputs[i]._array
+        for k in range(x.size):
+            orig = x.flat[k]
+            x.flat[k] = orig + eps
+            plus = _numerical_outputs(fn, inputs, differentiable)
+            x.flat[k] = orig - eps
+            minus = _numerical_outputs(fn, inputs, differentiable)
+            x.flat[k] = orig
+            numerical = (plus - minus) / (2 * eps)
+            column = analytical[i][:, k]
+            err = np.abs(column - numerical) - (atol + rtol * np.abs(numerical))
+            if (err > 0).any() or not np.isfinite(column).all():
+                r = int(np.argmax(np.where(np.isfinite(err), err, np.inf)))
+                msg = (f"gradcheck: Jacobian mismatch for input {i} (shape {x.shape}) at "
+                       f"element {np.unravel_index(k, x.shape)} and output element {r}: "
+                       f"numerical {numerical[r]:.10g}, analytical {column[r]:.10g}")
+                if raise_exception:
+                    raise GradcheckError(msg)
+                return False
     return True
+
+
+def gradgradcheck(func: Callable, inputs, grad_outputs=None, *, eps: float = 1e-6,
+                  atol: float = 1e-5, rtol: float = 1e-3,
+                  gen_non_contig_grad_outputs: bool = False, raise_exception: bool = True,
+                  **unsupported) -> bool:
+    """gradcheck of the gradients: the derivatives of d(func)/d(inputs) . grad_outputs, which
+    backward(create_graph=True) records, against central differences of them, in float64.
+
+    grad_outputs: one Tensor per output of func; random normal ones (which are checked too)
+    when None, as in PyTorch.
+    """
+    from .gradients import grad
+
+    for name, value in unsupported.items():
+        if value not in (None, False, 0, 0.0):
+            raise NotImplementedError(f"gradgradcheck: {name}={value!r} is not supported")
+    inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    outs = [o for o in _flat_outputs(func, inputs) if o.requires_grad]
+    if grad_outputs is None:
+        rng = np.random.default_rng(0)
+        grad_outputs = tuple(Tensor(rng.standard_normal(o.shape), requires_grad=True)
+                             for o in outs)
+    else:
+        grad_outputs = (grad_outputs,) if isinstance(grad_outputs, Tensor) else \
+            tuple(grad_outputs)
+    n = len(inputs)
+
+    def first_derivatives(*args):
+        xs, vs = args[:n], args[n:]
+        ys = [o for o in _flat_outputs(func, xs) if o.requires_grad]
+        gs = grad(ys, [xs[i] for i in checked], vs, create_graph=True, allow_unused=True)
+        return tuple(g for g in gs if g is not None)
+
+    return gradcheck(first_derivatives, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
+                     raise_exception=raise_exception)

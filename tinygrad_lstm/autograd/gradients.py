@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..tensor import Tensor
+from .create_graph import run_backward_graph
 from .engine import _accumulate_leaves, _dense, run_backward, seed_gradient
 from .primitive import fresh
 
@@ -23,7 +24,7 @@ def _tensors(x, what: str) -> tuple:
     return items
 
 
-def _seeds(outputs: tuple, grad_outputs, op: str) -> list:
+def _seeds(outputs: tuple, grad_outputs, op: str, create_graph: bool) -> list:
     if grad_outputs is None:
         grad_outputs = (None,) * len(outputs)
     else:
@@ -32,28 +33,47 @@ def _seeds(outputs: tuple, grad_outputs, op: str) -> list:
         if len(grad_outputs) != len(outputs):
             raise RuntimeError(f"{op}: grad_outputs has {len(grad_outputs)} elements, outputs "
                                f"has {len(outputs)}")
-    return [(o, seed_gradient(o, g, op)) for o, g in zip(outputs, grad_outputs)]
+    seeds = []
+    for o, g in zip(outputs, grad_outputs):
+        seed = seed_gradient(o, g, op)
+        if create_graph:  # a gradient that requires grad is differentiated through too
+            seed = g if isinstance(g, Tensor) and g.dtype == seed.dtype else Tensor._make(seed)
+        seeds.append((o, seed))
+    return seeds
+
+
+def _run(seeds: list, retain_graph, create_graph: bool, leaves_done) -> None:
+    """One backward pass: recorded (create_graph.py) or not (engine.py). retain_graph defaults
+    to create_graph, as in PyTorch: a recorded gradient still needs the graph."""
+    retain_graph = create_graph if retain_graph is None else bool(retain_graph)
+    if create_graph:
+        run_backward_graph(seeds, retain_graph, leaves_done)
+    else:
+        run_backward(seeds, retain_graph, leaves_done)
 
 
 def _capture(tensors: Sequence[Tensor], store) -> list:
-    """Hooks that hand each non-leaf's gradient to store(index, grad); returns their removers."""
+    """Hooks that hand each non-leaf's gradient (a Tensor) to store(index, grad); returns their
+    removers."""
     removers = []
     for i, t in enumerate(tensors):
         if t._ctx is not None:
             def hook(g, i=i):
-                store(i, g._array)
+                store(i, g)
             removers.append(t.register_hook(hook).remove)
     return removers
+
+
+def _as_tensor(g) -> Tensor:
+    return g if isinstance(g, Tensor) else Tensor._make(_dense(g))
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
          create_graph: bool = False, only_inputs: bool = True, allow_unused: bool | None = None,
          is_grads_batched: bool = False, materialize_grads: bool = False) -> tuple:
     """The gradients of `outputs` (weighted by `grad_outputs`) with respect to each of `inputs`,
-    as a tuple; `.grad` attributes are left alone."""
-    if create_graph:
-        raise NotImplementedError("grad: create_graph=True (derivatives of derivatives) is not "
-                                  "supported yet")
+    as a tuple; `.grad` attributes are left alone. With create_graph=True the gradients are
+    recorded, so they can be differentiated again."""
     if is_grads_batched:
         raise NotImplementedError("grad: is_grads_batched=True is not supported")
     outputs, inputs = _tensors(outputs, "outputs"), _tensors(inputs, "inputs")
@@ -72,11 +92,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
     def leaves_done(grads: dict, owned: set) -> None:
         for i, t in enumerate(inputs):
             if t._ctx is None and t in grads:
-                store(i, _dense(grads[t]))
+                store(i, _as_tensor(grads[t]))
 
     removers = _capture(inputs, store)
     try:
-        run_backward(_seeds(outputs, grad_outputs, "grad"), bool(retain_graph), leaves_done)
+        _run(_seeds(outputs, grad_outputs, "grad", create_graph), retain_graph, create_graph,
+             leaves_done)
     finally:
         for remove in removers:
             remove()
@@ -88,21 +109,21 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
                                    "been used in the graph. Set allow_unused=True if this is "
                                    "the desired behavior.")
             result.append(Tensor._make(np.zeros_like(t._array)) if materialize_grads else None)
-        else:
-            result.append(Tensor._make(np.array(g, dtype=t._array.dtype)))  # a fresh buffer
+        elif create_graph:
+            result.append(g)
+        else:  # a fresh buffer of the input's dtype
+            result.append(Tensor._make(np.array(g._array, dtype=t._array.dtype)))
     return tuple(result)
 
 
 def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
              create_graph: bool = False, inputs=None) -> None:
     """Accumulate the gradients of `tensors` (weighted by `grad_tensors`) into the leaves'
-    `.grad`, or, with `inputs`, into those tensors' `.grad` only (leaves or not)."""
-    if create_graph:
-        raise NotImplementedError("backward: create_graph=True (derivatives of derivatives) is "
-                                  "not supported yet")
-    seeds = _seeds(_tensors(tensors, "tensors"), grad_tensors, "backward")
+    `.grad`, or, with `inputs`, into those tensors' `.grad` only (leaves or not). With
+    create_graph=True the gradients are recorded, so `.grad` can be differentiated again."""
+    seeds = _seeds(_tensors(tensors, "tensors"), grad_tensors, "backward", create_graph)
     if inputs is None:
-        run_backward(seeds, bool(retain_graph), _accumulate_leaves)
+        _run(seeds, retain_graph, create_graph, _accumulator(create_graph))
         return
     inputs = _tensors(inputs, "inputs")
     if not inputs:
@@ -114,15 +135,40 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
     wanted = {t for t in inputs if t._ctx is None}
 
     def store(i, g):
-        t = inputs[i]
-        t._grad = Tensor._make(g.copy()) if t._grad is None else Tensor._make(t._grad._array + g)
+        _add_to_grad(inputs[i], g, create_graph)
+
+    accumulate = _accumulator(create_graph)
 
     def leaves_done(grads: dict, owned: set) -> None:
-        _accumulate_leaves({t: g for t, g in grads.items() if t in wanted}, owned)
+        accumulate({t: g for t, g in grads.items() if t in wanted}, owned)
 
     removers = _capture(inputs, store)
     try:
-        run_backward(seeds, bool(retain_graph), leaves_done)
+        _run(seeds, retain_graph, create_graph, leaves_done)
     finally:
         for remove in removers:
             remove()
+
+
+def _add_to_grad(t: Tensor, g: Tensor, create_graph: bool) -> None:
+    """t.grad += g: out of place and recorded when create_graph (PyTorch's rule), else into
+    a fresh buffer."""
+    if create_graph:
+        t._grad = g if t._grad is None else t._grad + g
+    else:
+        t._grad = Tensor._make(g._array.copy() if t._grad is None else t._grad._array + g._array)
+
+
+def _accumulator(create_graph: bool):
+    """What backward does with the gradients that reach the leaves."""
+    if not create_graph:
+        return _accumulate_leaves
+
+    def accumulate(grads: dict, owned: set) -> None:
+        for leaf, g in grads.items():
+            for fn in leaf._hooks or ():
+                out = fn(g)
+                g = g if out is None else out
+            _add_to_grad(leaf, g, True)
+
+    return accumulate

@@ -110,6 +110,12 @@ class Primitive:
     hooks = None  # {output index: [fn]}, set by Tensor.register_hook on a non-leaf output
     trace = "<unknown>"  # the user line that created the op, recorded under detect_anomaly
     materialize_grads = True  # zeros, not None, for outputs that got no gradient
+    # What each saved array is, for backward(create_graph=True), which runs the VJP on Tensors
+    # that stand for them in the graph: an int i is forward's argument i, "out" the output,
+    # None a constant (a mask, an index: the VJP uses it where its derivative is 0), a function
+    # f(ctx, array) -> Tensor anything else; a function of ctx may give the tuple. A primitive
+    # that saves arrays must say (create_graph.py checks).
+    saved_roles = ()
 
     def register_hook(self, index: int, fn) -> "Callable[[], None]":
         """Call fn(grad) on the gradient of output `index` before this node's backward runs
@@ -235,6 +241,32 @@ class View(Primitive):
         elif out._array.base is (array if array.base is None else array.base):  # NumPy: a
             out._view = (x, cls, rest, None, history, array)  # view's base owns the memory
         return out
+
+
+def standing_for(node: Primitive, i: int, array: np.ndarray):
+    """A Tensor with `array`'s values at the graph position of `node`'s argument i (the array
+    itself where that argument needs no gradient): for backward(create_graph=True)."""
+    edge = node.edges[i]
+    if edge is None:
+        return array
+    producer, key = edge[0], edge[1]
+    return key if producer is None else Tensor._make(array, producer, key)  # a leaf is its key
+
+
+def output_of(node: Primitive, array: np.ndarray) -> Tensor:
+    """A Tensor with `array`'s values at the graph position of `node`'s (single) output."""
+    return Tensor._make(array, node, node)
+
+
+def recorded_after(cls: type, output: np.ndarray, edges: list, saved: tuple, **attrs) -> Tensor:
+    """`output` as the output of a `cls` node over `edges` that forward did not record, made
+    now (a fused op's intermediate, such as cross-entropy's log-probabilities)."""
+    node = cls()
+    node.edges, node.saved_tensors = edges, saved
+    node.needs_input_grad = tuple(e is not None for e in edges)
+    node.seq, node.scope = next(_sequence), _state.scope
+    node.__dict__.update(attrs)
+    return output_of(node, output)
 
 
 def _parent(view: Tensor) -> Tensor:

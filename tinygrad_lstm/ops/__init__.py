@@ -20,13 +20,13 @@ from .binary import (Add, Addcmul, Div, Maximum, Minimum, Mul, Pow, Remainder,  
                      Sub)
 from .matmul import Addmm, Einsum, Linear, Matmul, einsum_subscripts  # noqa: E402
 from .reduce import Max, Norm, Prod, Sum  # noqa: E402
-from .movement import (Cat, Clone, CopySlices, Expand, Gather, Getitem, Permute,  # noqa: E402
+from .movement import (AddAt, Cat, Clone, CopySlices, Expand, Gather, Getitem, Permute,  # noqa: E402
                        Reshape, Scatter, Split, Stack, Unbind, Where, view_of, write_region)
 from .nn import CrossEntropy, LogSoftmax, class_targets  # noqa: E402
 
-__all__ = ["Add", "Addcmul", "Addmm", "Cast", "Cat", "Clone", "CopySlices", "Cos", "CrossEntropy",
-           "Div", "Einsum", "Erf", "Exp", "Expand", "Expm1", "Gather", "Getitem", "Linear", "Log",
-           "Log1p", "LogSoftmax", "Matmul", "Max", "Maximum", "Minimum", "Mul", "Neg", "Norm",
-           "Permute", "Pow", "Prod", "Relu", "Remainder", "Reshape", "Scatter", "Sigmoid", "Sin",
-           "Split", "Stack", "Stepwise", "Sub", "Sum", "Tanh", "Unbind", "Where", "class_targets",
-           "einsum_subscripts", "view_of", "write_region"]
+__all__ = ["Add", "AddAt", "Addcmul", "Addmm", "Cast", "Cat", "Clone", "CopySlices", "Cos",
+           "CrossEntropy", "Div", "Einsum", "Erf", "Exp", "Expand", "Expm1", "Gather", "Getitem",
+           "Linear", "Log", "Log1p", "LogSoftmax", "Matmul", "Max", "Maximum", "Minimum", "Mul",
+           "Neg", "Norm", "Permute", "Pow", "Prod", "Relu", "Remainder", "Reshape", "Scatter",
+           "Sigmoid", "Sin", "Split", "Stack", "Stepwise", "Sub", "Sum", "Tanh", "Unbind",
+           "Where", "class_targets", "einsum_subscripts", "view_of", "write_region"]

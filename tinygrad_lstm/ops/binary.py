@@ -61,6 +61,7 @@ class Sub(Primitive):
 
 class Mul(Primitive):
     """x * y. VJP: (g * y, g * x)."""
+    saved_roles = (0, 1)
 
     @staticmethod
     def forward(ctx, x, y):
@@ -77,6 +78,7 @@ class Mul(Primitive):
 
 class Div(Primitive):
     """x / y. VJP: (g / y, -g * out / y)."""
+    saved_roles = (1, "out")
 
     @staticmethod
     def forward(ctx, x, y):
@@ -96,6 +98,7 @@ class Div(Primitive):
 
 class Pow(Primitive):
     """x ** y. VJP: (g * y * x**(y-1), g * out * log(x)), each 0 where PyTorch masks it."""
+    saved_roles = (0, 1, "out")
 
     @staticmethod
     def forward(ctx, x, y):
@@ -119,6 +122,7 @@ class Pow(Primitive):
 class Addcmul(Primitive):
     """input + x * y (elementwise, broadcasting), PyTorch's addcmul with value = 1.
     VJP: (g, g * y, g * x). One node where `input + x * y` is two (the LSTM's c' = f*c + i*g)."""
+    saved_roles = (1, 2)
 
     @staticmethod
     def forward(ctx, input, x, y):
@@ -147,6 +151,7 @@ def _share(x, y, g, x_wins):
 
 class Maximum(Primitive):
     """max(x, y) elementwise (nan wins). VJP: g to the larger input, g/2 to each on a tie."""
+    saved_roles = (None, None)  # masks
 
     @staticmethod
     def forward(ctx, x, y):
@@ -161,6 +166,7 @@ class Maximum(Primitive):
 
 class Minimum(Primitive):
     """min(x, y) elementwise (nan wins). VJP: g to the smaller input, g/2 to each on a tie."""
+    saved_roles = (None, None)  # masks
 
     @staticmethod
     def forward(ctx, x, y):
@@ -176,6 +182,7 @@ class Minimum(Primitive):
 class Remainder(Primitive):
     """x - q * y with q = x / y rounded down (remainder: the sign of y) or toward zero (fmod:
     the sign of x). VJP: (g, -g * q)."""
+    saved_roles = (None, None)  # the quotient: piecewise constant
 
     @staticmethod
     def forward(ctx, x, y, trunc):

@@ -12,6 +12,7 @@ from ..dtypes import array_result_type
 
 class Matmul(Primitive):
     """x @ y for 1-D, 2-D and batched operands. VJP: (g @ y^T, x^T @ g)."""
+    saved_roles = (0, 1)
 
     @staticmethod
     def forward(ctx, x, y):
@@ -69,6 +70,7 @@ class Matmul(Primitive):
 class Addmm(Primitive):
     """input + x @ w for matrices x: (N, K), w: (K, M), PyTorch's addmm (beta = alpha = 1).
     VJP: (g, g @ w^T, x^T @ g). One node where `input + x @ w` records two (the LSTM step)."""
+    saved_roles = (1, 2)
 
     @staticmethod
     def forward(ctx, input, x, w):
@@ -102,6 +104,7 @@ class Linear(Primitive):
     VJP: (g @ w, g^T x, g summed over rows). A primitive for measured speed: one node where
     the composite records three (w.T, the matmul, the bias add), and for (T, N, K) input no
     reshapes around a 2-D addmm (tiny LSTM benchmark: 5 nodes fewer per training step)."""
+    saved_roles = (0, 1)
 
     @staticmethod
     def forward(ctx, x, w, b):
@@ -113,17 +116,18 @@ class Linear(Primitive):
         if b is not None:
             out += b  # in place: one temporary fewer than x @ w.T + b
         needs_x, needs_w, _ = ctx.needs_input_grad
-        ctx.save_for_backward(x2 if needs_w else None, w if needs_x else None)
+        ctx.save_for_backward(x if needs_w else None, w if needs_x else None)
         ctx.x_shape = x.shape
         return out.reshape(*x.shape[:-1], w.shape[0])
 
     @staticmethod
     def backward(ctx, g):
-        x2, w = ctx.saved_tensors
-        g2 = g.reshape(math.prod(g.shape[:-1]), g.shape[-1])  # not -1: a size may be 0
+        x, w = ctx.saved_tensors
+        rows = math.prod(g.shape[:-1])  # not -1: a size may be 0
+        g2 = g.reshape(rows, g.shape[-1])
         dx = None if w is None else np.dot(g2, w).reshape(ctx.x_shape)
-        dw = None if x2 is None else OuterSum(g2, x2)  # lazy g^T x, as Matmul's
-        db = g2.sum(axis=0) if ctx.needs_input_grad[2] else None  # b was added to every row
+        dw = None if x is None else OuterSum(g2, x.reshape(rows, x.shape[-1]))  # lazy g^T x
+        db = g2.sum(0) if ctx.needs_input_grad[2] else None  # b was added to every row
         return dx, dw, db
 
 
@@ -159,10 +163,28 @@ def einsum_subscripts(equation: str, shapes: list) -> tuple:
     return spelled, out
 
 
+def _onto_diagonal(gx, letters: str, s: str, sizes: dict):
+    """gx (over x's letters, each once) spread onto the diagonal of x's subscripts s, which
+    repeat a letter: each repeat gets a fresh letter tied to the first by an identity matrix."""
+    free = (c for c in string.ascii_letters if c not in s)
+    target, ties, seen = "", [], set()
+    for c in s:
+        if c in seen:
+            fresh = next(free)
+            target += fresh
+            ties.append(c + fresh)
+        else:
+            seen.add(c)
+            target += c
+    eyes = [np.eye(sizes[tie[0]], dtype=gx.dtype) for tie in ties]
+    return np.einsum(",".join([letters, *ties]) + "->" + target, gx, *eyes)
+
+
 class Einsum(Primitive):
     """np.einsum(equation, *xs). VJP for each x: einsum of g with the other operands into x's
     letters, broadcast over letters only x has, written on x's diagonal where x repeats a
     letter, and summed where x's size 1 was broadcast."""
+    saved_roles = lambda ctx: tuple(range(2, 2 + len(ctx.saved_tensors)))  # noqa: E731
 
     @staticmethod
     def forward(ctx, ins, out, *xs):
@@ -196,10 +218,8 @@ class Einsum(Primitive):
             gx = np.expand_dims(gx, [k for k, c in enumerate(letters) if c not in known])
             gx = np.broadcast_to(gx, [sizes[c] for c in letters])  # letters only x sums over
             if len(letters) < len(s):  # a repeated letter: x's diagonal gets the gradient
-                dx = np.zeros([sizes[c] for c in s], g.dtype)
-                np.einsum(s + "->" + letters, dx)[...] = gx
-                gx = dx
+                gx = _onto_diagonal(gx, letters, s, sizes)
             shape = xs[i].shape
             stretched = tuple(k for k, n in enumerate(shape) if n == 1 and gx.shape[k] != 1)
-            grads.append(gx.sum(stretched, keepdims=True) if stretched else gx)
+            grads.append(np.sum(gx, axis=stretched, keepdims=True) if stretched else gx)
         return tuple(grads)

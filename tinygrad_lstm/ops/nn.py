@@ -2,11 +2,12 @@
 
 import numpy as np
 
-from ..autograd.primitive import Primitive
+from ..autograd.primitive import Primitive, recorded_after
 
 
 class LogSoftmax(Primitive):
     """x - logsumexp(x, axis). VJP: g - exp(out) * sum(g, axis)."""
+    saved_roles = ("out",)
 
     @staticmethod
     def forward(ctx, x, axis):
@@ -22,7 +23,7 @@ class LogSoftmax(Primitive):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
-        return g - np.exp(out) * g.sum(axis=ctx.axis, keepdims=True), None
+        return g - np.exp(out) * np.sum(g, axis=ctx.axis, keepdims=True), None
 
 
 def class_targets(target: np.ndarray, ignore_index: int, n_classes: int, op: str) -> tuple:
@@ -36,9 +37,16 @@ def class_targets(target: np.ndarray, ignore_index: int, n_classes: int, op: str
     return t, valid
 
 
+def _log_softmax_of_input(ctx, logp: np.ndarray):
+    """The saved log-probabilities as the output of a log_softmax node over the input (which
+    forward fused away), for backward(create_graph=True)."""
+    return recorded_after(LogSoftmax, logp, [ctx.edges[0], None], (logp,), axis=1)
+
+
 class CrossEntropy(Primitive):
     """Mean/sum/per-row -log softmax(x)[target] over rows of x: (N, C), target: (N,) ints,
     with label smoothing and an ignored class. VJP: (softmax(x) - smoothed onehot) * g / n."""
+    saved_roles = (_log_softmax_of_input, None, None, None)
 
     @staticmethod
     def forward(ctx, x, target, ignore_index, label_smoothing, reduction):
@@ -68,12 +76,10 @@ class CrossEntropy(Primitive):
     def backward(ctx, g):
         logp, t, valid, rows = ctx.saved_tensors
         label_smoothing, reduction, n_valid = ctx.args
-        dx = np.exp(logp)
+        # a new array to write into (not exp's own output: a recorded exp saved it)
+        dx = np.exp(logp) - label_smoothing / logp.shape[1]
         dx[rows, t] -= 1 - label_smoothing
-        if label_smoothing:
-            dx -= label_smoothing / logp.shape[1]
         if reduction == "mean":
             g = g / max(n_valid, 1)
-        scale = valid * g
-        dx *= scale.astype(dx.dtype, copy=False)[:, None]
+        dx *= (valid * g)[:, None]
         return dx, None, None, None, None

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..autograd.primitive import Primitive
+from ..autograd.primitive import Primitive, output_of
 
 
 def _unreduce(g: np.ndarray, axes: tuple | None, keepdim: bool, shape: tuple) -> np.ndarray:
@@ -10,6 +10,15 @@ def _unreduce(g: np.ndarray, axes: tuple | None, keepdim: bool, shape: tuple) ->
     if not keepdim and axes is not None:
         g = np.expand_dims(g, axes)
     return np.broadcast_to(g, shape)
+
+
+def _keepdim_output(ctx, out: np.ndarray):
+    """The output with its reduced axes kept (forward saved that shape; without keepdim the
+    output is a squeezed view of it), as a Tensor in the graph."""
+    _, axes, keepdim = ctx.args
+    if keepdim:
+        return output_of(ctx, out)
+    return output_of(ctx, np.squeeze(out, axes)).reshape(out.shape)
 
 
 class Sum(Primitive):
@@ -28,6 +37,7 @@ class Sum(Primitive):
 
 class Max(Primitive):
     """x.max(axes). VJP: g shared equally among the elements equal to the max."""
+    saved_roles = (None, None)  # a mask
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
@@ -49,6 +59,7 @@ class Max(Primitive):
 class Prod(Primitive):
     """x.prod(axis) over one axis or all (None). VJP: g times the product of the other
     elements, from exclusive cumulative products on both sides (exact with zeros in x)."""
+    saved_roles = (0,)
 
     @staticmethod
     def forward(ctx, x, axis, keepdim):
@@ -73,6 +84,7 @@ class Norm(Primitive):
     """(sum |x|^p)^(1/p) over axes for a finite p other than 0 (the composite covers p = 0,
     1 and inf). VJP: g * sign(x) |x|^(p-1) / out^(p-1), and 0 where out = 0 (as PyTorch).
     A primitive because the composite's sqrt has an infinite slope at a zero vector."""
+    saved_roles = (0, _keepdim_output)
 
     @staticmethod
     def forward(ctx, x, p, axes, keepdim):

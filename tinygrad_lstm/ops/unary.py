@@ -10,7 +10,9 @@ from ..dtypes import default_float
 
 # 1 as a 0-d array of each float type, for tanh's and sigmoid's `1 - out`: NumPy converts a Python
 # scalar operand at every call, which costs more than the arithmetic on an LSTM step's (1, H)
-_ONE = {t: np.ones((), t) for t in (np.float16, np.float32, np.float64, np.longdouble)}
+# Keyed by dtype, which a Tensor's dtype also finds (backward(create_graph=True)).
+_ONE = {np.dtype(t): np.ones((), t)
+        for t in (np.float16, np.float32, np.float64, np.longdouble)}
 
 
 def _floating(x):
@@ -33,6 +35,7 @@ class Neg(Primitive):
 
 class Exp(Primitive):
     """exp(x). VJP: g * out."""
+    saved_roles = ("out",)
 
     @staticmethod
     def forward(ctx, x):
@@ -49,6 +52,7 @@ class Exp(Primitive):
 
 class Log(Primitive):
     """log(x). VJP: g / x."""
+    saved_roles = (0,)
 
     @staticmethod
     def forward(ctx, x):
@@ -64,6 +68,7 @@ class Log(Primitive):
 
 class Tanh(Primitive):
     """tanh(x). VJP: g * (1 - out**2)."""
+    saved_roles = ("out",)
 
     @staticmethod
     def forward(ctx, x):
@@ -75,13 +80,14 @@ class Tanh(Primitive):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
-        dx = _ONE[out.dtype.type] - out * out
+        dx = _ONE[out.dtype] - out * out
         dx *= g  # in place: one temporary fewer
         return dx
 
 
 class Sigmoid(Primitive):
     """1 / (1 + exp(-x)). VJP: g * out * (1 - out)."""
+    saved_roles = ("out",)
 
     @staticmethod
     def forward(ctx, x):
@@ -89,7 +95,7 @@ class Sigmoid(Primitive):
         out = np.negative(x)
         if type(out) is np.ndarray:  # in place: one temporary; a 0-d x gives a NumPy scalar
             np.exp(out, out=out)  # overflows to inf for very negative x: the exact limit 0
-            out += _ONE[out.dtype.type]
+            out += _ONE[out.dtype]
             np.reciprocal(out, out=out)
         else:
             out = np.asarray(1 / (1 + np.exp(out)))
@@ -99,7 +105,7 @@ class Sigmoid(Primitive):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
-        dx = _ONE[out.dtype.type] - out
+        dx = _ONE[out.dtype] - out
         dx *= out  # in place: two temporaries fewer
         dx *= g
         return dx
@@ -107,6 +113,7 @@ class Sigmoid(Primitive):
 
 class Relu(Primitive):
     """max(x, 0). VJP: g * (out > 0)."""
+    saved_roles = (None,)  # a mask
 
     @staticmethod
     def forward(ctx, x):
@@ -126,6 +133,7 @@ _ERF = np.frompyfunc(math.erf, 1, 1)  # NumPy has no erf; math.erf is exact to t
 class Erf(Primitive):
     """erf(x), elementwise. VJP: g * 2/sqrt(pi) * exp(-x**2).
     A primitive because no composite of exp, log and tanh gives erf (exact GELU needs it)."""
+    saved_roles = (0,)
 
     @staticmethod
     def forward(ctx, x):
@@ -154,6 +162,7 @@ class Cast(Primitive):
 
 class Sin(Primitive):
     """sin(x). VJP: g * cos(x)."""
+    saved_roles = (0,)
 
     @staticmethod
     def forward(ctx, x):
@@ -169,6 +178,7 @@ class Sin(Primitive):
 
 class Cos(Primitive):
     """cos(x). VJP: -g * sin(x)."""
+    saved_roles = (0,)
 
     @staticmethod
     def forward(ctx, x):
@@ -184,6 +194,7 @@ class Cos(Primitive):
 
 class Log1p(Primitive):
     """log(1 + x). VJP: g / (1 + x). A primitive for accuracy: log(1 + x) loses x < eps."""
+    saved_roles = (0,)
 
     @staticmethod
     def forward(ctx, x):
@@ -199,6 +210,7 @@ class Log1p(Primitive):
 
 class Expm1(Primitive):
     """exp(x) - 1. VJP: g * (out + 1). A primitive for accuracy near 0 (no cancellation)."""
+    saved_roles = ("out",)
 
     @staticmethod
     def forward(ctx, x):
