@@ -14,7 +14,8 @@ from ..tensor import Tensor
 from .engine import _check_saved, _reachable, _retains_grad
 from .function import Call
 from .grad_mode import _state, enable_grad
-from .primitive import OuterSum, output_of, standing_for
+from .outer_sum import dense
+from .primitive import output_of, standing_for
 
 
 def _saved_tensors(node) -> tuple:
@@ -59,8 +60,7 @@ def _vjp(node, grad_outputs: list) -> tuple:
 
 
 def _as_tensor(g) -> Tensor:
-    if type(g) is OuterSum:
-        g = g.materialize()
+    g = dense(g)
     return g if isinstance(g, Tensor) else Tensor._make(np.asarray(g))
 
 

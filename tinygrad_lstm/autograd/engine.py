@@ -1,7 +1,26 @@
 """The tape: run the recorded nodes' VJPs in reverse order of creation.
 
-Iterative, never recursive, so a chain of any length backpropagates. Gradients are summed per
-graph key (a node, a (node, output index) pair, or a leaf Tensor) and popped once consumed.
+    run_backward(seeds):
+        grads = {root: seed}
+        for node in every node reachable from the roots, newest first:
+            g = grads.pop(node)                  # the sum of what reached node's output
+            for (input key, gradient) in zip(node.edges, node.backward(g)):
+                grads[key] += gradient           # summed back to the input's shape and dtype
+        what is left in grads belongs to the leaves: their .grad
+
+Iterative, never recursive, so a chain of any length backpropagates. A gradient is keyed by
+a node (its single output), a (node, output index) pair, or a leaf Tensor.
+
+Two invariants make the sums cheap:
+- Only this pass writes into a gradient buffer, and only into one it allocated itself (the
+  `owned` keys). A VJP may return its incoming gradient, or a view of it, as it is (add,
+  reshape and expand do), so any other buffer may be shared with another key, a saved array
+  or the user.
+- A weight's gradient stays lazy (outer_sum.py) while everything added to its key is an
+  OuterSum; it is made dense when an array meets it, when its node's VJP runs, or at the leaf.
+
+The rare paths (several outputs, hooks, sums that need care) are named helpers; the loop
+itself is the hot path, run once per node.
 """
 
 from operator import attrgetter
@@ -9,12 +28,9 @@ from operator import attrgetter
 import numpy as np
 
 from ..tensor import Tensor
-from .primitive import OuterSum, _check_finite, _modified_since, fresh
 from .grad_mode import _state
-
-
-def _dense(g):
-    return g.materialize() if type(g) is OuterSum else g
+from .outer_sum import OuterSum, dense
+from .primitive import _check_finite, _modified_since, fresh
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple, op: str) -> np.ndarray:
@@ -115,7 +131,7 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
 def run_backward(seeds: list, retain_graph: bool, leaves_done) -> None:
     """Backpropagate from each (tensor, gradient) seed; `leaves_done(grads, owned)` receives what
     reaches the leaves (a dict leaf -> gradient, and the keys whose buffers this call made)."""
-    grads, owned = {}, set()  # owned: keys whose buffer this call allocated, to add into
+    grads, owned = {}, set()
     for root, grad in seeds:
         key = root._key or root
         if key in grads:  # the same tensor twice: its gradients add up
@@ -124,49 +140,27 @@ def run_backward(seeds: list, retain_graph: bool, leaves_done) -> None:
         else:
             grads[key] = grad
     roots = [root._ctx for root, _ in seeds if root._ctx is not None]
-    if not roots:
-        leaves_done(grads, owned)
-        return
 
     anomaly = _state.anomaly
-    pop, get = grads.pop, grads.get  # the loop below runs once per node: keep it lean
-    for node in _reachable(roots):
+    pop, get = grads.pop, grads.get  # the loop runs once per node: keep it lean
+    for node in _reachable(roots) if roots else ():
         g = pop(node, None)  # a single-output node's key; never a multi-output node's
-        if g is not None:  # one output: backward(node, g), with no tuple built and unpacked
+        if g is not None:
             if type(g) is OuterSum:
                 g = g.materialize()
             if node.hooks:
                 g = _run_hooks(node.hooks[0], g, f"the output of {node.name()}")
             grad_outputs = None
-        elif node.outputs is None:
-            continue
         else:
-            # a plain loop, no comprehensions: Split and Unbind take this path at every step
-            grad_outputs = []
-            found = missing = False
-            for i in range(len(node.outputs)):
-                g = pop((node, i), None)
-                if g is None:
-                    missing = True
-                else:
-                    found = True
-                    if type(g) is OuterSum:
-                        g = g.materialize()
-                grad_outputs.append(g)
-            if not found:
-                continue
-            if missing and node.materialize_grads:
-                grad_outputs = [np.zeros(s, d) if g is None else g
-                                for g, (s, d) in zip(grad_outputs, node.outputs)]
-            if node.hooks:
-                grad_outputs = [_run_hooks(node.hooks[i], g, f"output {i} of {node.name()}")
-                                if i in node.hooks else g for i, g in enumerate(grad_outputs)]
+            grad_outputs = _output_grads(node, grads)
+            if grad_outputs is None:
+                continue  # no gradient reached this node
         if _state.last_inplace > node.seq:
             _check_saved(node)
         try:
             input_grads = node.backward(node, g) if grad_outputs is None else \
                 node.backward(node, *grad_outputs)
-        except Exception as e:
+        except Exception as e:  # chained: the traceback shows the VJP's own line
             raise RuntimeError(f"{node.name()} failed: {type(e).__name__}: {e}; the op was "
                                f"created at {node.trace}") from e
         if not retain_graph and node.saved_tensors:
@@ -184,37 +178,63 @@ def run_backward(seeds: list, retain_graph: bool, leaves_done) -> None:
                 continue
             _, key, shape, dtype = edge
             prev = get(key)
-            if type(g) is not np.ndarray:
-                if type(g) is OuterSum and g.shape == shape and g.dtype == dtype:
+            if type(g) is OuterSum:  # a weight's gradient: kept lazy while only sums meet it
+                if g.shape == shape and g.dtype == dtype and (prev is None or
+                                                              type(prev) is OuterSum):
                     if prev is None:
                         grads[key] = g
-                        continue
-                    if type(prev) is OuterSum:
+                    else:
                         prev.extend(g)
-                        continue
-                g = np.asarray(_dense(g))
-            if g.shape != shape or g.dtype is not dtype:  # one test for the common case
-                g = _conform(g, shape, dtype, node.name())
+                    continue
+                g = g.materialize()
+            if type(g) is not np.ndarray or g.shape != shape or g.dtype is not dtype:
+                g = _conform(np.asarray(g), shape, dtype, node.name())
             if prev is None:
                 grads[key] = g
             elif key in owned:
                 np.add(prev, g, out=prev)
-            elif type(prev) is OuterSum:  # materialize() returns a fresh buffer: add in place
-                grads[key] = buffer = prev.materialize()
-                buffer += g
-                owned.add(key)
-            else:  # a fresh buffer: `prev` may be shared with another node or the user
-                total = prev + g
+            else:  # the key's second gradient: into a new buffer, which this pass owns
+                if type(prev) is OuterSum:
+                    total = prev.materialize()  # a new array already
+                    total += g
+                else:  # `prev` may be shared with another key or the user: not in place
+                    total = prev + g
                 grads[key] = total if type(total) is np.ndarray else np.asarray(total)  # 0-d
                 owned.add(key)
     leaves_done(grads, owned)
+
+
+def _output_grads(node, grads: dict) -> list | None:
+    """The gradients of a multi-output node's outputs (zeros, or None, where none arrived), or
+    None when none did. A plain loop, no comprehensions: Split and Unbind come here at every
+    step of an LSTM."""
+    grad_outputs = []
+    found = missing = False
+    for i in range(len(node.outputs)) if node.outputs is not None else ():
+        g = grads.pop((node, i), None)
+        if g is None:
+            missing = True
+        else:
+            found = True
+            if type(g) is OuterSum:
+                g = g.materialize()
+        grad_outputs.append(g)
+    if not found:
+        return None
+    if missing and node.materialize_grads:
+        grad_outputs = [np.zeros(s, d) if g is None else g
+                        for g, (s, d) in zip(grad_outputs, node.outputs)]
+    if node.hooks:
+        grad_outputs = [_run_hooks(node.hooks[i], g, f"output {i} of {node.name()}")
+                        if i in node.hooks else g for i, g in enumerate(grad_outputs)]
+    return grad_outputs
 
 
 def _accumulate_leaves(grads: dict, owned: set) -> None:
     """What is left in `grads` belongs to leaves: run their hooks, then add into `.grad`."""
     for leaf, g in grads.items():
         fresh = leaf in owned or type(g) is OuterSum  # a buffer nobody else holds needs no copy
-        g = _dense(g)
+        g = dense(g)
         if leaf._hooks:
             hooked = _run_hooks(leaf._hooks, g, f"a leaf of shape {leaf.shape}")
             fresh, g = fresh and hooked is g, hooked

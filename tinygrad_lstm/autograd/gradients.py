@@ -11,7 +11,8 @@ import numpy as np
 
 from ..tensor import Tensor
 from .create_graph import run_backward_graph
-from .engine import _accumulate_leaves, _dense, run_backward, seed_gradient
+from .engine import _accumulate_leaves, run_backward, seed_gradient
+from .outer_sum import dense
 from .primitive import fresh
 
 
@@ -65,7 +66,7 @@ def _capture(tensors: Sequence[Tensor], store) -> list:
 
 
 def _as_tensor(g) -> Tensor:
-    return g if isinstance(g, Tensor) else Tensor._make(_dense(g))
+    return g if isinstance(g, Tensor) else Tensor._make(dense(g))
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from .grad_mode import _state
+from .outer_sum import dense
 
 # node sequence numbers and in-place marks share one increasing count, so "recorded before this
 # in-place change" is a comparison of two numbers
@@ -68,31 +69,6 @@ def _user_frame() -> str:
         if not frame.filename.startswith(package):
             return f"{frame.filename}:{frame.lineno}: {frame.line}"
     return "<unknown>"
-
-
-class OuterSum:
-    """A gradient x_1^T g_1 + x_2^T g_2 + ... kept as its factors until it is needed.
-
-    Matmul's VJP for a weight returns one; when the same weight is used at every time step of a
-    recurrence, the tape concatenates the factors and makes the gradient with one GEMM over all
-    steps instead of T thin ones, each added into a full-size buffer.
-    """
-
-    __slots__ = ("xs", "gs", "shape", "dtype")
-
-    def __init__(self, x: np.ndarray, g: np.ndarray) -> None:
-        self.xs, self.gs = [x], [g]  # x: (N, K), g: (N, M) -> x^T g: (K, M)
-        self.shape = (x.shape[1], g.shape[1])
-        self.dtype = g.dtype if x.dtype == g.dtype else np.result_type(x, g)
-
-    def extend(self, other: "OuterSum") -> None:
-        self.xs += other.xs
-        self.gs += other.gs
-
-    def materialize(self) -> np.ndarray:
-        if len(self.xs) == 1:
-            return np.dot(self.xs[0].T, self.gs[0])
-        return np.dot(np.concatenate(self.xs).T, np.concatenate(self.gs))
 
 
 class Primitive:
@@ -339,8 +315,7 @@ def _op_error(cls, e: Exception, args) -> Exception:
 def _check_finite(ctx: Primitive, arrays, what: str) -> None:
     for i, a in enumerate(arrays):
         a = a._array if isinstance(a, Tensor) else a
-        if type(a) is OuterSum:  # a weight's lazy gradient: formed twice (anomaly mode is slow)
-            a = a.materialize()
+        a = dense(a)  # a weight's lazy gradient: formed twice (anomaly mode is slow)
         if a is not None and np.issubdtype(np.asarray(a).dtype, np.inexact) \
                 and not np.isfinite(a).all():
             kind = "nan" if np.isnan(a).any() else "inf"

@@ -6,7 +6,8 @@ import string
 
 import numpy as np
 
-from ..autograd.primitive import OuterSum, Primitive
+from ..autograd.outer_sum import OuterSum
+from ..autograd.primitive import Primitive
 from ..dtypes import array_result_type
 
 

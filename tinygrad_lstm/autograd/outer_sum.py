@@ -1,0 +1,37 @@
+"""`OuterSum`: a weight's gradient x_1^T g_1 + x_2^T g_2 + ..., kept as its factors.
+
+The whole protocol is here. A matrix product's VJP returns one for the weight instead of the
+product. The engine keeps adding OuterSums for the same weight lazily (`extend`: the factor
+lists grow) and calls `dense` wherever it needs an array: before a node's VJP runs, when an
+array gradient meets the sum, and at the leaves. When the same weight is used at every step
+of a recurrence, the gradient is then one GEMM over all T steps at once instead of T thin
+ones, each added into a full-size buffer.
+"""
+
+import numpy as np
+
+
+class OuterSum:
+    """x_1^T g_1 + x_2^T g_2 + ...: x_i: (N_i, K), g_i: (N_i, M) -> (K, M)."""
+
+    __slots__ = ("xs", "gs", "shape", "dtype")
+
+    def __init__(self, x: np.ndarray, g: np.ndarray) -> None:
+        self.xs, self.gs = [x], [g]
+        self.shape = (x.shape[1], g.shape[1])
+        self.dtype = g.dtype if x.dtype == g.dtype else np.result_type(x, g)
+
+    def extend(self, other: "OuterSum") -> None:
+        self.xs += other.xs
+        self.gs += other.gs
+
+    def materialize(self) -> np.ndarray:
+        """The sum as a new array (the caller may write into it)."""
+        if len(self.xs) == 1:
+            return np.dot(self.xs[0].T, self.gs[0])
+        return np.dot(np.concatenate(self.xs).T, np.concatenate(self.gs))
+
+
+def dense(g):
+    """g as an array (or, under create_graph, a Tensor): an OuterSum materialized."""
+    return g.materialize() if type(g) is OuterSum else g
