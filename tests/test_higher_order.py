@@ -191,6 +191,44 @@ def test_custom_function_with_a_tensor_backward_is_differentiable_twice():
     np.testing.assert_allclose(h.numpy(), 6 * x.numpy())
 
 
+class ExpSavingItsOutput(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = x.exp()
+        ctx.save_for_backward(y)  # the output: a recorded backward sees it in the graph
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y
+
+
+class NumpyBackward(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return Tensor(2 * x.numpy() * g.numpy())  # arrays: no graph to differentiate
+
+
+def test_custom_function_output_saved_for_backward_is_tracked_in_the_second_derivative():
+    x = Tensor(np.array([0.3, -0.2]), requires_grad=True)
+    assert gradgradcheck(ExpSavingItsOutput.apply, x)
+
+
+def test_custom_backward_on_arrays_refuses_create_graph_rather_than_cut_the_graph():
+    x = Tensor(np.array([0.3, -0.2]), requires_grad=True)
+    NumpyBackward.apply(x).sum().backward()  # first order: fine
+    np.testing.assert_allclose(x.grad.numpy(), 2 * x.numpy())
+    with pytest.raises(RuntimeError, match="cut the graph"):
+        grad(NumpyBackward.apply(x).sum(), x, create_graph=True)
+
+
 def test_grad_error_cases_with_create_graph():
     x, unused = (Tensor([1.0], requires_grad=True) for _ in range(2))
     y = (x * x).sum()

@@ -123,6 +123,8 @@ class Tensor(Composites, Conversions):
         return self._array.size
 
     def numpy(self) -> np.ndarray:
+        if _state.differentiating and self.requires_grad:
+            self._cut_from_recorded_backward()
         return self._array
 
     def item(self) -> "float | int | bool":
@@ -136,9 +138,13 @@ class Tensor(Composites, Conversions):
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         if _state.differentiating and self.requires_grad:
-            raise RuntimeError(f"create_graph: a VJP turned a tensor of shape {self.shape} that "
-                               f"requires grad into a NumPy array, which would cut the graph")
+            self._cut_from_recorded_backward()
         return self._array if dtype is None else self._array.astype(dtype)
+
+    def _cut_from_recorded_backward(self) -> None:
+        raise RuntimeError(f"create_graph: a backward turned a tensor of shape {self.shape} "
+                           f"that requires grad into a NumPy array, which would cut the graph of "
+                           f"the recorded gradient; use Tensor ops in backward")
 
     # NumPy's ufuncs and (in a recorded backward) functions on Tensors: array_protocol.py
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):

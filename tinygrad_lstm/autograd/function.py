@@ -109,7 +109,9 @@ class Function:
         if not any(needs) or not any(isinstance(o, Tensor) for o in outs):
             return out
         made_outs = Call.apply(cls, ctx, outs, *args)
-        made_outs = iter(made_outs if type(made_outs) is tuple else (made_outs,))
+        made_outs = made_outs if type(made_outs) is tuple else (made_outs,)
+        _note_saved_outputs(made_outs[0]._ctx, [o for o in outs if isinstance(o, Tensor)])
+        made_outs = iter(made_outs)
         result = []
         for o in outs:
             if not isinstance(o, Tensor):
@@ -125,6 +127,26 @@ class Function:
                 result.append(made)
         ctx._dirty = ctx._non_differentiable = ()  # they hold outputs: no reference cycle
         return result[0] if single else tuple(result)
+
+
+def _note_saved_outputs(node, outputs: list) -> None:
+    """Which saved tensors are outputs of the call: a recorded backward (create_graph) hands
+    them over as the node's outputs, so a derivative through them is tracked, as in PyTorch."""
+    saved_outputs = {j: k for j, (t, _) in enumerate(node.saved_tensors) for k, o in
+                     enumerate(outputs) if t is o and o._array.dtype.kind in "fc"}
+    if saved_outputs:
+        node.saved_outputs = saved_outputs
+
+
+def _saved_in_graph(node) -> tuple:
+    """node's saved (tensor, version) pairs, its own outputs among them as Tensors in the
+    graph (their gradient key: the node, or (node, output index))."""
+    saved = list(node.saved_tensors)
+    for j, k in node.__dict__.get("saved_outputs", {}).items():
+        t, version = saved[j]
+        out = Tensor._make(t._array, node, node if node.outputs is None else (node, k))
+        saved[j] = (out, version)
+    return tuple(saved)
 
 
 def _adopt(t: Tensor, made: Tensor) -> None:
@@ -159,8 +181,8 @@ class Call(Primitive):
     @staticmethod
     def backward(node, *grads):
         ctx = node.fn_ctx
-        ctx._saved = node.saved_tensors
         recorded = _state.differentiating  # backward(create_graph=True): Tensors in and out
+        ctx._saved = _saved_in_graph(node) if recorded else node.saved_tensors
         try:
             with enable_grad() if recorded else no_grad():
                 out = node.fn.backward(ctx, *[g if g is None or recorded else Tensor._make(g)
