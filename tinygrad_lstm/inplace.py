@@ -19,7 +19,8 @@ import numpy as np
 
 from . import ops
 from .autograd.grad_mode import _state, no_grad
-from .autograd.primitive import fresh, note_inplace, refresh_view, set_history, view_base
+from .autograd.primitive import fresh, refresh_view, set_history, view_base
+from .recording import note_inplace
 from .tensor import Tensor, _array_of, _unwrap_index
 
 

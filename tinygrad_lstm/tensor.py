@@ -10,6 +10,7 @@ from .device import as_device
 from .dims import (_bounds, _check_empty_reduction, _index_along, _is_int, _normalize_dim,
                    _normalize_dims, _sizes)
 from .dtypes import by_numpy, default_float, to_numpy
+from .recording import _state, version_of
 
 _FLOATS = (np.float16, np.float32, np.float64)
 
@@ -626,9 +627,7 @@ def where(condition: "Tensor | np.ndarray", x: "Tensor | float",
     return ops.Where.apply(np.asarray(_array_of(condition), dtype=bool), x, y)
 
 
-# ops and the tape build on Tensor, so they are imported after it is defined
-from . import ops  # noqa: E402
-from . import inplace  # noqa: E402
-from .autograd.primitive import fresh, set_history, version_of  # noqa: E402
-from .autograd.grad_mode import _state  # noqa: E402
-from . import array_protocol  # noqa: E402
+# The layers above Tensor, which Tensor's methods call: each of their modules imports Tensor, so
+# they are imported once it is defined. Below it (imported at the top) nothing imports upwards.
+from . import array_protocol, inplace, ops  # noqa: E402
+from .autograd.primitive import fresh, set_history  # noqa: E402

@@ -30,7 +30,8 @@ import numpy as np
 from ..tensor import Tensor
 from .grad_mode import _state
 from .outer_sum import OuterSum, dense
-from .primitive import _check_finite, _modified_since, fresh
+from ..recording import _modified_since
+from .primitive import _check_finite, fresh
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple, op: str) -> np.ndarray:

@@ -22,7 +22,8 @@ import numpy as np
 
 from ..tensor import Tensor
 from .grad_mode import _state, enable_grad, no_grad
-from .primitive import Primitive, fresh, set_history, version_of, view_base
+from ..recording import version_of
+from .primitive import Primitive, fresh, set_history, view_base
 
 
 class FunctionCtx:

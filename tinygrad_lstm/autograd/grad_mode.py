@@ -2,25 +2,7 @@
 
 import functools
 
-
-class _GradState:
-    """Read by every op. An instance with slots, not class attributes: writing a class
-    attribute (as scopes and in-place marks do often) would invalidate CPython's attribute
-    caches for every later read."""
-
-    __slots__ = ("grad_enabled", "anomaly", "last_inplace", "scope", "rebased",
-                 "differentiating")
-
-    def __init__(self) -> None:
-        self.grad_enabled = True
-        self.anomaly = False
-        self.last_inplace = 0  # mark of the last in-place op; nodes recorded after it need no check
-        self.scope = ()  # labels of the modules (str) and time steps (int) the current op is in
-        self.rebased = False  # a recorded in-place op has happened: views may need new history
-        self.differentiating = False  # backward(create_graph=True) runs VJPs on Tensors
-
-
-_state = _GradState()
+from ..recording import _state
 
 
 class _Switch:

@@ -7,60 +7,15 @@ User ops subclass the Tensor-level `autograd.Function` instead, which records th
 Primitive per call.
 """
 
-import itertools
 import operator
 import traceback
-import weakref
 from collections.abc import Callable
 
 import numpy as np
 
 from ..tensor import Tensor
-from .grad_mode import _state
+from ..recording import _sequence, _state
 from .outer_sum import dense
-
-# node sequence numbers and in-place marks share one increasing count, so "recorded before this
-# in-place change" is a comparison of two numbers
-_sequence = itertools.count(1)
-
-# id(root array) -> (weakref to it, seq at its last in-place change, number of changes).
-# Keyed by the array that owns the memory, so every view of it shares one version counter.
-_modified = {}
-
-
-def _root(array: np.ndarray) -> np.ndarray:
-    while isinstance(array.base, np.ndarray):
-        array = array.base
-    return array
-
-
-def _entry(root: np.ndarray):
-    """The entry of the array that owns the memory, or None (also when its id was reused)."""
-    entry = _modified.get(id(root))
-    return entry if entry is not None and entry[0]() is root else None
-
-
-def note_inplace(array: np.ndarray) -> None:
-    """Record an in-place change of `array`, so backward can refuse stale saved arrays."""
-    mark = _state.last_inplace = next(_sequence)  # nodes with a smaller seq saw the old values
-    root = _root(array)
-    key, entry = id(root), _entry(root)
-    if entry is not None:  # an optimizer's update: every step, the same array and weakref
-        _modified[key] = (entry[0], mark, entry[2] + 1)
-    else:
-        _modified[key] = (weakref.ref(root, lambda _, key=key: _modified.pop(key, None)), mark, 1)
-
-
-def version_of(array: np.ndarray) -> int:
-    """How many in-place changes the memory of `array` has seen (PyTorch's `_version`)."""
-    entry = _entry(_root(array))
-    return 0 if entry is None else entry[2]
-
-
-def _modified_since(array: np.ndarray, seq: int) -> bool:
-    entry = _entry(_root(array))
-    return entry is not None and entry[1] > seq
-
 
 def _user_frame() -> str:
     """'file:line: code' of the innermost caller outside this package."""
