@@ -124,10 +124,11 @@ def test_double_backward_through_recurrent_layers(cls):
     (lambda: nn.Linear(3, 2), lambda rng: rng.standard_normal((4, 3))),
     (lambda: nn.LSTMCell(3, 2), lambda rng: rng.standard_normal((4, 3))),
     (lambda: nn.GRUCell(3, 2), lambda rng: rng.standard_normal((4, 3))),
+    (lambda: nn.RNNCell(3, 2), lambda rng: rng.standard_normal((4, 3))),
     (lambda: nn.LayerNorm(3), lambda rng: rng.standard_normal((4, 3))),
     (lambda: nn.Sequential(nn.Linear(3, 4), nn.GELU(), nn.Linear(4, 2), nn.Softmax(-1)),
      lambda rng: rng.standard_normal((4, 3))),
-], ids=["linear", "lstm_cell", "gru_cell", "layer_norm", "mlp"])
+], ids=["linear", "lstm_cell", "gru_cell", "rnn_cell", "layer_norm", "mlp"])
 def test_double_backward_through_modules(make, inputs):
     tl.manual_seed(0)
     module = make().double()
@@ -161,6 +162,10 @@ def test_losses_are_differentiable_twice(reduction):
     assert gradgradcheck(lambda t: F.mse_loss(t, y, reduction=reduction), logits)
     assert gradgradcheck(lambda t: F.nll_loss(t.log_softmax(1), target, reduction=reduction),
                          logits)
+    probs = Tensor(rng.uniform(0.1, 0.9, (4, 5)))
+    assert gradgradcheck(lambda t: F.binary_cross_entropy_with_logits(t, probs,
+                                                                       reduction=reduction), logits)
+    assert gradgradcheck(lambda t: F.huber_loss(t, y, reduction=reduction, delta=0.5), logits)
 
 
 def test_embedding_is_differentiable_twice_in_its_weight():
