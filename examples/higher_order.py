@@ -153,10 +153,10 @@ def main(argv=None) -> dict:
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--quiet", action="store_true", help="print nothing")
     args = p.parse_args(argv)
-    for flag, value in (("--points", args.points), ("--steps", args.steps),
-                        ("--batch", args.batch)):
-        if value < (2 if flag == "--points" else 1):
-            p.error(f"{flag} must be at least {2 if flag == '--points' else 1}, got {value}")
+    for flag, value, least in (("--points", args.points, 2), ("--steps", args.steps, 1),
+                               ("--batch", args.batch, 1)):
+        if value < least:
+            p.error(f"{flag} must be at least {least}, got {value}")
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         p.error(f"--out {args.out} is a file, not a directory")
     say = (lambda *a, **k: None) if args.quiet else print
