@@ -1,14 +1,17 @@
-"""The small examples (hamlet, next_word, hello, custom_layer) run in smoke mode, each checked
-against the text or task it was given, not against its own output."""
+"""The small examples (hamlet, next_word, hello, custom_layer, higher_order) run in smoke
+mode, each checked against the text or task it was given, not against its own output."""
 
 import os
 import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
-from tinygrad_lstm.autograd import GradcheckError
+import tinygrad_lstm as tl
+from tinygrad_lstm import Tensor, nn
+from tinygrad_lstm.autograd import GradcheckError, gradcheck
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples")
@@ -17,6 +20,7 @@ sys.path.insert(0, EXAMPLES)
 import custom_layer  # noqa: E402
 import hamlet  # noqa: E402
 import hello  # noqa: E402
+import higher_order  # noqa: E402
 import next_word  # noqa: E402
 
 
@@ -82,3 +86,54 @@ def test_custom_gradcheck_catches_a_wrong_backward(monkeypatch):
     monkeypatch.setattr(custom_layer.HardSigmoid, "backward", staticmethod(wrong_backward))
     with pytest.raises(GradcheckError, match="Jacobian mismatch"):
         custom_layer.check_gradients()
+
+
+def test_higher_order_derivatives_hvp_and_gradient_penalty(tmp_path, capsys):
+    out = higher_order.main(["--out", str(tmp_path), "--points", "41", "--steps", "12"])
+    t = np.tanh(out["x"])
+    s = 1 - t * t
+    np.testing.assert_allclose(out["curves"][1], s, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(out["curves"][2], -2 * t * s, rtol=1e-12, atol=1e-14)
+    assert len(out["curves"]) == 5 and out["tanh_error"] < 1e-12
+    with open(out["png"], "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert out["max_abs_diff"] < 1e-7
+    assert all(np.isfinite(out["penalties"])) and out["penalties"][-1] < out["penalties"][0]
+    assert "gradient penalty" in capsys.readouterr().out
+
+
+def test_higher_order_without_matplotlib_prints_values(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
+    out = higher_order.main(["--out", str(tmp_path), "--points", "21", "--steps", "1"])
+    assert out["png"] is None and not os.listdir(tmp_path)
+    assert "matplotlib is not installed" in capsys.readouterr().out
+
+
+def test_higher_order_gradient_penalty_gradient_matches_finite_differences():
+    """The penalty's gradient flows through a recorded gradient of Linear, SiLU and Tanh."""
+    tl.manual_seed(0)
+    critic = nn.Sequential(nn.Linear(2, 3), nn.SiLU(), nn.Linear(3, 3), nn.Tanh(),
+                           nn.Linear(3, 1)).double()
+    rng = np.random.default_rng(0)
+    real, fake = Tensor(rng.standard_normal((4, 2))), Tensor(rng.standard_normal((4, 2)))
+    weight = critic[0].weight
+
+    def penalty(w):
+        critic[0].weight = w
+        tl.manual_seed(1)  # the same interpolation points at every call
+        return higher_order.gradient_penalty(critic, real, fake)
+
+    try:
+        assert gradcheck(penalty, (Tensor(weight.numpy().copy(), requires_grad=True),))
+    finally:
+        critic[0].weight = weight
+
+
+@pytest.mark.parametrize("flags, message", [(["--steps", "0"], "--steps must be at least 1"),
+                                            (["--points", "x"], "invalid int value")])
+def test_higher_order_bad_flag_exits_2_with_one_line(flags, message):
+    proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, "higher_order.py"), *flags],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0]

@@ -281,3 +281,19 @@ def test_memory_of_a_double_backward_through_a_long_lstm_grows_with_the_steps():
     assert h.shape == x.shape and np.isfinite(h.numpy()).all()
     assert not h.numpy()[1:].any()  # out[0] depends on x[0] only
     assert math.isfinite(float(h.numpy()[0].sum()))
+
+
+def test_retain_grad_keeps_the_graph_of_a_recorded_gradient():
+    """b = a * a; L = sum(b * a): dL/db = a, recorded, so d(sum(b.grad))/da = 1 (PyTorch keeps
+    b.grad's graph: its retain_grad hook clones with recording on)."""
+    a = Tensor([1.0, 2.0], requires_grad=True, dtype=tl.float64)
+    b = a * a
+    b.retain_grad()
+    (b * a).sum().backward(create_graph=True)
+    assert b.grad.requires_grad
+    np.testing.assert_allclose(b.grad.numpy(), a.numpy())
+    (g,) = grad(b.grad.sum(), a, retain_graph=True)
+    np.testing.assert_allclose(g.numpy(), [1.0, 1.0])
+    (b * a).sum().backward(create_graph=True)  # accumulates, still recorded
+    (g,) = grad(b.grad.sum(), a)
+    np.testing.assert_allclose(g.numpy(), [2.0, 2.0])

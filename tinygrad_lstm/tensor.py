@@ -244,7 +244,11 @@ class Tensor(Composites, Conversions):
 
         def keep(grad):
             t = ref()
-            if t is not None:
+            if t is None:
+                return
+            if grad.requires_grad:  # recorded (create_graph=True): keep its graph, as PyTorch
+                t._grad = grad.clone() if t._grad is None else t._grad + grad
+            else:
                 t._grad = Tensor._make(grad._array.copy()) if t._grad is None else \
                     Tensor._make(t._grad._array + grad._array)
 
