@@ -187,7 +187,10 @@ def main(arch: Architecture, argv=None) -> dict:
         ckpt = load_checkpoint(ckpt_path, ("model", "vocab", "config"), arch.script)
         settle(args, ckpt["config"], arch.model)  # the model's shape is the checkpoint's
         vocab = ckpt["vocab"]
-        model = arch.build(len(vocab), args)
+        try:
+            model = arch.build(len(vocab), args)
+        except (AssertionError, ValueError) as e:  # settings that make no model (edited)
+            raise UsageError(f"checkpoint {ckpt_path}: its settings make no model ({e})") from None
         restore("model", ckpt_path, lambda: model.load_state_dict(ckpt["model"]))
         tl.manual_seed(arch.training["seed"] if args.seed is None else args.seed)
         context = None if arch.state_shape(args) else args.seq_len
