@@ -28,6 +28,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import sys
+from functools import partial
 
 from tinygrad_lstm import Tensor, nn, optim  # noqa: F401 - tests reach AdamW as char_lstm.optim
 
@@ -89,12 +90,8 @@ ARCH = Architecture(script="char_lstm.py", name="LSTM", doc=__doc__, model=MODEL
                     state_shape=lambda args: (args.layers, args.batch_size, args.hidden))
 
 
-def main(argv=None) -> dict:
-    return char_train.main(ARCH, argv)
-
-
-def cli(argv=None) -> int:
-    return char_train.cli(ARCH, argv)
+main = partial(char_train.main, ARCH)  # main(argv) -> the run's numbers
+cli = partial(char_train.cli, ARCH)  # cli(argv) -> its exit code, errors as one stderr line
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import sys
+from functools import partial
 
 import tinygrad_lstm as tl
 from tinygrad_lstm import Tensor, nn
@@ -96,12 +97,8 @@ ARCH = Architecture(script="char_transformer.py", name="Transformer", doc=__doc_
                     state_shape=lambda args: None)
 
 
-def main(argv=None) -> dict:
-    return char_train.main(ARCH, argv)
-
-
-def cli(argv=None) -> int:
-    return char_train.cli(ARCH, argv)
+main = partial(char_train.main, ARCH)  # main(argv) -> the run's numbers
+cli = partial(char_train.cli, ARCH)  # cli(argv) -> its exit code, errors as one stderr line
 
 
 if __name__ == "__main__":
