@@ -16,6 +16,8 @@ Ctrl-C or SIGTERM), loss.csv (its rows made durable just before each checkpoint)
 of one window. A fresh run refuses a non-empty --out; --resume continues the run with the
 settings it was started with (--minutes and --steps are its totals), --overwrite starts again.
 Bad flags end in one line on stderr and exit code 2; a diverging run stops with exit code 1.
+The run itself (flags, loop, checkpoints, sampling) is examples/char_train.py, which
+examples/char_transformer.py shares: this file is the LSTM and its sizes.
 """
 
 import os
@@ -25,81 +27,22 @@ import os
 # Set OPENBLAS_NUM_THREADS yourself to override (it must be set before NumPy loads).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import argparse
-import math
 import sys
-import time
-import warnings
+from functools import partial
 
-import numpy as np
+from tinygrad_lstm import Tensor, nn, optim  # noqa: F401 - tests reach AdamW as char_lstm.optim
 
-import tinygrad_lstm as tl
-from tinygrad_lstm import Tensor, nn, optim, viz
-from tinygrad_lstm.data import BPTTBatcher, CharVocab, train_val_split
-from tinygrad_lstm.runs import CSVLog, Progress, StopSignals, read_csv_rows
+import char_train  # beside this file
+from char_checks import check_fits, flag
+from char_train import LOG_COLUMNS, Architecture  # noqa: F401 - LOG_COLUMNS: loss.csv
 
-from char_lstm_checks import (CHECKS, Parser, UsageError, budget_text, check_out,  # beside this
-                              check_size, flag, load_checkpoint, number, prepare_out, read_data,
-                              restore, settle, settle_budget)
-
-HERE = os.path.dirname(os.path.abspath(__file__))
 # A run's settings. A fresh run takes these defaults for the flags not given; a resumed run
 # (and --sample) takes the checkpoint's, and refuses a flag that contradicts them.
 MODEL = {"hidden": 256, "layers": 1, "embed": 64, "dropout": 0.0}
 TRAINING = {"seq_len": 64, "batch_size": 32, "lr": 3e-3, "weight_decay": 1e-4, "clip": 1.0,
             "eval_every": 250, "seed": 1337}
-MINUTES = 2.5  # the budget when neither --minutes nor --steps is given
-OUTPUTS = ["ckpt.npz", "loss.csv", "loss.png", "graph.svg", "graph.svg.dot"]
-LOG_COLUMNS = ["step", "tokens", "seconds", "lr", "train_loss", "val_loss"]
-
-
-class Diverged(Exception):
-    """A non-finite loss or gradient: reported in one line, exit code 1."""
-
-
-# ---------------------------------------------------------------- flags
-
-
-def parse_args(argv=None) -> argparse.Namespace:
-    p = Parser(description=__doc__.split("\n\n")[0],
-               epilog="With --resume or --sample, a setting not given is the checkpoint's.")
-    p.add_argument("--data", default=os.path.join(HERE, "data", "tinyshakespeare.txt"),
-                   help="any UTF-8 text file")
-    p.add_argument("--out", default="out", help="directory for checkpoint, loss.csv, graph")
-    defaults = {**MODEL, **TRAINING, "minutes": MINUTES}
-    for key, text in [("minutes", "training time budget, in all"),
-                      ("steps", "stop after this many steps in all (and decay the lr over them)"),
-                      ("hidden", "LSTM hidden size"), ("layers", "LSTM layers"),
-                      ("embed", "character embedding size"),
-                      ("dropout", "dropout between/after layers"),
-                      ("seq_len", "BPTT window length T"), ("batch_size", "parallel streams B"),
-                      ("lr", "peak AdamW learning rate"), ("weight_decay", "AdamW weight decay"),
-                      ("clip", "max gradient norm"), ("eval_every", "steps between evaluations"),
-                      ("seed", "random seed")]:
-        if key in defaults:
-            text += f" (default {defaults[key]:g})"
-        p.add_argument(flag(key), type=CHECKS[key], help=text)
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--overwrite", action="store_true", help="start afresh in a non-empty --out")
-    p.add_argument("--sample", action="store_true", help="only generate from the checkpoint")
-    p.add_argument("--prompt", default=None, help="text to start sampling from (ROMEO:)")
-    p.add_argument("--length", type=number(int, 1, 1_000_000), default=400,
-                   help="characters to sample")
-    p.add_argument("--temperature", type=number(float, 0.01, 100), default=0.8,
-                   help="sampling temperature")
-    p.add_argument("--top-k", type=number(int, 0), default=20,
-                   help="sample among the k likeliest (0: all)")
-    args = p.parse_args(argv)
-    if args.steps is not None and args.minutes is not None:
-        raise UsageError("--steps and --minutes: give one budget, not both")
-    if args.prompt is not None and len(args.prompt) > 10_000:  # it is fed in one window
-        raise UsageError(f"--prompt: {len(args.prompt):,} characters, more than 10,000")
-    if args.resume and args.overwrite:
-        raise UsageError("--resume continues the run in --out, --overwrite replaces it: not both")
-    return args
-
-
-# ---------------------------------------------------------------- data, model, sampling
+HELP = {"hidden": "LSTM hidden size", "layers": "LSTM layers",
+        "embed": "character embedding size", "dropout": "dropout between/after layers"}
 
 
 class CharLSTM(nn.Module):
@@ -122,285 +65,33 @@ def build_model(vocab_size: int, args) -> CharLSTM:
     return CharLSTM(vocab_size, args.embed, args.hidden, args.layers, args.dropout)
 
 
-@tl.no_grad()
-def evaluate(model: CharLSTM, ids: np.ndarray, batch_size: int = 64, seq_len: int = 128) -> float:
-    """Mean cross-entropy (nats/char) over all of `ids`, streams carried across windows."""
-    model.eval()
-    total, count, state = 0.0, 0, None
-    for x, y in BPTTBatcher(ids, min(batch_size, len(ids) // 2), seq_len):
-        logits, state = model(Tensor(x), state)
-        total += nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
-                                             Tensor(y.reshape(-1)), reduction="sum").item()
-        count += y.size
-    model.train()
-    return total / count
+def check_size(vocab_size: int, args) -> None:
+    """Refuse a model whose training step would not fit in memory or would take hours.
+
+    Memory, float32: weights, gradients and AdamW's two moments (4 x params), the activations
+    one window keeps for backward (about 12 (B, H) arrays per layer and time step, the
+    (T, B, V) logits thrice) and ~1 KiB of bookkeeping per recorded op (~10 per step and layer).
+    Work: ~6 flops per weight use and character (forward 2, backward 4).
+    """
+    V, E, H, L, T, B = vocab_size, args.embed, args.hidden, args.layers, args.seq_len, \
+        args.batch_size
+    lstm = 4 * H * (E + H + 2) + (L - 1) * 4 * H * (2 * H + 2)  # weight_ih, weight_hh, biases
+    params = V * E + lstm + H * V + V
+    need = 4 * (4 * params + T * B * (E + 12 * L * H + 3 * V)) + 1024 * 10 * T * (L + 1)
+    flops = 6 * T * B * (lstm + H * V)
+    check_fits(" ".join(f"{flag(k)} {getattr(args, k)}"
+                        for k in ("hidden", "layers", "embed", "seq_len", "batch_size")),
+               need, flops)
 
 
-@tl.no_grad()
-def sample(model: CharLSTM, vocab: CharVocab, prompt: str, length: int, temperature: float,
-           top_k: int) -> str:
-    """Feed the prompt, then draw `length` characters one at a time."""
-    model.eval()
-    rng = tl.random.rng()
-    logits, state = model(Tensor(vocab.encode(prompt)[:, None]))  # (T, 1, V)
-    out = []
-    for _ in range(length):
-        z = logits.numpy()[-1, 0].astype(np.float64) / temperature
-        if 0 < top_k < len(z):
-            z[z < np.partition(z, -top_k)[-top_k]] = -np.inf  # keep the k largest
-        p = np.exp(z - z.max())
-        idx = int(rng.choice(len(p), p=p / p.sum()))
-        out.append(idx)
-        logits, state = model(Tensor(np.array([[idx]])), state)
-    model.train()
-    return prompt + vocab.decode(out)
+# the LSTM's state (h, c) goes on from one window to the next: each (layers, B, hidden)
+ARCH = Architecture(script="char_lstm.py", name="LSTM", doc=__doc__, model=MODEL,
+                    training=TRAINING, help=HELP, build=build_model, check_size=check_size,
+                    state_shape=lambda args: (args.layers, args.batch_size, args.hidden))
 
 
-# ---------------------------------------------------------------- pictures
-
-
-def draw_graph(loss: Tensor, model: CharLSTM, out: str) -> str:
-    """One picture of the graph of a training window, in a line that says where it went."""
-    try:
-        dot = viz.make_dot(loss, dict(model.named_parameters()), max_steps=2)
-    except ImportError:
-        return "graph of one window: not drawn (pip install graphviz)"
-    with warnings.catch_warnings():  # said here in one line, not as a warning
-        warnings.simplefilter("ignore")
-        path = viz.render(dot, os.path.join(out, "graph.svg"))
-    if path and path.endswith(".dot"):
-        return f"graph of one window: {path} (install Graphviz's dot program for graph.svg)"
-    return f"graph of one window: {path or 'not written'}"
-
-
-def write_plot(csv_path: str, png_path: str) -> str | None:
-    """loss.png from loss.csv with matplotlib, if it is installed."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return None
-    rows = read_csv_rows(csv_path, LOG_COLUMNS)
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot([int(r["step"]) for r in rows], [float(r["train_loss"]) for r in rows],
-            label="train (smoothed)")
-    val = [(int(r["step"]), float(r["val_loss"])) for r in rows if r["val_loss"]]
-    if val:
-        ax.plot(*zip(*val), "o-", label="validation")
-    ax.set(xlabel="step", ylabel="cross-entropy (nats/char)", title="char LSTM, tiny Shakespeare")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(png_path, dpi=100)
-    plt.close(fig)
-    return png_path
-
-
-# ---------------------------------------------------------------- main
-
-
-def main(argv=None) -> dict:
-    args = parse_args(argv)
-    ckpt_path = os.path.join(args.out, "ckpt.npz")
-    check_out(args.out, fresh=not (args.resume or args.sample), overwrite=args.overwrite)
-
-    if args.sample:
-        ckpt = load_checkpoint(ckpt_path, ("model", "vocab", "config"))
-        settle(args, ckpt["config"], MODEL)  # the model's shape is the checkpoint's
-        vocab = ckpt["vocab"]
-        model = build_model(len(vocab), args)
-        restore("model", ckpt_path, lambda: model.load_state_dict(ckpt["model"]))
-        tl.manual_seed(TRAINING["seed"] if args.seed is None else args.seed)
-        try:
-            text = sample(model, vocab, args.prompt or "\n", args.length, args.temperature,
-                          args.top_k)
-        except ValueError as e:  # a prompt character the vocabulary does not have
-            raise UsageError(str(e)) from None
-        print(text)
-        return {"sample": text}
-
-    ckpt = None
-    if args.resume:
-        ckpt = load_checkpoint(ckpt_path, ("model", "optimizer", "scheduler", "vocab", "config",
-                                           "rng", "step", "epoch", "window", "state", "elapsed",
-                                           "horizon"))
-    settle(args, ckpt and ckpt["config"], {**MODEL, **TRAINING})
-    budget_note = settle_budget(args, ckpt and ckpt.get("budget"), MINUTES)
-
-    # data: the first 90% of the characters to train on, the last 10% to validate
-    text = read_data(args.data)
-    vocab = CharVocab.from_text(text)
-    if ckpt is not None and ckpt["vocab"] != vocab:
-        raise UsageError(f"checkpoint {ckpt_path} was trained on a different vocabulary than "
-                         f"{args.data}")
-    if args.prompt and not all(ch in vocab for ch in args.prompt):
-        raise UsageError(f"--prompt {args.prompt!r} has characters that {args.data} lacks")
-    prompt = args.prompt or ("ROMEO:" if all(ch in vocab for ch in "ROMEO:") else text[0])
-    check_size(len(vocab), args)
-    n_train = int(len(text) * 0.9)
-    if n_train < args.batch_size * (args.seq_len + 1) or len(text) - n_train < 2:
-        raise UsageError(f"{args.data}: {len(text)} characters are too few for one batch of "
-                         f"{args.batch_size} x {args.seq_len + 1} (plus 10% for validation)")
-    train_ids, val_ids = train_val_split(vocab.encode(text))
-
-    tl.manual_seed(args.seed)
-    model = build_model(len(vocab), args)
-    opt = optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    # cosine decay to lr/10 over `horizon` steps: --steps, or what the time budget should fit
-    run = {"step": 0, "epoch": 0, "window": 0, "state": None, "elapsed": 0.0, "smooth": None,
-           "horizon": args.steps}
-    sched = optim.lr_scheduler.LambdaLR(opt, lambda step: 0.1 + 0.45 * (1 + math.cos(
-        math.pi * min(1.0, step / run["horizon"]))) if run["horizon"] else 1.0)
-    if ckpt is not None:
-        restore("model", ckpt_path, lambda: model.load_state_dict(ckpt["model"]))
-        restore("optimizer", ckpt_path, lambda: opt.load_state_dict(ckpt["optimizer"]))
-        restore("scheduler", ckpt_path, lambda: sched.load_state_dict(ckpt["scheduler"]))
-        restore("RNG state", ckpt_path, lambda: tl.random.set_rng_state(ckpt["rng"]))
-        run.update({k: ckpt[k] for k in run if k in ckpt})
-        shape = (args.layers, args.batch_size, args.hidden)
-        if run["state"] is not None and any(s.shape != shape for s in run["state"]):
-            raise UsageError(f"checkpoint {ckpt_path}: its LSTM state is not of shape {shape}")
-        if args.steps:
-            run["horizon"] = args.steps
-        if args.steps and run["step"] >= args.steps or \
-                args.minutes and run["elapsed"] >= args.minutes * 60:
-            print(f"the run in {args.out} is finished: {run['step']} steps in "
-                  f"{run['elapsed'] / 60:.1f} minutes ({budget_text(vars(args))}); to train on, "
-                  f"pass --steps above {run['step']} or --minutes above "
-                  f"{run['elapsed'] / 60:.1f}")
-            return {"step": run["step"], "finished": True}
-    n_params = sum(p.numel() for p in model.parameters())
-    print(f"{len(text):,} characters, {len(vocab)} distinct; {n_params:,} parameters; "
-          f"{budget_note}\n{model}", flush=True)
-
-    log_path = os.path.join(args.out, "loss.csv")
-    budget = args.minutes * 60 if args.minutes else None
-    tokens_per_step = args.batch_size * args.seq_len
-    smooth, val_loss, last_loss, saved_step = run["smooth"], None, None, run["step"]
-    state = tuple(Tensor(s) for s in run["state"]) if run["state"] is not None else None
-    start = time.perf_counter() - run["elapsed"]
-    session_start, first_step = time.perf_counter(), run["step"]
-
-    def checkpoint():
-        nonlocal saved_step
-        try:
-            log.commit()  # the rows first, so the log always reaches the checkpoint's step
-            tl.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                     "scheduler": sched.state_dict(), "vocab": vocab.to_dict(),
-                     "config": {k: getattr(args, k) for k in {**MODEL, **TRAINING}},
-                     "budget": {"steps": args.steps, "minutes": args.minutes},
-                     "rng": tl.random.get_rng_state(),
-                     **run, "elapsed": time.perf_counter() - start}, ckpt_path)
-        except OSError as e:
-            raise UsageError(f"--out {args.out}: cannot write the checkpoint: {e}") from None
-        saved_step = run["step"]
-
-    def diverged(what: str, value: float) -> Diverged:
-        kept = f"the checkpoint of step {saved_step} is kept" if saved_step else "no checkpoint"
-        return Diverged(f"stopped at step {run['step'] + 1}: the {what} is {value}; {kept} "
-                        f"(try a smaller --lr or --clip)")
-
-    lock = prepare_out(args.out, args.overwrite, OUTPUTS)  # one run at a time in --out
-    with lock, StopSignals() as stop:
-        try:  # a resumed run drops the rows past its checkpoint: it will write them again
-            log = CSVLog(log_path, LOG_COLUMNS, keep_until=run["step"] if ckpt else None)
-        except OSError as e:
-            raise UsageError(f"--out {args.out}: cannot write {log_path}: {e.strerror}") from None
-        progress = Progress(args.steps or budget, "step" if args.steps else "s",
-                            initial=run["step"] if args.steps else run["elapsed"])
-        try:
-            done = False
-            while not done:
-                for k, (x, y) in enumerate(BPTTBatcher(train_ids, args.batch_size,
-                                                       args.seq_len)):
-                    if k < run["window"]:  # resuming inside an epoch
-                        continue
-                    t0 = time.perf_counter()
-                    logits, new_state = model(Tensor(x), state)  # (T, B, V)
-                    loss = nn.functional.cross_entropy(logits.reshape(-1, len(vocab)),
-                                                       Tensor(y.reshape(-1)))
-                    last_loss = loss.item()
-                    if not math.isfinite(last_loss):
-                        raise diverged("loss", last_loss)
-                    if run["step"] == 0:
-                        progress.write(draw_graph(loss, model, args.out))
-                    opt.zero_grad()
-                    loss.backward()
-                    norm = nn.utils.clip_grad_norm_(model.parameters(), args.clip).item()
-                    if not math.isfinite(norm):
-                        raise diverged("gradient norm", norm)
-                    opt.step()
-                    sched.step()
-                    tok_s = tokens_per_step / (time.perf_counter() - t0)  # training alone
-                    state = tuple(s.detach() for s in new_state)  # truncated BPTT: cut the graph
-                    smooth = last_loss if smooth is None else 0.98 * smooth + 0.02 * last_loss
-                    run.update(step=run["step"] + 1, window=k + 1, smooth=smooth,
-                               state=[s.numpy() for s in state])
-                    step, seconds = run["step"], time.perf_counter() - start
-                    done = step >= args.steps if args.steps else seconds >= budget
-                    evaluated = step % args.eval_every == 0 or done or bool(stop)
-                    if evaluated:
-                        val_loss = evaluate(model, val_ids)
-                        if not math.isfinite(val_loss):
-                            raise diverged("validation loss", val_loss)
-                        progress.write(f"step {step}: train {smooth:.3f}, val {val_loss:.3f} "
-                                       f"nats/char, lr {sched.get_last_lr()[0]:.2e}, "
-                                       f"{seconds:.0f}s")
-                    log.add([step, step * tokens_per_step, f"{seconds:.1f}",
-                             f"{sched.get_last_lr()[0]:.3e}", f"{smooth:.4f}",
-                             f"{val_loss:.4f}" if evaluated else ""])
-                    if evaluated:
-                        checkpoint()
-                    if not args.steps and (step == first_step + 20 or evaluated):
-                        # fit the lr decay to the time budget, at the pace so far (evals too)
-                        now = time.perf_counter()
-                        pace = (now - session_start) / (step - first_step)
-                        run["horizon"] = step + max(1, int((budget - (now - start)) / pace))
-                    progress.update(step if args.steps else time.perf_counter() - start,
-                                    f"loss {smooth:.3f}, {tok_s:,.0f} tok/s")
-                    if stop:
-                        progress.close()
-                        print(f"stopped by {stop.name}: checkpoint saved to {ckpt_path} at step "
-                              f"{step}; continue with --resume", flush=True)
-                        sys.exit(stop.exit_code)
-                    if done:
-                        break
-                else:
-                    run.update(epoch=run["epoch"] + 1, window=0, state=None)
-                    state = None
-        finally:
-            progress.close()
-    try:
-        plot = write_plot(log_path, os.path.join(args.out, "loss.png"))
-    except Exception as e:  # noqa: BLE001 - a picture must never cost the run's result
-        print(f"char_lstm.py: loss.png not drawn: {type(e).__name__}: {e}", file=sys.stderr)
-        plot = None
-    seconds = time.perf_counter() - start
-    step = run["step"]
-    text_out = sample(model, vocab, prompt, args.length, args.temperature, args.top_k)
-    print(f"\nval loss {val_loss:.3f} nats/char after {step} steps "
-          f"({step * tokens_per_step:,} tokens, {seconds:.0f}s); loss curve: {plot or 'not drawn'}"
-          f"\n\n{text_out}")
-    return {"val_loss": val_loss, "train_loss": smooth, "last_loss": last_loss, "step": step,
-            "seconds": seconds, "sample": text_out}
-
-
-def cli(argv=None) -> int:
-    """main() as the command line runs it: the exit code, and any error as one stderr line."""
-    try:
-        main(argv)
-    except UsageError as e:  # one line even if a message from below has several
-        print(f"char_lstm.py: error: {' '.join(str(e).split())}", file=sys.stderr)
-        return 2
-    except Diverged as e:
-        print(f"char_lstm.py: {' '.join(str(e).split())}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("char_lstm.py: interrupted (nothing saved since the last checkpoint)",
-              file=sys.stderr)
-        return 130
-    return 0
+main = partial(char_train.main, ARCH)  # main(argv) -> the run's numbers
+cli = partial(char_train.cli, ARCH)  # cli(argv) -> its exit code, errors as one stderr line
 
 
 if __name__ == "__main__":

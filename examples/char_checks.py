@@ -1,4 +1,5 @@
-"""The checks that let examples/char_lstm.py refuse bad input in one line, before any work.
+"""The checks that let the character models (examples/char_lstm.py, char_transformer.py)
+refuse bad input in one line, before any work.
 
 Flags (finite, in range, and a model that fits in memory and time), --data (a regular UTF-8
 file that fits in memory), --out (a directory that takes files, and for a fresh run an empty
@@ -43,8 +44,10 @@ def number(kind: type, lo: float, hi: float = math.inf, low_open: bool = False):
     return parse
 
 
-# the checks of the flags that make a run; a checkpoint's values go through them too
+# the checks of the flags that make a run (of either model); a checkpoint's values go through
+# them too
 CHECKS = {"hidden": number(int, 1), "layers": number(int, 1), "embed": number(int, 1),
+          "d_model": number(int, 1), "heads": number(int, 1),
           "dropout": number(float, 0, 0.99), "seq_len": number(int, 1),
           "batch_size": number(int, 1), "lr": number(float, 0, 1, low_open=True),
           "weight_decay": number(float, 0, 1), "clip": number(float, 0, 1e6, low_open=True),
@@ -101,22 +104,9 @@ def budget_text(budget: dict) -> str:
     return f"--steps {steps}" if steps else f"--minutes {budget.get('minutes'):g}"
 
 
-def check_size(vocab_size: int, args) -> None:
-    """Refuse a model whose training step would not fit in memory or would take hours.
-
-    Memory, float32: weights, gradients and AdamW's two moments (4 x params), the activations
-    one window keeps for backward (about 12 (B, H) arrays per layer and time step, the
-    (T, B, V) logits thrice) and ~1 KiB of bookkeeping per recorded op (~10 per step and layer).
-    Work: ~6 flops per weight use and character (forward 2, backward 4).
-    """
-    V, E, H, L, T, B = vocab_size, args.embed, args.hidden, args.layers, args.seq_len, \
-        args.batch_size
-    lstm = 4 * H * (E + H + 2) + (L - 1) * 4 * H * (2 * H + 2)  # weight_ih, weight_hh, biases
-    params = V * E + lstm + H * V + V
-    need = 4 * (4 * params + T * B * (E + 12 * L * H + 3 * V)) + 1024 * 10 * T * (L + 1)
-    flops = 6 * T * B * (lstm + H * V)
-    sizes = " ".join(f"{flag(k)} {getattr(args, k)}"
-                     for k in ("hidden", "layers", "embed", "seq_len", "batch_size"))
+def check_fits(sizes: str, need: float, flops: float) -> None:
+    """Refuse a model whose training step needs `need` bytes (more than half of this machine's
+    memory) or `flops` floating-point operations (hours on a CPU); `sizes` names its flags."""
     have = physical_memory()
     if need > have / 2:
         raise UsageError(f"{sizes}: a training step needs about {need / 2**30:,.1f} GiB, more "
@@ -190,8 +180,9 @@ def prepare_out(out: str, overwrite: bool, outputs: list[str]) -> DirectoryLock:
     return lock
 
 
-def load_checkpoint(path: str, need: tuple[str, ...]) -> dict:
-    """The checkpoint at `path` with the keys `need`, its vocabulary as a CharVocab."""
+def load_checkpoint(path: str, need: tuple[str, ...], script: str) -> dict:
+    """The checkpoint at `path` with the keys `need`, its vocabulary as a CharVocab; `script`
+    names the program whose checkpoints these are."""
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block, a directory fail
             raise UsageError(f"checkpoint {path} is not a regular file")
@@ -205,11 +196,11 @@ def load_checkpoint(path: str, need: tuple[str, ...]) -> dict:
     except (TypeError, ValueError) as e:
         raise UsageError(str(e)) from None
     if not isinstance(ckpt, dict):
-        raise UsageError(f"{path} is not a char_lstm.py checkpoint (it holds a "
+        raise UsageError(f"{path} is not a {script} checkpoint (it holds a "
                          f"{type(ckpt).__name__}, not a dict)")
     missing = [key for key in need if key not in ckpt]
     if missing:
-        raise UsageError(f"{path} is not a char_lstm.py checkpoint (it lacks "
+        raise UsageError(f"{path} is not a {script} checkpoint (it lacks "
                          f"{', '.join(missing)})")
     try:
         ckpt["vocab"] = CharVocab.from_dict(ckpt["vocab"])
