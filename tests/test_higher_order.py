@@ -258,15 +258,89 @@ def test_grad_outputs_that_require_grad_are_differentiated_through():
     np.testing.assert_allclose(dv.numpy(), np.exp(x.numpy()))
 
 
-def test_numpy_functions_on_tensors_keep_pytorch_meaning_outside_a_recorded_backward():
+def test_numpy_on_tensors_records_where_a_gradient_flows_and_never_drops_it():
     t = Tensor([1.0, 2.0], requires_grad=True)
-    assert type(np.dot(t, t)) is not Tensor and float(np.dot(t, t)) == 5.0
-    e = np.exp(t)  # a ufunc answers with a Tensor, recorded
-    assert isinstance(e, Tensor) and e.grad_fn is not None
-    np.testing.assert_allclose(e.numpy(), np.exp([1.0, 2.0]), rtol=1e-6)
+    d = t.detach()
+    assert type(np.dot(d, d)) is not Tensor and float(np.dot(d, d)) == 5.0  # arrays, as PyTorch
+    assert np.shape(t) == (2,) and np.ndim(t) == 1
+    for recorded in (np.exp(t), np.dot(t, t), np.sum(t), np.where(d > 1, t, 0)):
+        assert isinstance(recorded, Tensor) and recorded.grad_fn is not None
+    np.testing.assert_allclose(np.exp(t).numpy(), np.exp([1.0, 2.0]), rtol=1e-6)
     with pytest.raises(TypeError, match="np.arctan has no Tensor version"):
         np.arctan(t)
-    assert isinstance(np.arctan(t.detach()), Tensor)
+    with pytest.raises(TypeError, match="np.median has no Tensor version"):
+        np.median(t)
+    assert isinstance(np.arctan(d), Tensor)
+    q, r = np.divmod(d, 2)  # a ufunc of two outputs gives two tensors
+    assert q.numpy().tolist() == [0, 1] and r.numpy().tolist() == [1, 0]
+    assert (np.ones(2) // t).numpy().tolist() == [1, 0]
+    array = np.zeros(2)
+    array += d  # into the array, as with PyTorch
+    assert array.tolist() == [1, 2]
+    with pytest.raises(TypeError, match="cannot write a tensor that requires grad into a NumPy"):
+        array += t
+
+
+def test_grad_of_a_create_graph_backward_is_its_own_buffer():
+    """Review finding: .grad was the very gradient tensor (shared by x and y, and the user's
+    seed); zeroing one zeroed them all."""
+    x, y = (Tensor([1.0, 2.0], requires_grad=True) for _ in range(2))
+    v = Tensor([1.0, 1.0])
+    (x + y).backward(v, create_graph=True)
+    assert x.grad is not y.grad and x.grad is not v
+    with tl.no_grad():
+        x.grad.zero_()
+    assert y.grad.numpy().tolist() == [1, 1] and v.numpy().tolist() == [1, 1]
+
+
+def test_plain_backward_after_a_create_graph_one_adds_out_of_place():
+    """Review finding: a first-order backward added into the recorded .grad in place, so a
+    penalty built on it before then had a wrong derivative."""
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    (x ** 3).sum().backward(create_graph=True)
+    penalty = (x.grad * x.grad).sum()  # 9 x^4: derivative 36 x^3
+    (x * 1).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 3 * x.numpy() ** 2 + 1)
+    (d,) = grad(penalty, x)
+    np.testing.assert_allclose(d.numpy(), 36 * x.numpy() ** 3)
+
+
+class WrongShape(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.sum(0, keepdim=True)  # (1, 3) for a (2, 3) input
+
+
+def test_wrong_shapes_are_refused_under_create_graph_too():
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    for create_graph in (False, True):
+        with pytest.raises(RuntimeError, match=r"gradient of shape \(1, 3\) for an input of shape"):
+            grad(WrongShape.apply(x).sum(), x, create_graph=create_graph)
+    y = x * 2
+    y.register_hook(lambda g: Tensor(np.ones(3)))
+    with pytest.raises(RuntimeError, match="hook on the output of MulBackward returned"):
+        grad(y.sum(), x, create_graph=True)
+
+
+def test_grad_outputs_of_another_dtype_keep_their_graph():
+    x = Tensor(np.array([0.3, 0.7]), requires_grad=True)  # float64
+    v = Tensor(np.array([1.0, 2.0], np.float32), requires_grad=True)
+    (vjp,) = grad(x.exp(), x, v, create_graph=True)
+    (dv,) = grad(vjp.sum(), v)
+    np.testing.assert_allclose(dv.numpy(), np.exp(x.numpy()), rtol=1e-6)
+
+
+def test_matmul_of_mixed_dtypes_is_differentiable_twice():
+    x = Tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    w = Tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
+    (gw,) = grad((x @ w).sum(), w, create_graph=True)
+    (gx,) = grad((gw * gw).sum(), x)  # gw = x^T 1: d/dx sum(gw^2) = 2 * 1 gw^T
+    assert gx.dtype == tl.float32
+    np.testing.assert_allclose(gx.numpy(), 2 * np.ones((2, 2)) @ gw.numpy().T)
 
 
 def test_memory_of_a_double_backward_through_a_long_lstm_grows_with_the_steps():

@@ -9,11 +9,13 @@ does the same with a wrapped NumPy; here NumPy's own protocols do the wrapping.
 - A ufunc on a Tensor (`np.exp(t)`, and `ndarray * t`, which NumPy turns into np.multiply) is
   the Tensor op, always, as PyTorch's Tensors answer ufuncs with Tensors. Comparisons and
   other piecewise-constant ufuncs give a Tensor that needs no gradient.
-- A NumPy function on a Tensor (`np.dot`, `np.where`, `np.concatenate`, ...) sees the arrays
-  inside, as with PyTorch (the result is an array), except while a recorded backward runs the
-  VJPs, when the functions below are the Tensor ops.
-- Anything else that would drop a gradient raises, naming the function: nothing is silently
-  cut from the graph.
+- A NumPy function (`np.dot`, `np.where`, `np.concatenate`, ...) on Tensors that need no
+  gradient sees the arrays inside, as with PyTorch (the result is an array). Where a gradient
+  flows (an argument requires grad, or a recorded backward runs the VJPs) the functions in
+  the table below are the Tensor ops.
+- Anything else that would drop a gradient raises, naming the function, where PyTorch raises
+  too ("Can't call numpy() on Tensor that requires grad"): nothing is silently cut from the
+  graph.
 """
 
 import numpy as np
@@ -72,11 +74,13 @@ _UFUNCS = {
     np.absolute: lambda x: _tensor(x).abs(),
     np.square: lambda x: _tensor(x) * x,
     np.reciprocal: lambda x: 1 / _tensor(x),
+    np.remainder: lambda x, y: ops.Remainder.apply(x, y, False),
+    np.fmod: lambda x, y: ops.Remainder.apply(x, y, True),
 }
 for _f in (np.equal, np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal,
            np.logical_and, np.logical_or, np.logical_xor, np.logical_not, np.bitwise_and,
            np.bitwise_or, np.bitwise_xor, np.invert, np.isnan, np.isinf, np.isfinite,
-           np.signbit, np.sign, np.floor, np.ceil, np.trunc, np.rint):
+           np.signbit, np.sign, np.floor, np.ceil, np.trunc, np.rint, np.floor_divide):
     _UFUNCS[_f] = _constant(_f)
 
 
@@ -90,19 +94,27 @@ def _add_at(x: Tensor, index, values) -> None:
 def ufunc(fn: np.ufunc, method: str, inputs: tuple, kwargs: dict):
     if method == "__call__" and not kwargs and fn in _UFUNCS:
         return _UFUNCS[fn](*inputs)
-    if method == "reduce" and fn is np.add and isinstance(inputs[0], Tensor):
+    if method == "reduce" and fn is np.add and isinstance(inputs[0], Tensor) and \
+            set(kwargs) <= {"axis", "keepdims"}:
         axis, keepdims = kwargs.get("axis", 0), kwargs.get("keepdims", False)
         return inputs[0].sum(axis, keepdims) if axis is not None else inputs[0].sum()
     if method == "at" and fn is np.add and isinstance(inputs[0], Tensor):
         return _add_at(*inputs)
-    if "out" in kwargs:
-        raise TypeError(f"np.{fn.__name__}: out= on a Tensor is not supported; use the "
-                        f"Tensor's in-place ops (add_, mul_, ...)")
+    name = f"np.{fn.__name__}{'' if method == '__call__' else '.' + method}"
     if _state.grad_enabled and _needs_grad(inputs):
-        raise TypeError(f"np.{fn.__name__}{'' if method == '__call__' else '.' + method} has no "
-                        f"Tensor version here and would drop the graph of a tensor that "
-                        f"requires grad; use a Tensor op, or .detach() first")
-    return Tensor._make(np.asarray(getattr(fn, method)(*_arrays(inputs), **_arrays(kwargs))))
+        if "out" in kwargs:  # `array += tensor`
+            raise TypeError(f"{name}: cannot write a tensor that requires grad into a NumPy "
+                            f"array (out=, as in `array += tensor`): its graph would be lost; "
+                            f"use Tensor ops, or .detach() first")
+        raise TypeError(f"{name} has no Tensor version here (or not with these arguments) and "
+                        f"would drop the graph of a tensor that requires grad; use a Tensor "
+                        f"op, or .detach() first")
+    result = getattr(fn, method)(*_arrays(inputs), **_arrays(kwargs))
+    if "out" in kwargs:  # into the arrays given, as NumPy (and PyTorch's `array += tensor`)
+        return result
+    if isinstance(result, tuple):  # np.divmod, np.modf
+        return tuple(Tensor._make(np.asarray(r)) for r in result)
+    return Tensor._make(np.asarray(result))
 
 
 # ---------------------------------------------------------------- functions, in a VJP
@@ -172,8 +184,15 @@ def _einsum(equation, *xs):
     return einsum(equation, *xs)
 
 
+def _dot(x, y):
+    if np.ndim(_array(x)) > 2 or np.ndim(_array(y)) > 2:  # np.dot's N-D rule: not matmul's
+        raise NotImplementedError("np.dot of arrays with more than 2 dims on Tensors: use "
+                                  "np.matmul or @")
+    return ops.Matmul.apply(x, y)
+
+
 _FUNCTIONS = {
-    np.dot: ops.Matmul.apply,
+    np.dot: _dot,
     np.matmul: ops.Matmul.apply,
     np.where: lambda c, x, y: ops.Where.apply(_array(c), x, y),
     np.broadcast_to: lambda x, shape: ops.Expand.apply(x, tuple(shape)),
@@ -194,11 +213,18 @@ _FUNCTIONS = {
 }
 
 
+# what a function reads of its arguments without their values: no graph to lose
+_METADATA = {np.ndim, np.shape, np.size, np.result_type, np.iscomplexobj, np.isrealobj}
+
+
 def function(fn, args: tuple, kwargs: dict):
-    if _state.differentiating:
+    needs_grad = fn not in _METADATA and (_needs_grad(args) or
+                                          _needs_grad(tuple(kwargs.values())))
+    if _state.differentiating or _state.grad_enabled and needs_grad:
         if fn in _FUNCTIONS:
             return _FUNCTIONS[fn](*args, **kwargs)
-        if _needs_grad(args) or _needs_grad(tuple(kwargs.values())):
-            raise NotImplementedError(f"create_graph: a VJP calls np.{fn.__name__}, which has "
-                                      f"no Tensor version (array_protocol._FUNCTIONS)")
+        if needs_grad:
+            raise TypeError(f"np.{fn.__name__} has no Tensor version here and would drop the "
+                            f"graph of a tensor that requires grad; use a Tensor op, or "
+                            f".detach() first")
     return fn(*_arrays(args), **_arrays(kwargs))

@@ -15,7 +15,7 @@ from .engine import _check_saved, _reachable, _retains_grad
 from .function import Call
 from .grad_mode import _state, enable_grad
 from .outer_sum import dense
-from .primitive import output_of, standing_for
+from .primitive import _check_finite, output_of, standing_for
 
 
 def _saved_tensors(node) -> tuple:
@@ -49,7 +49,7 @@ def _vjp(node, grad_outputs: list) -> tuple:
         raise
     except Exception as e:
         raise RuntimeError(f"{node.name()} failed in a recorded backward: {type(e).__name__}: "
-                           f"{e}") from e
+                           f"{e}; the op was created at {node.trace}") from e
     finally:
         node.saved_tensors = saved
     grads = grads if type(grads) is tuple else (grads,)
@@ -64,23 +64,35 @@ def _as_tensor(g) -> Tensor:
     return g if isinstance(g, Tensor) else Tensor._make(np.asarray(g))
 
 
-def _conform(g: Tensor, shape: tuple, dtype: np.dtype) -> Tensor:
-    """engine._conform on Tensors: summed back to `shape`, cast to `dtype`."""
+def _conform(g: Tensor, shape: tuple, dtype: np.dtype, node) -> Tensor:
+    """engine._conform on Tensors: summed back to `shape` (its error if it cannot be), cast to
+    `dtype`."""
     from .. import ops
     if g.shape != shape:
         extra = g.ndim - len(shape)
         if extra > 0:
             g = g.sum(tuple(range(extra)))
-        stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-        if stretched:
-            g = g.sum(stretched, keepdim=True)
+        if extra >= 0:
+            stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+            if stretched:
+                g = g.sum(stretched, keepdim=True)
+        if g.shape != shape:
+            raise RuntimeError(f"{node.name()}: backward returned a gradient of shape "
+                               f"{tuple(g.shape)} for an input of shape {shape}")
     return g if g.dtype == dtype else ops.Cast.apply(g, dtype)
 
 
-def _hooked(hooks, g: Tensor) -> Tensor:
+def hooked(hooks, g: Tensor, where: str) -> Tensor:
+    """engine._run_hooks on recorded gradients: a hook's result must keep g's shape and dtype."""
     for fn in sorted(hooks, key=_retains_grad):  # retain_grad's last, as in engine.py
         out = fn(g)
-        g = g if out is None else out
+        if out is not None:
+            out = out if isinstance(out, Tensor) else Tensor._make(np.asarray(out))
+            if out.shape != g.shape or out.dtype != g.dtype:
+                raise RuntimeError(f"hook on {where} returned a gradient of shape "
+                                   f"{tuple(out.shape)} and dtype {out.dtype}, expected "
+                                   f"{tuple(g.shape)} {g.dtype}")
+            g = out
     return g
 
 
@@ -91,7 +103,8 @@ def _grad_outputs(node, grads: dict) -> list | None:
         g = grads.pop(node, None)
         if g is None:
             return None
-        return [g if node.hooks is None else _hooked(node.hooks[0], g)]
+        return [g if node.hooks is None else
+                hooked(node.hooks[0], g, f"the output of {node.name()}")]
     gs = [grads.pop((node, i), None) for i in range(len(node.outputs))]
     if all(g is None for g in gs):
         return None
@@ -99,7 +112,8 @@ def _grad_outputs(node, grads: dict) -> list | None:
         gs = [Tensor._make(np.zeros(s, d)) if g is None else g
               for g, (s, d) in zip(gs, node.outputs)]
     if node.hooks:
-        gs = [_hooked(node.hooks[i], g) if i in node.hooks else g for i, g in enumerate(gs)]
+        gs = [hooked(node.hooks[i], g, f"output {i} of {node.name()}") if i in node.hooks
+              else g for i, g in enumerate(gs)]
     return gs
 
 
@@ -122,15 +136,17 @@ def run_backward_graph(seeds: list, retain_graph: bool, leaves_done) -> None:
                 if _state.last_inplace > node.seq:
                     _check_saved(node)
                 input_grads = _vjp(node, grad_outputs)
+                if _state.anomaly:
+                    _check_finite(node, input_grads, "gradient for input")
                 if not retain_graph and node.saved_tensors:
                     node.saved_tensors = None
                 for edge, g in zip(node.edges, input_grads):
                     if edge is None or g is None:
                         continue
                     _, key, shape, dtype = edge
-                    g = _conform(_as_tensor(g), shape, dtype)
+                    g = _conform(_as_tensor(g), shape, dtype, node)
                     prev = grads.get(key)
                     grads[key] = g if prev is None else prev + g
+            leaves_done(grads, set())  # recorded too: .grad sums and leaf hooks
         finally:
             _state.differentiating = previous
-    leaves_done(grads, set())

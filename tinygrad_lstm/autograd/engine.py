@@ -241,5 +241,7 @@ def _accumulate_leaves(grads: dict, owned: set) -> None:
             fresh, g = fresh and hooked is g, hooked
         if leaf._grad is None:  # C-ordered, as in PyTorch (a sum of transposes is F-ordered)
             leaf._grad = Tensor._make(g if fresh and g.flags.c_contiguous else g.copy())
+        elif leaf._grad.requires_grad:  # a recorded gradient (create_graph): out of place
+            leaf._grad = leaf._grad + Tensor._make(g)
         else:
             leaf._grad._array += g

@@ -9,8 +9,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .. import ops
 from ..tensor import Tensor
-from .create_graph import run_backward_graph
+from .create_graph import hooked, run_backward_graph
 from .engine import _accumulate_leaves, run_backward, seed_gradient
 from .outer_sum import dense
 from .primitive import fresh
@@ -38,7 +39,10 @@ def _seeds(outputs: tuple, grad_outputs, op: str, create_graph: bool) -> list:
     for o, g in zip(outputs, grad_outputs):
         seed = seed_gradient(o, g, op)
         if create_graph:  # a gradient that requires grad is differentiated through too
-            seed = g if isinstance(g, Tensor) and g.dtype == seed.dtype else Tensor._make(seed)
+            if isinstance(g, Tensor) and g.requires_grad:
+                seed = g if g.dtype == seed.dtype else ops.Cast.apply(g, seed.dtype)
+            else:
+                seed = Tensor._make(seed)
         seeds.append((o, seed))
     return seeds
 
@@ -154,8 +158,8 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
 def _add_to_grad(t: Tensor, g: Tensor, create_graph: bool) -> None:
     """t.grad += g: out of place and recorded when create_graph (PyTorch's rule), else into
     a fresh buffer."""
-    if create_graph:
-        t._grad = g if t._grad is None else t._grad + g
+    if create_graph:  # a copy: g may be another key's gradient, a seed or a read-only view
+        t._grad = g.clone() if t._grad is None else t._grad + g
     else:
         t._grad = Tensor._make(g._array.copy() if t._grad is None else t._grad._array + g._array)
 
@@ -167,9 +171,8 @@ def _accumulator(create_graph: bool):
 
     def accumulate(grads: dict, owned: set) -> None:
         for leaf, g in grads.items():
-            for fn in leaf._hooks or ():
-                out = fn(g)
-                g = g if out is None else out
+            if leaf._hooks:
+                g = hooked(leaf._hooks, g, f"a leaf of shape {leaf.shape}")
             _add_to_grad(leaf, g, True)
 
     return accumulate

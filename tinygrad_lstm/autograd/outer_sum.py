@@ -19,7 +19,7 @@ class OuterSum:
     def __init__(self, x: np.ndarray, g: np.ndarray) -> None:
         self.xs, self.gs = [x], [g]
         self.shape = (x.shape[1], g.shape[1])
-        self.dtype = g.dtype if x.dtype == g.dtype else np.result_type(x, g)
+        self.dtype = g.dtype if x.dtype == g.dtype else np.promote_types(x.dtype, g.dtype)
 
     def extend(self, other: "OuterSum") -> None:
         self.xs += other.xs

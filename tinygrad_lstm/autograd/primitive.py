@@ -180,7 +180,10 @@ def standing_for(node: Primitive, i: int, array: np.ndarray):
     edge = node.edges[i]
     if edge is None:
         return array
-    producer, key = edge[0], edge[1]
+    producer, key, _, dtype = edge
+    if array.dtype != dtype:  # forward cast the argument (matmul of mixed dtypes): cast it again
+        from ..ops import Cast
+        return Cast.apply(standing_for(node, i, array.astype(dtype)), array.dtype)
     return key if producer is None else Tensor._make(array, producer, key)  # a leaf is its key
 
 
