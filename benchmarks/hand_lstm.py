@@ -153,11 +153,13 @@ class HandLSTM:
         np.add(p["lstm.bias_ih_l0"], p["lstm.bias_hh_l0"], out=self.bias)
         self.bias *= scale
         flat_tokens, gates_flat = tokens.reshape(N), gates.reshape(N, 4 * H)
+        # the tokens are checked; mode="clip" spares np.take a buffered copy of out (perf:
+        # hand-gather peak RSS at large 344 -> 280 MiB)
         if self.gather:  # one-hot @ W_ih.T picks rows of W_ih.T
             self.w_ih_t += self.bias
-            np.take(self.w_ih_t, flat_tokens, axis=0, out=gates_flat)
+            np.take(self.w_ih_t, flat_tokens, axis=0, out=gates_flat, mode="clip")
         else:
-            np.take(self.eye, flat_tokens, axis=0, out=self.x)  # (N, V) one-hot
+            np.take(self.eye, flat_tokens, axis=0, out=self.x, mode="clip")  # (N, V) one-hot
             np.matmul(self.x, self.w_ih_t, out=gates_flat)
             gates_flat += self.bias
         h[0] = 0.0 if h0 is None else h0[0]
