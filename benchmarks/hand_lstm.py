@@ -10,7 +10,8 @@ against the real limit, not against a convenient baseline):
 - every product that does not depend on the backward recursion runs once over all T steps, so
   a backward time step is 7 NumPy calls; weight gradients are one matmul each after the loop;
 - parameters, gradients and Adam's moments are views of flat buffers (PyTorch's layout and
-  names), so Adam is a dozen NumPy calls for all six parameters; every buffer is preallocated.
+  names), so Adam is a dozen NumPy calls for all six parameters; every window-sized array is
+  preallocated (still allocated per step: a few arrays of T*B numbers, gather's per-token rows).
 This replaces the first, less tuned version (exp-form sigmoids per gate block, the backward
 products inside the time loop, Adam per parameter) rather than standing beside it: a second
 copy of the BPTT would only drift, and nothing measures against a slower baseline. The old one
