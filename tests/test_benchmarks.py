@@ -1,7 +1,8 @@
 """The benchmark is fair: its hand-NumPy model and the project's train the same model identically.
 
 Both are run in float64 from the same parameters on the same windows, through the exact code
-the benchmark times (bench_lstm.HandRun / ProjectRun); then the scripts run end to end.
+the benchmark times (bench_lstm.HandRun / HandGatherRun / ProjectRun); the hand-written
+gradients are also checked against central differences; then the scripts run end to end.
 """
 
 import json
@@ -53,8 +54,30 @@ def test_same_loss_gradients_and_state_float64(hand_run):
             np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-15)
 
 
-def test_adam_steps_agree_float64():
-    hand, project = _runs()
+@pytest.mark.parametrize("gather", [False, True])
+def test_hand_gradients_match_finite_differences_float64(gather):
+    model = bench_lstm.HandLSTM(V, H, np.float64, seed=0, gather=gather)
+    (inputs, targets), _ = _windows()[:2]
+    rng = np.random.default_rng(1)
+    h0, c0 = rng.normal(size=(2, 1, B, H))  # a carried state, as in the second window
+    _, grads, _ = model.loss_and_grads(inputs, targets, h0, c0)
+    grads = {name: g.copy() for name, g in grads.items()}  # the next call overwrites them
+    eps = 1e-6
+    for name, p in model.params.items():
+        for index in zip(*(rng.integers(0, n, 4) for n in p.shape)):
+            saved = p[index]
+            p[index] = saved + eps
+            loss_plus = model.loss_and_grads(inputs, targets, h0, c0)[0]
+            p[index] = saved - eps
+            loss_minus = model.loss_and_grads(inputs, targets, h0, c0)[0]
+            p[index] = saved
+            np.testing.assert_allclose(grads[name][index], (loss_plus - loss_minus) / (2 * eps),
+                                       rtol=1e-6, atol=1e-9, err_msg=f"{name}{index}")
+
+
+@pytest.mark.parametrize("hand_run", [bench_lstm.HandRun, bench_lstm.HandGatherRun])
+def test_adam_steps_agree_float64(hand_run):
+    hand, project = _runs(hand_run)
     windows = _windows()
     for k in range(3):
         np.testing.assert_allclose(project.step(*windows[k]), hand.step(*windows[k]),
