@@ -100,8 +100,12 @@ def parse_args(arch: Architecture, argv=None) -> argparse.Namespace:
 # ---------------------------------------------------------------- evaluation, sampling
 
 
+EVAL_STREAMS = 64  # validation runs this many streams at once, whatever --batch-size is
+
+
 @tl.no_grad()
-def evaluate(model: nn.Module, ids: np.ndarray, seq_len: int, batch_size: int = 64) -> float:
+def evaluate(model: nn.Module, ids: np.ndarray, seq_len: int,
+             batch_size: int = EVAL_STREAMS) -> float:
     """Mean cross-entropy (nats/char) over all of `ids`, any state carried across windows."""
     model.eval()
     total, count, state = 0.0, 0, None

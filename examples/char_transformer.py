@@ -27,7 +27,7 @@ from tinygrad_lstm import Tensor, nn
 
 import char_train  # beside this file
 from char_checks import UsageError, check_fits, flag
-from char_train import Architecture
+from char_train import EVAL_STREAMS, Architecture
 
 # A run's settings, as in char_lstm.py. The window length is the model's context (the size of
 # its position embedding), so it is a model setting here.
@@ -76,8 +76,10 @@ def check_size(vocab_size: int, args) -> None:
     Memory, float32: weights, gradients and AdamW's two moments (4 x params), the activations
     one window keeps for backward (about 20 E-wide vectors per layer and character, the
     attention weights thrice, the (T, B, V) logits thrice) and ~1 KiB of bookkeeping per
-    recorded op (~40 per layer). Work: ~6 flops per weight use and character, and 12 T E per
-    layer and character for the attention itself.
+    recorded op (~40 per layer). Validation (no gradients) runs EVAL_STREAMS windows at once:
+    its attention weights and their softmax temporaries, thrice (EVAL_STREAMS A, T, T), must fit
+    too. Work: ~6 flops per weight use and character, and 12 T E per layer and character for
+    the attention itself.
     """
     V, E, A, L, T, B = vocab_size, args.d_model, args.heads, args.layers, args.seq_len, \
         args.batch_size
@@ -88,8 +90,9 @@ def check_size(vocab_size: int, args) -> None:
     layers = L * (12 * E * E + 13 * E)  # attention 4 E x E, feed-forward 2 E x 4E, norms, biases
     params = V * E + T * E + layers + 2 * E + E * V + V
     need = 4 * (4 * params + T * B * (E + L * (20 * E + 3 * A * T) + 3 * V)) + 1024 * 40 * L
+    evaluation = 4 * EVAL_STREAMS * T * (3 * A * T + 20 * E + 3 * V)
     flops = 6 * T * B * (layers + E * V) + 12 * T * T * B * E * L
-    check_fits(sizes, need, flops)
+    check_fits(sizes, max(need, evaluation), flops)
 
 
 ARCH = Architecture(script="char_transformer.py", name="Transformer", doc=__doc__, model=MODEL,

@@ -150,6 +150,9 @@ BAD = [  # (arguments, words the one line must hold)
                                                               "seq-len")],
     ([*FRESH, "--dropout", "1"], ["--dropout"]),
     ([*FRESH, "--d-model", "100000"], ["--d-model 100000", "GiB"]),
+    # small to train at batch 1, but validation's 64 streams of (16 heads, 1700, 1700) would not fit
+    ([*FRESH, "--d-model", "64", "--heads", "16", "--seq-len", "1700", "--batch-size", "1"],
+     ["--seq-len 1700", "GiB"]),
     ([*FRESH, "--hidden", "32"], ["--hidden"]),  # the LSTM's flag
     (["--out", "{done}", "--resume", "--data", "{small}", "--seq-len", "13"],
      ["--seq-len 13", "12"]),
