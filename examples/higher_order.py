@@ -31,6 +31,8 @@ from tinygrad_lstm import Tensor, nn, optim
 from tinygrad_lstm.autograd import functional as AF
 from tinygrad_lstm.autograd import grad
 
+from char_checks import number  # beside this file: the examples' checked flag types
+
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line on stderr and exit 2, not argparse's usage block
@@ -145,27 +147,27 @@ def main(argv=None) -> dict:
     p = Parser(description=__doc__.split("\n")[0])
     p.add_argument("--out", default=os.path.join("out", "higher_order"),
                    help="directory for tanh.png")
-    p.add_argument("--points", type=int, default=400, help="grid points on [-7, 7]")
-    p.add_argument("--steps", type=int, default=30, help="critic training steps")
-    p.add_argument("--batch", type=int, default=64, help="real and fake samples per step")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of the critic")
-    p.add_argument("--gp-lambda", type=float, default=10.0, help="weight of the penalty")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--points", type=number(int, 2), default=400, help="grid points on [-7, 7]")
+    p.add_argument("--steps", type=number(int, 1), default=30, help="critic training steps")
+    p.add_argument("--batch", type=number(int, 1), default=64,
+                   help="real and fake samples per step")
+    p.add_argument("--lr", type=number(float, 0, 1, low_open=True), default=1e-3,
+                   help="Adam learning rate of the critic")
+    p.add_argument("--gp-lambda", type=number(float, 0, 1e6), default=10.0,
+                   help="weight of the penalty")
+    p.add_argument("--seed", type=number(int, 0, 2**32 - 1), default=0, help="random seed")
     p.add_argument("--quiet", action="store_true", help="print nothing")
     args = p.parse_args(argv)
-    for flag, value, least in (("--points", args.points, 2), ("--steps", args.steps, 1),
-                               ("--batch", args.batch, 1)):
-        if value < least:
-            p.error(f"{flag} must be at least {least}, got {value}")
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        p.error(f"--out {args.out} is a file, not a directory")
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as e:
+        p.error(f"--out {args.out}: {e.strerror}")
     say = (lambda *a, **k: None) if args.quiet else print
 
     # 1. tanh and four derivatives
     x = np.linspace(-7, 7, args.points)
     curves = tanh_derivatives(x)
     error = max(float(np.abs(c - t).max()) for c, t in zip(curves, tanh_closed_forms(x)))
-    os.makedirs(args.out, exist_ok=True)
     png = plot_curves(x, curves, os.path.join(args.out, "tanh.png"))
     say(f"tanh and 4 derivatives on [-7, 7]; largest difference from the closed forms {error:.1e}")
     if png:
@@ -191,4 +193,5 @@ def main(argv=None) -> dict:
 
 if __name__ == "__main__":
     out = main()
-    sys.exit(0 if out["tanh_error"] < 1e-10 and out["max_abs_diff"] < 1e-6 else 1)
+    sys.exit(0 if out["tanh_error"] < 1e-10 and out["max_abs_diff"] < 1e-6
+             and np.isfinite(out["penalties"]).all() else 1)

@@ -133,8 +133,14 @@ def test_higher_order_gradient_penalty_gradient_matches_finite_differences():
         critic[0].weight = weight
 
 
-@pytest.mark.parametrize("flags, message", [(["--steps", "0"], "--steps must be at least 1"),
-                                            (["--points", "x"], "invalid int value")])
+@pytest.mark.parametrize("flags, message", [
+    (["--steps", "0"], "--steps: must be at least 1"),
+    (["--points", "x"], "--points: expected an integer"),
+    (["--lr", "nan"], "--lr: must be above 0"),  # trained NaNs and exited 0
+    (["--seed", "-1"], "--seed: must be at least 0"),  # was a traceback
+    (["--gp-lambda", "inf"], "--gp-lambda: must be at least 0"),
+    (["--out", "/dev/null/x"], "--out /dev/null/x: Not a directory"),
+])
 def test_higher_order_bad_flag_exits_2_with_one_line(flags, message):
     proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, "higher_order.py"), *flags],
                           capture_output=True, text=True, timeout=60)
