@@ -157,14 +157,12 @@ def _sum(x, axis=None, dtype=None, out=None, keepdims=False):
     return ops.Sum.apply(x, None if axes is None else tuple(a % x.ndim for a in axes), keepdims)
 
 
-def _zeros_like(x, dtype=None, shape=None):
-    x = _array(x)
-    return Tensor._make(np.zeros(x.shape if shape is None else shape, dtype or x.dtype))
-
-
-def _ones_like(x, dtype=None, shape=None):
-    x = _array(x)
-    return Tensor._make(np.ones(x.shape if shape is None else shape, dtype or x.dtype))
+def _filled_like(fill):
+    """np.zeros_like / np.ones_like: a constant Tensor (it needs no gradient)."""
+    def like(x, dtype=None, shape=None):
+        x = _array(x)
+        return Tensor._make(np.full(x.shape if shape is None else shape, fill, dtype or x.dtype))
+    return like
 
 
 def _cumprod(x, axis):
@@ -206,8 +204,8 @@ _FUNCTIONS = {
     np.stack: lambda xs, axis=0: ops.Stack.apply(axis, *xs),
     np.split: _split,
     np.copy: lambda x: ops.Clone.apply(x),
-    np.zeros_like: _zeros_like,
-    np.ones_like: _ones_like,
+    np.zeros_like: _filled_like(0),
+    np.ones_like: _filled_like(1),
     np.einsum: _einsum,
     np.cumprod: _cumprod,
 }

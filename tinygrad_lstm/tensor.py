@@ -147,7 +147,7 @@ class Tensor(Composites, Conversions):
                            f"that requires grad into a NumPy array, which would cut the graph of "
                            f"the recorded gradient; use Tensor ops in backward")
 
-    # NumPy's ufuncs and (in a recorded backward) functions on Tensors: array_protocol.py
+    # NumPy's ufuncs and functions on Tensors (recorded where a gradient flows): array_protocol.py
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         return array_protocol.ufunc(ufunc, method, inputs, kwargs)
 

@@ -11,7 +11,7 @@ from them. So d(grad)/d(x) flows back through the very nodes the first backward 
 import numpy as np
 
 from ..tensor import Tensor
-from .engine import _check_saved, _reachable, _retains_grad
+from .engine import _check_saved, _output_grads, _reachable, _run_hooks, unbroadcast
 from .function import Call
 from .grad_mode import _state, enable_grad
 from .outer_sum import dense
@@ -59,7 +59,8 @@ def _vjp(node, grad_outputs: list) -> tuple:
     return grads
 
 
-def _as_tensor(g) -> Tensor:
+def as_tensor(g) -> Tensor:
+    """A gradient as a Tensor: an OuterSum made dense, an array wrapped."""
     g = dense(g)
     return g if isinstance(g, Tensor) else Tensor._make(np.asarray(g))
 
@@ -69,52 +70,20 @@ def _conform(g: Tensor, shape: tuple, dtype: np.dtype, node) -> Tensor:
     `dtype`."""
     from .. import ops
     if g.shape != shape:
-        extra = g.ndim - len(shape)
-        if extra > 0:
-            g = g.sum(tuple(range(extra)))
-        if extra >= 0:
-            stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-            if stretched:
-                g = g.sum(stretched, keepdim=True)
-        if g.shape != shape:
-            raise RuntimeError(f"{node.name()}: backward returned a gradient of shape "
-                               f"{tuple(g.shape)} for an input of shape {shape}")
+        g = unbroadcast(g, shape, node.name())
     return g if g.dtype == dtype else ops.Cast.apply(g, dtype)
 
 
-def hooked(hooks, g: Tensor, where: str) -> Tensor:
-    """engine._run_hooks on recorded gradients: a hook's result must keep g's shape and dtype."""
-    for fn in sorted(hooks, key=_retains_grad):  # retain_grad's last, as in engine.py
-        out = fn(g)
-        if out is not None:
-            out = out if isinstance(out, Tensor) else Tensor._make(np.asarray(out))
-            if out.shape != g.shape or out.dtype != g.dtype:
-                raise RuntimeError(f"hook on {where} returned a gradient of shape "
-                                   f"{tuple(out.shape)} and dtype {out.dtype}, expected "
-                                   f"{tuple(g.shape)} {g.dtype}")
-            g = out
-    return g
-
-
 def _grad_outputs(node, grads: dict) -> list | None:
-    """The gradients of node's outputs (Tensors, None where none arrived), or None if no
-    gradient reached it."""
-    if node.outputs is None:
-        g = grads.pop(node, None)
-        if g is None:
-            return None
-        return [g if node.hooks is None else
-                hooked(node.hooks[0], g, f"the output of {node.name()}")]
-    gs = [grads.pop((node, i), None) for i in range(len(node.outputs))]
-    if all(g is None for g in gs):
+    """The gradients of node's outputs, or None if no gradient reached it (engine.py's
+    `_output_grads` for several outputs: zeros where none arrived)."""
+    if node.outputs is not None:
+        return _output_grads(node, grads)
+    g = grads.pop(node, None)
+    if g is None:
         return None
-    if node.materialize_grads:
-        gs = [Tensor._make(np.zeros(s, d)) if g is None else g
-              for g, (s, d) in zip(gs, node.outputs)]
-    if node.hooks:
-        gs = [hooked(node.hooks[i], g, f"output {i} of {node.name()}") if i in node.hooks
-              else g for i, g in enumerate(gs)]
-    return gs
+    return [g if node.hooks is None else _run_hooks(node.hooks[0], g,
+                                                    f"the output of {node.name()}")]
 
 
 def run_backward_graph(seeds: list, retain_graph: bool, leaves_done) -> None:
@@ -144,7 +113,7 @@ def run_backward_graph(seeds: list, retain_graph: bool, leaves_done) -> None:
                     if edge is None or g is None:
                         continue
                     _, key, shape, dtype = edge
-                    g = _conform(_as_tensor(g), shape, dtype, node)
+                    g = _conform(as_tensor(g), shape, dtype, node)
                     prev = grads.get(key)
                     grads[key] = g if prev is None else prev + g
             leaves_done(grads, set())  # recorded too: .grad sums and leaf hooks

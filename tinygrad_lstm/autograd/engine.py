@@ -36,14 +36,14 @@ from .primitive import _check_finite, fresh
 
 def unbroadcast(grad: np.ndarray, shape: tuple, op: str) -> np.ndarray:
     """Sum `grad` back to `shape`: over the leading axes NumPy added, then over the size-1 axes
-    it stretched."""
+    it stretched. np.sum, not the method: a recorded gradient (a Tensor) takes this path too."""
     extra = grad.ndim - len(shape)
     if extra > 0:
-        grad = grad.sum(axis=tuple(range(extra)))
+        grad = np.sum(grad, axis=tuple(range(extra)))
     if extra >= 0:
         axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
         if axes:
-            grad = grad.sum(axis=axes, keepdims=True)
+            grad = np.sum(grad, axis=axes, keepdims=True)
     if grad.shape != shape:
         raise RuntimeError(f"{op}: backward returned a gradient of shape {grad.shape} for an "
                            f"input of shape {shape}")
@@ -76,18 +76,22 @@ def _reachable(roots: list) -> list:
     return nodes
 
 
-def _run_hooks(hooks, grad: np.ndarray, where: str) -> np.ndarray:
+def _run_hooks(hooks, grad, where: str):
     """The hooks in order of registration, then retain_grad's: `.grad` sees every hook (PyTorch
-    2's order)."""
+    2's order). `grad` is an array, or a Tensor in a recorded backward; the result is the same
+    kind, and a hook must keep its shape and dtype."""
+    recorded = isinstance(grad, Tensor)
+    t = grad if recorded else Tensor._make(grad)
     for fn in sorted(hooks, key=_retains_grad):  # stable: the others keep their order
-        out = fn(Tensor._make(grad))
+        out = fn(t)
         if out is not None:
-            new = out._array if isinstance(out, Tensor) else np.asarray(out)
-            if new.shape != grad.shape or new.dtype != grad.dtype:
-                raise RuntimeError(f"hook on {where} returned a gradient of shape {new.shape} "
-                                   f"and dtype {new.dtype}, expected {grad.shape} {grad.dtype}")
-            grad = new
-    return grad
+            out = out if isinstance(out, Tensor) else Tensor._make(np.asarray(out))
+            if out.shape != t.shape or out.dtype != t.dtype:
+                raise RuntimeError(f"hook on {where} returned a gradient of shape "
+                                   f"{tuple(out.shape)} and dtype {out.dtype}, expected "
+                                   f"{tuple(t.shape)} {t.dtype}")
+            t = out
+    return t if recorded else t._array
 
 
 def _retains_grad(hook) -> bool:

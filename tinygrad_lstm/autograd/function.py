@@ -20,10 +20,10 @@ forward already made and whose backward calls the user's backward.
 
 import numpy as np
 
+from ..recording import version_of
 from ..tensor import Tensor
 from .grad_mode import _state, enable_grad, no_grad
-from ..recording import version_of
-from .primitive import Primitive, fresh, set_history, view_base
+from .primitive import Primitive, fresh, output_of, set_history, view_base
 
 
 class FunctionCtx:
@@ -145,8 +145,7 @@ def _saved_in_graph(node) -> tuple:
     saved = list(node.saved_tensors)
     for j, k in node.__dict__.get("saved_outputs", {}).items():
         t, version = saved[j]
-        out = Tensor._make(t._array, node, node if node.outputs is None else (node, k))
-        saved[j] = (out, version)
+        saved[j] = (output_of(node, t._array, None if node.outputs is None else k), version)
     return tuple(saved)
 
 
@@ -186,8 +185,8 @@ class Call(Primitive):
         ctx._saved = _saved_in_graph(node) if recorded else node.saved_tensors
         try:
             with enable_grad() if recorded else no_grad():
-                out = node.fn.backward(ctx, *[g if g is None or recorded else Tensor._make(g)
-                                              for g in grads])
+                out = node.fn.backward(ctx, *[g if g is None or isinstance(g, Tensor) else
+                                              Tensor._make(g) for g in grads])
         finally:
             ctx._saved = None
         out = out if isinstance(out, tuple) else (out,)

@@ -11,9 +11,8 @@ import numpy as np
 
 from .. import ops
 from ..tensor import Tensor
-from .create_graph import hooked, run_backward_graph
-from .engine import _accumulate_leaves, run_backward, seed_gradient
-from .outer_sum import dense
+from .create_graph import as_tensor, run_backward_graph
+from .engine import _accumulate_leaves, _run_hooks, run_backward, seed_gradient
 from .primitive import fresh
 
 
@@ -69,10 +68,6 @@ def _capture(tensors: Sequence[Tensor], store) -> list:
     return removers
 
 
-def _as_tensor(g) -> Tensor:
-    return g if isinstance(g, Tensor) else Tensor._make(dense(g))
-
-
 def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
          create_graph: bool = False, only_inputs: bool = True, allow_unused: bool | None = None,
          is_grads_batched: bool = False, materialize_grads: bool = False) -> tuple:
@@ -97,7 +92,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
     def leaves_done(grads: dict, owned: set) -> None:
         for i, t in enumerate(inputs):
             if t._ctx is None and t in grads:
-                store(i, _as_tensor(grads[t]))
+                store(i, as_tensor(grads[t]))
 
     removers = _capture(inputs, store)
     try:
@@ -172,7 +167,7 @@ def _accumulator(create_graph: bool):
     def accumulate(grads: dict, owned: set) -> None:
         for leaf, g in grads.items():
             if leaf._hooks:
-                g = hooked(leaf._hooks, g, f"a leaf of shape {leaf.shape}")
+                g = _run_hooks(leaf._hooks, g, f"a leaf of shape {leaf.shape}")
             _add_to_grad(leaf, g, True)
 
     return accumulate

@@ -17,6 +17,7 @@ from ..tensor import Tensor
 from ..recording import _sequence, _state
 from .outer_sum import dense
 
+
 def _user_frame() -> str:
     """'file:line: code' of the innermost caller outside this package."""
     package = __file__.rsplit("/", 2)[0]
@@ -187,9 +188,10 @@ def standing_for(node: Primitive, i: int, array: np.ndarray):
     return key if producer is None else Tensor._make(array, producer, key)  # a leaf is its key
 
 
-def output_of(node: Primitive, array: np.ndarray) -> Tensor:
-    """A Tensor with `array`'s values at the graph position of `node`'s (single) output."""
-    return Tensor._make(array, node, node)
+def output_of(node: Primitive, array: np.ndarray, index: int | None = None) -> Tensor:
+    """A Tensor with `array`'s values at the graph position of `node`'s output (of output
+    `index` of a node with several)."""
+    return Tensor._make(array, node, node if index is None else (node, index))
 
 
 def recorded_after(cls: type, output: np.ndarray, edges: list, saved: tuple, **attrs) -> Tensor:

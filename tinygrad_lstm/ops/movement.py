@@ -61,7 +61,7 @@ class Getitem(View):
 
     @staticmethod
     def forward(ctx, x, index):
-        ctx.args = (x.shape, x.dtype, index)
+        ctx.args = (x.shape, index)
         try:
             out = x[index]
         except IndexError as e:
@@ -72,7 +72,7 @@ class Getitem(View):
 
     @staticmethod
     def backward(ctx, g):
-        shape, _, index = ctx.args
+        shape, index = ctx.args
         dx = _zeros(g, shape)
         if _is_basic(index):
             dx[index] = g
@@ -313,8 +313,9 @@ class Scatter(Primitive):
         needs_x, _, _, needs_src, _ = ctx.needs_input_grad
         dx = dsrc = None
         if needs_x:
-            dx = np.copy(g) if not add else g
-            if not add:
+            dx = g
+            if not add:  # the written positions took src's values: their old ones get nothing
+                dx = np.copy(g)
                 dx[where_] = 0
         if needs_src:
             dsrc = _zeros(g, src_shape)
