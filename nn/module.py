@@ -10,6 +10,7 @@ from tinygrad_lstm.autograd import graph_scope, no_grad
 from tinygrad_lstm.conversions import parse_to_args
 from tinygrad_lstm.device import as_device
 from tinygrad_lstm.nn.parameter import Parameter
+from tinygrad_lstm.recording import _state
 from tinygrad_lstm.tensor import Tensor
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -58,6 +59,8 @@ class Module:
                                   f'"forward" function')
 
     def __call__(self, *args, **kwargs):
+        if _state.tracer is not None:  # tl.compile replays only while the mode is the same
+            _state.tracer.module_called(self)
         with graph_scope(self._scope_name or type(self).__name__.lower()):
             return self.forward(*args, **kwargs)
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from tinygrad_lstm.optim.optimizer import Optimizer
+from tinygrad_lstm.recording import replay_as_calls, replayed_as_call
 
 
 EPOCH_DEPRECATION_WARNING = (
@@ -80,6 +81,11 @@ class LRScheduler:
         """The lrs set by the last step(), one per group."""
         return self._last_lr
 
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        replay_as_calls(cls, "step")  # under tl.compile: run for real at every replay
+
+    @replayed_as_call
     def step(self, epoch: int | None = None) -> None:
         """Advance one epoch and write the new lrs into the optimizer's groups.
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_lstm.autograd import enable_grad
+from tinygrad_lstm.recording import replay_as_calls, replayed_as_call
 from tinygrad_lstm.tensor import Tensor
 
 
@@ -72,6 +73,12 @@ class Optimizer:
     `state[p]` holds the per-parameter buffers under PyTorch's keys.
     """
 
+    def __init_subclass__(cls, **kwargs) -> None:
+        # under tl.compile a step is one call of the program, run for real at every replay: its
+        # step counts and learning rates are Python values that change from call to call
+        super().__init_subclass__(**kwargs)
+        replay_as_calls(cls, "step", "zero_grad")
+
     def __init__(self, params: Iterable, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
         if isinstance(params, Tensor):
@@ -125,6 +132,7 @@ class Optimizer:
             param_group.setdefault(name, default)
         self.param_groups.append(param_group)
 
+    @replayed_as_call
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset every parameter's gradient: to None (default), or to zeros in place."""
         for group in self.param_groups:

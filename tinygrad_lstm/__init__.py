@@ -39,6 +39,8 @@ from . import utils  # torch.utils.data's twin: tl.utils.data.DataLoader
 
 # last: nn and optim build on the engine above
 from . import nn, optim  # noqa: E402
+from . import jit  # noqa: E402, F401
+from .jit import compile as compile  # noqa: E402  (a builtin's name: not in __all__)
 
 __all__ = ["Tensor", "arange", "autograd", "cat", "data", "detect_anomaly", "empty", "enable_grad",
            "accelerator", "inference_mode",

@@ -8,6 +8,7 @@ time; a `Generator` passed as `generator=` gives a random factory its own stream
 import numpy as np
 
 from .device import as_device
+from .recording import _state
 
 
 def _check_seed(seed, op: str) -> int:
@@ -73,6 +74,8 @@ def initial_seed() -> int:
 def rng(generator: "Generator | np.random.Generator | None" = None) -> np.random.Generator:
     """The NumPy generator to draw from: `generator`'s, or the global one's (looked up at each
     use: manual_seed replaces it). A numpy.random.Generator is taken as it is."""
+    if _state.tracer is not None:  # tl.compile: each draw is a call of the program
+        return _state.tracer.generator(generator)
     if generator is None:
         return default_generator._rng
     if isinstance(generator, Generator):

@@ -4,6 +4,7 @@ nodes and in-place changes, and the version of each block of memory.
 Below Tensor: this module imports nothing from the package, so tensor.py can import it first.
 """
 
+import functools
 import itertools
 import weakref
 
@@ -16,7 +17,7 @@ class _GradState:
     caches for every later read."""
 
     __slots__ = ("grad_enabled", "anomaly", "last_inplace", "scope", "rebased",
-                 "differentiating")
+                 "differentiating", "tracer")
 
     def __init__(self) -> None:
         self.grad_enabled = True
@@ -25,6 +26,7 @@ class _GradState:
         self.scope = ()  # labels of the modules (str) and time steps (int) the current op is in
         self.rebased = False  # a recorded in-place op has happened: views may need new history
         self.differentiating = False  # backward(create_graph=True) runs VJPs on Tensors
+        self.tracer = None  # tl.compile's recorder of the current run (jit/capture.py)
 
 
 _state = _GradState()
@@ -71,3 +73,25 @@ def version_of(array: np.ndarray) -> int:
 def _modified_since(array: np.ndarray, seq: int) -> bool:
     entry = _entry(_root(array))
     return entry is not None and entry[1] > seq
+
+
+def replayed_as_call(fn):
+    """Under tl.compile, a call of fn is kept as a call in the program and run for real at each
+    replay, not traced inside: for code whose Python-side state changes every call (an
+    optimizer's step count, a scheduler's learning rate, a random generator)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        tracer = _state.tracer
+        if tracer is None:
+            return fn(*args, **kwargs)
+        return tracer.call(fn, args, kwargs)
+    wrapper.replayed_as_call = True
+    return wrapper
+
+
+def replay_as_calls(cls: type, *names: str) -> None:
+    """Make the methods `names` that `cls` itself defines `replayed_as_call`."""
+    for name in names:
+        method = cls.__dict__.get(name)
+        if method is not None and not getattr(method, "replayed_as_call", False):
+            setattr(cls, name, replayed_as_call(method))

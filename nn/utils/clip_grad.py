@@ -5,6 +5,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from tinygrad_lstm.autograd import no_grad
+from tinygrad_lstm.recording import replayed_as_call
 from tinygrad_lstm.tensor import Tensor
 
 
@@ -13,6 +14,7 @@ def _with_grads(parameters: Tensor | Iterable[Tensor]) -> list:
     return [p for p in params if p.grad is not None]
 
 
+@replayed_as_call  # under tl.compile: reads the norm into Python at every replay
 def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
                     norm_type: float = 2.0, error_if_nonfinite: bool = False) -> Tensor:
     """Scale the gradients in place so that their joint norm is at most max_norm.
@@ -40,6 +42,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     return Tensor(total)
 
 
+@replayed_as_call
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
     """Clamp every gradient in place to [-clip_value, clip_value]."""
     clip_value = float(clip_value)

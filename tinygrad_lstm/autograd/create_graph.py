@@ -95,6 +95,8 @@ def run_backward_graph(seeds: list, retain_graph: bool, leaves_done) -> None:
         key = root._key or root
         grads[key] = grads[key] + g if key in grads else g
     roots = [root._ctx for root, _ in seeds if root._ctx is not None]
+    if _state.tracer is not None:
+        _state.tracer.backward_begins(retain_graph, create_graph=True)
     with enable_grad():
         previous, _state.differentiating = _state.differentiating, True
         try:

@@ -146,9 +146,15 @@ def run_backward(seeds: list, retain_graph: bool, leaves_done) -> None:
             grads[key] = grad
     roots = [root._ctx for root, _ in seeds if root._ctx is not None]
 
+    tracer = _state.tracer
+    if tracer is not None:  # tl.compile is writing this run down (jit/capture.py)
+        tracer.backward_begins(retain_graph)
+        leaves_done = tracer.leaves_done(leaves_done)
     anomaly = _state.anomaly
     pop, get = grads.pop, grads.get  # the loop runs once per node: keep it lean
     for node in _reachable(roots) if roots else ():
+        if tracer is not None:
+            tracer.at_node(node)
         g = pop(node, None)  # a single-output node's key; never a multi-output node's
         if g is not None:
             if type(g) is OuterSum:

@@ -97,6 +97,9 @@ class Primitive:
     @classmethod
     def apply(cls, *args):
         """Run forward on the arrays inside `args`; record a node if any input needs a gradient."""
+        tracer = _state.tracer
+        if tracer is not None:  # tl.compile is writing this run down (jit/capture.py)
+            tracer.enter(cls, args)
         ctx = cls()
         arrays = []
         needs = []
@@ -170,9 +173,16 @@ class View(Primitive):
         if type(out) is tuple:  # Split, Unbind: slices, every one a view
             for i, t in enumerate(out):
                 t._view = (x, cls, rest, i, history, array)
-        elif out._array.base is (array if array.base is None else array.base):  # NumPy: a
-            out._view = (x, cls, rest, None, history, array)  # view's base owns the memory
-        return out
+        elif out._array.base is (array if array.base is None else array.base) or (
+                _state.tracer is not None and _owner(out._array) is _owner(array)):
+            out._view = (x, cls, rest, None, history, array)  # NumPy: a view's base owns the
+        return out  # memory (not always so for the views of a tl.compile trace)
+
+
+def _owner(array: np.ndarray) -> np.ndarray:
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
 
 
 def standing_for(node: Primitive, i: int, array: np.ndarray):

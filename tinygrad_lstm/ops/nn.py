@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..autograd.primitive import Primitive, recorded_after
+from ..recording import replayed_as_call
 
 
 class LogSoftmax(Primitive):
@@ -31,10 +32,16 @@ def class_targets(target: np.ndarray, ignore_index: int, n_classes: int, op: str
     naming the first target outside [0, n_classes)."""
     valid = target != ignore_index
     t = np.where(valid, target, 0)
+    check_classes(t, n_classes, op)
+    return t, valid
+
+
+@replayed_as_call  # a check on values: tl.compile's program makes it at every call
+def check_classes(t: np.ndarray, n_classes: int, op: str) -> None:
+    """Raise IndexError naming the first target outside [0, n_classes)."""
     if t.size and (t.min() < 0 or t.max() >= n_classes):
         bad = t[(t < 0) | (t >= n_classes)]
         raise IndexError(f"{op}: target {bad[0]} is out of bounds for {n_classes} classes")
-    return t, valid
 
 
 def _log_softmax_of_input(ctx, logp: np.ndarray):
@@ -61,7 +68,7 @@ class CrossEntropy(Primitive):
         if label_smoothing:
             loss = (1 - label_smoothing) * loss - label_smoothing * logp.mean(axis=1)
         loss *= valid
-        n_valid = np.count_nonzero(valid)
+        n_valid = np.add.reduce(valid, dtype=x.dtype)  # the mean's divisor, in x's dtype
         ctx.save_for_backward(logp, t, valid, rows)
         ctx.args = (label_smoothing, reduction, n_valid)
         if reduction == "none":
@@ -69,8 +76,9 @@ class CrossEntropy(Primitive):
         total = np.add.reduce(loss, dtype=x.dtype)
         if reduction == "sum":
             return np.asarray(total)
-        # every target ignored: the mean is 0/0 = nan (as in PyTorch), the gradient 0
-        return np.asarray(total / x.dtype.type(n_valid) if n_valid else x.dtype.type(np.nan))
+        # every target ignored: the mean is 0/0 = nan (as in PyTorch), the gradient 0; no
+        # Python branch on the count, so that a tl.compile program computes it the same way
+        return np.divide(total, n_valid, out=np.full((), np.nan, x.dtype), where=n_valid != 0)
 
     @staticmethod
     def backward(ctx, g):
@@ -80,6 +88,6 @@ class CrossEntropy(Primitive):
         dx = np.exp(logp) - label_smoothing / logp.shape[1]
         dx[rows, t] -= 1 - label_smoothing
         if reduction == "mean":
-            g = g / max(n_valid, 1)
+            g = g / np.maximum(n_valid, 1)
         dx *= (valid * g)[:, None]
         return dx, None, None, None, None

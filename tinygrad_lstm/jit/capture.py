@@ -1,0 +1,223 @@
+"""`Capture`: the tracer of one call of a compiled function, with the engine's side of it.
+
+The engine tells it what runs (`enter`: a primitive's forward; `at_node`: a VJP; `module_called`;
+`backward_begins`), and it hands the engine Traced arrays: every tensor an op reads for the
+first time is *adopted* (its array becomes a Traced view, named as an input of the program,
+given back at the end). Code whose Python-side state changes from call to call (an
+optimizer's step, a random draw, the gradients written into `.grad`) becomes one call in the
+program, run for real at each replay (`call`, `generator`, `leaves_done`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from ..autograd.outer_sum import OuterSum, dense
+from ..random import rng
+from ..recording import _state
+from ..tensor import Tensor
+from .trace import Traced, Tracer, Var, _plain, paused
+
+
+class Capture(Tracer):
+    """One traced run: the tape, its inputs, and what the replay must check (module modes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._adopted: list = []  # (tensor, its own array, the Traced view it holds meanwhile)
+        self._grad_of: dict[int, Tensor] = {}  # id(a .grad written by this run) -> its leaf
+        self.modules: dict[int, tuple] = {}  # id -> (module, training) of each module called
+        self.backwards = 0
+
+    # ------------------------------------------------------------ tensors
+
+    def adopt(self, t: Tensor, source: tuple, label: str = "") -> Var:
+        """Make t's array an input of the program, read from `source` at each replay."""
+        var = self.new_var("input", source, label)
+        self._swap(t, self.traced(t._array, var))
+        return var
+
+    def _swap(self, t: Tensor, traced: Traced) -> None:
+        self._adopted.append((t, t._array, traced))
+        t._array = traced
+
+    def release(self) -> None:
+        """Give every adopted tensor its own array back."""
+        for t, array, traced in reversed(self._adopted):
+            if t._array is traced:
+                t._array = array
+        self._adopted.clear()
+
+    def _know(self, t: Tensor) -> None:
+        """A tensor an op reads: its array is a value of the tape, or becomes an input."""
+        array = t._array
+        if type(array) is Traced:
+            return
+        var = self.var_of(array)
+        if var is not None:  # a plain view of a value (a .grad written from one)
+            self._swap(t, self.traced(array, var))
+        elif id(t) in self._grad_of:
+            self.adopt(t, ("grad", self._grad_of[id(t)]))
+        else:  # a parameter, a buffer, a tensor made before the call
+            self.adopt(t, ("tensor", t))
+
+    # ------------------------------------------------------------ engine hooks
+
+    def enter(self, cls: type, args: tuple) -> None:
+        """A primitive's forward is about to run on `args`."""
+        self.op, self.scope = cls.__name__, _state.scope
+        for a in args:
+            if isinstance(a, Tensor):
+                self._know(a)
+
+    def at_node(self, node) -> None:
+        """A VJP is about to run."""
+        self.op, self.scope = node.name(), node.scope
+        if node.hooks:
+            self.refuse(f"a hook on an intermediate tensor (output of {node.name()}) runs "
+                        f"Python inside backward")
+
+    def backward_begins(self, retain_graph: bool, create_graph: bool = False) -> None:
+        self.backwards += 1
+        if retain_graph or create_graph:
+            self.refuse("backward(retain_graph=True or create_graph=True): the program keeps "
+                        "no graph after it")
+
+    def module_called(self, module) -> None:
+        self.modules.setdefault(id(module), (module, module.training))
+
+    def leaves_done(self, write):
+        """The engine's last step, writing the leaves' gradients into `.grad`, as one call of
+        the program (hooks on leaves and `.grad` being None or not are handled there, for
+        real, at each replay)."""
+        from ..autograd.engine import _accumulate_leaves
+        if write is not _accumulate_leaves:
+            self.refuse("autograd.grad() inside the function (only backward() is compiled)")
+            return write
+
+        def accumulate(grads: dict, owned: set) -> None:
+            leaves = list(grads)
+            fresh = [leaf in owned or type(grads[leaf]) is OuterSum for leaf in leaves]
+            self.op, self.scope = "AccumulateGrad", ()
+            arrays = [dense(grads[leaf]) for leaf in leaves]  # recorded: tracing is on
+            self.record(AccumulateGrads(leaves, fresh), (tuple(arrays),), {}, None)
+            with paused():
+                AccumulateGrads(leaves, fresh)([_plain(a) for a in arrays])
+            for leaf in leaves:
+                if leaf._grad is not None:
+                    self._grad_of[id(leaf._grad)] = leaf
+        return accumulate
+
+    def call(self, fn, args: tuple, kwargs: dict):
+        """fn runs for real, unrecorded, and is one call of the program (on the same objects,
+        and on the values of the arrays it was given)."""
+        args = tuple(list(a) if isinstance(a, Iterator) else a for a in args)
+        for a in (*args, *kwargs.values()):
+            for t in (a if isinstance(a, (list, tuple)) else (a,)):
+                if isinstance(t, Tensor) and type(t._array) is Traced and \
+                        self.var_of(t._array).kind == "op":
+                    self.refuse(f"{_qualname(fn)} is given a tensor computed in the function")
+        outer = self.op, self.scope
+        self.op, self.scope = _qualname(fn), _state.scope
+        with paused():
+            result = fn(*_plain(args), **{k: _plain(v) for k, v in kwargs.items()})
+        if isinstance(result, Tensor):  # clip_grad_norm_'s total norm: a value of the program
+            result._array = self.record(Replayed(fn, array=True), args, kwargs,
+                                        _plain(result._array))
+        else:
+            self.record(Replayed(fn), args, kwargs, None)
+        self.op, self.scope = outer
+        return result
+
+    def generator(self, generator):
+        """A stand-in for rng(generator) whose draws are calls of the program."""
+        return _Draws(self, generator)
+
+
+def _qualname(fn) -> str:
+    return getattr(fn, "__qualname__", getattr(fn, "__name__", repr(fn)))
+
+
+class AccumulateGrads:
+    """The program's call that adds each leaf's gradient into its `.grad` (the engine's own
+    `_accumulate_leaves`, with the leaves whose buffers the pass made marked fresh)."""
+
+    def __init__(self, leaves: list, fresh: list) -> None:
+        self.leaves, self.fresh = leaves, fresh
+        self._owned = {leaf for leaf, f in zip(leaves, fresh) if f}
+
+    def __call__(self, arrays) -> None:
+        from ..autograd.engine import _accumulate_leaves
+        _accumulate_leaves(dict(zip(self.leaves, arrays)), self._owned)
+
+    def __eq__(self, other) -> bool:
+        return type(other) is AccumulateGrads and other.fresh == self.fresh and \
+            len(other.leaves) == len(self.leaves) and \
+            all(a is b for a, b in zip(other.leaves, self.leaves))
+
+    __hash__ = None
+
+
+class Replayed:
+    """A function kept whole in the program: run for real at every replay (`array`: the
+    `._array` of the Tensor it returns is the program's value)."""
+
+    def __init__(self, fn, array: bool = False) -> None:
+        self.fn, self.array = fn, array
+        self.__name__ = getattr(fn, "__name__", "call")
+
+    def __call__(self, *args, **kwargs):
+        result = self.fn(*args, **kwargs)
+        return result._array if self.array else result
+
+    def __eq__(self, other) -> bool:
+        return type(other) is Replayed and other.fn is self.fn and other.array == self.array
+
+    __hash__ = None
+
+
+def _same_objects(a, b) -> bool:
+    """Equal Python values, the same objects (tensors, modules, optimizers) where not values."""
+    if type(a) is not type(b):
+        return False
+    if type(a) in (tuple, list):
+        return len(a) == len(b) and all(_same_objects(x, y) for x, y in zip(a, b))
+    if isinstance(a, (int, float, str, bool, type(None), complex)):
+        return a == b or (a != a and b != b)
+    return a is b
+
+
+class Draw:
+    """A draw from a random generator, looked up at each call as eager code looks it up."""
+
+    def __init__(self, generator, method: str) -> None:
+        self.generator, self.method = generator, method
+        self.__name__ = method
+
+    def __call__(self, *args, **kwargs):
+        return getattr(rng(self.generator), self.method)(*args, **kwargs)
+
+    def __eq__(self, other) -> bool:
+        return type(other) is Draw and other.generator is self.generator and \
+            other.method == self.method
+
+    __hash__ = None
+
+
+class _Draws:
+    def __init__(self, capture: Capture, generator) -> None:
+        self._capture, self._generator = capture, generator
+
+    def __getattr__(self, method: str):
+        draw = Draw(self._generator, method)
+
+        def drawn(*args, **kwargs):
+            with paused():
+                result = draw(*args, **kwargs)
+            if not isinstance(result, np.ndarray):
+                self._capture.refuse(f"a random draw of a Python value ({method})")
+                return result
+            return self._capture.record(draw, args, kwargs, result)
+        return drawn

@@ -1,0 +1,380 @@
+"""`compile(fn)`: run fn eagerly, write down what it does, then replay that as a program.
+
+Per guard key (the shapes, dtypes and requires_grad of the tensor arguments, the other
+arguments' values, the grad mode):
+    call 1: eager (a warm-up: optimizers make their state, lazy things happen once)
+    call 2: eager, traced
+    call 3: eager, traced again; if both tapes are the same program, it is built
+    call 4+: the program runs, while the modules it called are in the same train/eval mode
+Tapes that differ (a tensor made from changing Python data, a Python branch that went the
+other way) or a run that cannot be a program (a value read into Python, a hook inside
+backward) leave that key eager for good, with the reason in `explain()`.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+
+import numpy as np
+
+from ..recording import _state
+from ..tensor import Tensor
+from .capture import Capture, _same_objects
+from .program import Program
+from .trace import NotTraceable, Traced, Var, start, stop
+
+log = logging.getLogger("tinygrad_lstm.compile")
+
+CACHE_SIZE_LIMIT = 8  # programs per function, as torch._dynamo.config.cache_size_limit
+_MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+def compile(model=None, *, fullgraph: bool = False, dynamic: bool | None = None,
+            backend: str = "inductor", mode: str | None = None, options: dict | None = None,
+            disable: bool = False):
+    """torch.compile's signature: `compile(fn)`, `@compile`, `@compile(fullgraph=True)`.
+
+    The first calls of each input signature run eagerly and are traced; later ones run the
+    generated NumPy program (`.code`). `fullgraph=True` raises where a fallback to eager would
+    happen. Shapes are always specialised: `dynamic=True` is refused, not ignored.
+    """
+    if dynamic:
+        raise NotImplementedError("compile: dynamic=True (shapes as symbols) is not supported; "
+                                  "every new shape gets its own program (dynamic=None or False)")
+    if mode not in _MODES:
+        raise ValueError(f"compile: unknown mode {mode!r}; expected one of {_MODES[1:]}")
+    if backend not in ("inductor", "eager"):
+        raise ValueError(f"compile: unknown backend {backend!r}: the program is NumPy code "
+                         f"('inductor', the default), or 'eager' to run fn as it is")
+    if options:
+        raise ValueError(f"compile: options are not supported, got {sorted(options)}")
+
+    def wrap(fn):
+        return CompiledFunction(fn, fullgraph=fullgraph, disable=disable or backend == "eager")
+    return wrap if model is None else wrap(model)
+
+
+class CompiledFunction:
+    """fn, compiled: call it as fn. `.code` is the program's source, `.explain()` the log."""
+
+    def __init__(self, fn, fullgraph: bool = False, disable: bool = False) -> None:
+        if not callable(fn):
+            raise TypeError(f"compile: expected a function or a Module, got {type(fn).__name__}")
+        self._fn, self.fullgraph, self.disable = fn, fullgraph, disable
+        functools.update_wrapper(self, fn, updated=())
+        self._entries: dict = {}
+        self._log: list[str] = []
+        self._last: Program | None = None
+        try:
+            self._arg_names = list(inspect.signature(fn).parameters)
+        except (TypeError, ValueError):
+            self._arg_names = []
+
+    def __getattr__(self, name: str):  # a compiled Module still has its parameters, train()...
+        if name.startswith("__") or name == "_fn":
+            raise AttributeError(name)
+        return getattr(self._fn, name)
+
+    @property
+    def code(self) -> str:
+        """The Python source of the program built last."""
+        if self._last is None:
+            raise RuntimeError("compile: no program has been built yet (a function is traced "
+                               "at its 2nd and 3rd calls, and runs as a program from its 4th); "
+                               "explain() says why" if self._log else
+                               "compile: no program has been built yet: call the function "
+                               "three times with the same kinds of inputs first")
+        return self._last.source
+
+    def explain(self) -> str:
+        """What happened: programs built, guards that failed, why a call stays eager."""
+        return "\n".join(self._log) if self._log else "nothing yet"
+
+    def _note(self, message: str) -> None:
+        self._log.append(message)
+        log.info("%s: %s", getattr(self._fn, "__qualname__", "fn"), message)
+
+    # ------------------------------------------------------------ calls
+
+    def __call__(self, *args, **kwargs):
+        if self.disable:
+            return self._fn(*args, **kwargs)
+        flat, key = _flatten((args, kwargs))
+        key = (key, _state.grad_enabled)
+        entry = self._entries.get(key)
+        if entry is None:
+            if len(self._entries) >= CACHE_SIZE_LIMIT:
+                return self._eager(f"more than {CACHE_SIZE_LIMIT} input signatures", args,
+                                   kwargs)
+            entry = self._entries[key] = _Entry(_describe_key(flat))
+        if entry.refused is not None:
+            return self._fn(*args, **kwargs)
+        for program in entry.programs:
+            if program.guards_hold():
+                return program(flat)
+        if not entry.warm:
+            entry.warm = True
+            return self._fn(*args, **kwargs)
+        return self._trace(entry, args, kwargs)
+
+    def _eager(self, reason: str, args, kwargs):
+        if self.fullgraph:
+            raise NotTraceable(f"compile(fullgraph=True): {reason}")
+        if reason not in self._log:
+            self._note(reason)
+        return self._fn(*args, **kwargs)
+
+    def _trace(self, entry: _Entry, args, kwargs):
+        capture = Capture()
+        flat, _ = _flatten((args, kwargs))
+        names = _arg_paths(self._arg_names, args, kwargs)
+        for i, (a, name) in enumerate(zip(flat, names)):
+            if isinstance(a, Tensor) and type(a._array) is not Traced:
+                capture.adopt(a, ("arg", i), name)
+        start(capture)
+        try:
+            result = self._fn(*args, **kwargs)
+        finally:
+            stop()
+            capture.release()
+        traced = _Traced(capture, result)
+        if capture.refusals:
+            return self._refuse(entry, "; ".join(capture.refusals), traced.result)
+        if entry.pending is None or not entry.pending.same_modes_now():
+            entry.pending = traced
+            return traced.result
+        difference = entry.pending.difference(traced)
+        entry.pending = None
+        if difference is not None:
+            return self._refuse(entry, f"two calls ran different programs: {difference}",
+                                traced.result)
+        if sum(len(e.programs) for e in self._entries.values()) >= CACHE_SIZE_LIMIT:
+            return self._refuse(entry, f"more than {CACHE_SIZE_LIMIT} programs", traced.result)
+        program = traced.program(self._tensor_names(capture))
+        entry.programs.append(program)
+        self._last = program
+        self._note(f"built a program of {len(capture.tape)} NumPy calls for {entry.key}"
+                   + (f" ({program.modes})" if program.modes else ""))
+        return traced.result
+
+    def _refuse(self, entry: _Entry, reason: str, result):
+        entry.refused = reason
+        message = f"{entry.key} runs eagerly: {reason}"
+        if self.fullgraph:
+            raise NotTraceable(f"compile(fullgraph=True): {message}")
+        self._note(message)
+        return result
+
+    @staticmethod
+    def _tensor_names(capture: Capture) -> dict[int, str]:
+        """Parameter and buffer names of the modules the run called, outermost first."""
+        names: dict[int, str] = {}
+        for module, _ in capture.modules.values():
+            for prefix_name, t in list(module.named_parameters()) + list(module.named_buffers()):
+                names.setdefault(id(t), prefix_name)
+        return names
+
+
+class _Entry:
+    """One guard key: its programs (one per train/eval combination), a traced run waiting for
+    its twin, or the reason it stays eager."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.programs: list[_Runner] = []
+        self.pending: _Traced | None = None
+        self.warm = False
+        self.refused: str | None = None
+
+
+class _Traced:
+    """A traced call: its capture, which of its values are the outputs, and the result."""
+
+    def __init__(self, capture: Capture, result) -> None:
+        self.capture = capture
+        self.outputs: list[Var] = []
+        self.template = self._template(result)
+        self.result = result
+
+    def _template(self, value):
+        """The result with each tensor replaced by the index of its output value."""
+        if isinstance(value, Tensor):
+            var = self.capture.var_of(value._array)
+            if value.requires_grad and not self.capture.backwards:
+                self.capture.refuse("the function returns a tensor that requires grad without "
+                                    "calling backward() on it: the program keeps no graph")
+            if isinstance(value._array, Traced):
+                value._array = np.ndarray.view(value._array, np.ndarray)
+            if var is None:
+                self.capture.refuse("the function returns a tensor the trace did not see made")
+                return None
+            self.outputs.append(var)
+            return _Output(len(self.outputs) - 1)
+        if isinstance(value, np.ndarray):
+            self.capture.refuse("the function returns a NumPy array")
+            return None
+        if type(value) in (tuple, list):
+            return type(value)(self._template(v) for v in value)
+        if type(value) is dict:
+            return {k: self._template(v) for k, v in value.items()}
+        return value
+
+    def same_modes_now(self) -> bool:
+        return all(m.training == training for m, training in self.capture.modules.values())
+
+    def difference(self, other: _Traced) -> str | None:
+        a, b = self.capture, other.capture
+        if len(a.tape) != len(b.tape):
+            return f"{len(a.tape)} NumPy calls, then {len(b.tape)}"
+        for i, (x, y) in enumerate(zip(a.tape, b.tape)):
+            if not (_same_fn(x.fn, y.fn) and
+                    [v.number for v in x.results] == [v.number for v in y.results] and
+                    _same_values((x.args, x.kwargs), (y.args, y.kwargs))):
+                return f"call {i} ({x.op or 'the function'}) differs"
+        for x, y in zip(a.vars, b.vars):
+            if x.kind == "input" and not (x.source[0] == y.source[0] and
+                                          _same_objects(x.source[1], y.source[1])):
+                return "an input tensor differs (a tensor the function reads is a new object " \
+                       "at each call: pass it as an argument)"
+        if [v.number for v in self.outputs] != [v.number for v in other.outputs] or \
+                not _same_values(self.template, other.template):
+            return "the results differ"
+        if list(a.modules) != list(b.modules):  # ids, in order of call
+            return "other modules were called"
+        return None
+
+    def program(self, tensor_names: dict) -> _Runner:
+        capture = self.capture
+        arg_vars = [v for v in capture.vars if v.kind == "input" and v.source[0] == "arg"]
+        program = Program(capture.tape, capture.vars, arg_vars, self.outputs, tensor_names)
+        return _Runner(program, [var.source[1] for var in arg_vars], self.template,
+                       list(capture.modules.values()), capture.vars)
+
+
+class _Output:
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def __eq__(self, other) -> bool:
+        return type(other) is _Output and other.index == self.index
+
+    __hash__ = None
+
+
+class _Runner:
+    """A built program and what it needs: which flat arguments it takes, the modes it was
+    traced in, the parameters whose shapes it assumed."""
+
+    def __init__(self, program: Program, arg_positions: list, template, modules: list,
+                 vars_: list) -> None:
+        self.program = program
+        self.source = program.source
+        self._positions = arg_positions
+        self._template = template
+        self._modules = modules
+        self._tensors = [(v.source[1], v.source[1]._array.shape, v.source[1]._array.dtype)
+                         for v in vars_ if v.kind == "input" and v.source[0] == "tensor"]
+        self.modes = ", ".join(f"{type(m).__name__} in {'train' if t else 'eval'}"
+                               for m, t in modules[:1])
+
+    def guards_hold(self) -> bool:
+        for module, training in self._modules:
+            if module.training != training:
+                return False
+        for t, shape, dtype in self._tensors:
+            if t._array.shape != shape or t._array.dtype != dtype:
+                return False
+        return True
+
+    def __call__(self, flat: list):
+        outputs = self.program.run(*[flat[i]._array for i in self._positions])
+        return _fill(self._template, outputs)
+
+
+def _fill(template, outputs):
+    if type(template) is _Output:
+        return Tensor._make(outputs[template.index])
+    if type(template) in (tuple, list):
+        return type(template)(_fill(v, outputs) for v in template)
+    if type(template) is dict:
+        return {k: _fill(v, outputs) for k, v in template.items()}
+    return template
+
+
+def _same_fn(a, b) -> bool:
+    return a is b or a == b
+
+
+def _same_values(a, b) -> bool:
+    """The same tape arguments: Vars by number and kind, constants by value."""
+    if isinstance(a, Var) or isinstance(b, Var):
+        if not (isinstance(a, Var) and isinstance(b, Var)):
+            return False
+        if a.kind == "const" and b.kind == "const":
+            return a.source.dtype == b.source.dtype and np.array_equal(a.source, b.source)
+        return a.number == b.number and a.kind == b.kind
+    if type(a) is not type(b):
+        return False
+    if type(a) in (tuple, list):
+        return len(a) == len(b) and all(_same_values(x, y) for x, y in zip(a, b))
+    if type(a) is dict:
+        return a.keys() == b.keys() and all(_same_values(a[k], b[k]) for k in a)
+    if type(a) is slice:
+        return _same_values((a.start, a.stop, a.step), (b.start, b.stop, b.step))
+    if isinstance(a, (np.generic, np.dtype, _Output)) or type(a) is type:
+        return a == b or a is b
+    return _same_objects(a, b)
+
+
+def _flatten(tree) -> tuple[list, tuple]:
+    """The leaves of nested tuples/lists/dicts, and a hashable key of their kinds: tensors and
+    arrays by shape, dtype (and requires_grad); other values by value (or identity)."""
+    flat: list = []
+
+    def key(value):
+        if isinstance(value, Tensor):
+            flat.append(value)
+            return ("tensor", value._array.shape, value._array.dtype.str, value.requires_grad)
+        if isinstance(value, np.ndarray):
+            flat.append(value)
+            return ("array", value.shape, value.dtype.str)
+        if type(value) in (tuple, list):
+            return (type(value).__name__, tuple(key(v) for v in value))
+        if type(value) is dict:
+            return ("dict", tuple((k, key(v)) for k, v in value.items()))
+        flat.append(value)
+        try:
+            hash(value)
+            return ("value", type(value).__name__, value)
+        except TypeError:
+            return ("object", id(value))
+    return flat, key(tree)
+
+
+def _arg_paths(names: list, args: tuple, kwargs: dict) -> list[str]:
+    """A readable name per flat argument: the parameter's name, with an index inside lists."""
+    paths: list[str] = []
+
+    def walk(value, path):
+        if isinstance(value, (Tensor, np.ndarray)):
+            paths.append(path)
+        elif type(value) in (tuple, list):
+            for i, v in enumerate(value):
+                walk(v, f"{path}_{i}")
+        elif type(value) is dict:
+            for k, v in value.items():
+                walk(v, f"{path}_{k}")
+        else:
+            paths.append(path)
+    for i, a in enumerate(args):
+        walk(a, names[i] if i < len(names) and not names[i].startswith("*") else f"arg{i}")
+    for k, v in kwargs.items():
+        walk(v, k)
+    return paths
+
+
+def _describe_key(flat: list) -> str:
+    shapes = [f"{tuple(a.shape)} {a.dtype}" for a in flat if isinstance(a, (Tensor, np.ndarray))]
+    return "inputs " + (", ".join(shapes) if shapes else "(no tensors)")

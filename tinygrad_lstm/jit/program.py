@@ -1,0 +1,277 @@
+"""A tape becomes a program: one straight-line Python function of NumPy calls.
+
+    def step(x, y):
+        # lstm, step 0: Addmm
+        addmm12 = np.matmul(h3, lstm_weight_hh_l0_T)
+        ...
+        # lstm, step 0: SigmoidBackward
+        d_sigmoid40 = np.multiply(...)
+
+Each call of the tape is one line, in tape order; a comment names the module, time step and
+op (or VJP) each block comes from. Values get names from what made them; a value is deleted
+after its last use, so memory is freed where the eager run would free it. Inputs are read at
+their first use: an argument's array, a parameter's `._array`, a `.grad` written earlier.
+"""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import numpy as np
+
+from .capture import AccumulateGrads, Draw, Replayed
+from .trace import Call, Var
+
+
+class Program:
+    """The generated function, its source and what it reads."""
+
+    def __init__(self, tape: list[Call], vars_: list[Var], arg_vars: list[Var],
+                 outputs: list[Var], tensor_names: dict[int, str]) -> None:
+        self._globals = {"np": np, "tensors": SimpleNamespace()}
+        self._tensor_global: dict[int, str] = {}
+        self._tensor_taken: set[str] = set()
+        self._global_names: dict[int, str] = {}  # id(object) -> its name in the program
+        self._names: dict[int, str] = {}  # var number -> local name
+        self._tensor_names = tensor_names
+        taken: set[str] = {"np", "tensors"}
+        for var in arg_vars:
+            self._names[var.number] = _unique(_identifier(var.label), taken)
+        for var in vars_:
+            if var.number not in self._names and var.kind != "const":
+                self._names[var.number] = _unique(self._label(var), taken, var.number)
+        self._taken = taken
+        tape = live_calls(tape, outputs)
+        lines = self._body(tape, vars_, arg_vars, outputs)
+        params = ", ".join(self._names[v.number] for v in arg_vars)
+        self.source = f"def step({params}):\n" + "\n".join("    " + line for line in lines) + "\n"
+        namespace = dict(self._globals)
+        exec(compile(self.source, "<tl.compile>", "exec"), namespace)  # noqa: S102
+        self.run = namespace["step"]
+
+    # ------------------------------------------------------------ names
+
+    def _label(self, var: Var) -> str:
+        if var.kind == "input":
+            kind, obj = var.source[0], var.source[1]
+            name = self._tensor_names.get(id(obj), "tensor")
+            return _identifier(f"grad_{name}" if kind == "grad" else name)
+        op = var.label or "v"
+        if op.endswith("Backward"):
+            return "d_" + _identifier(op[:-len("Backward")])
+        return _identifier(op)
+
+    def _global(self, obj, hint: str) -> str:
+        name = self._global_names.get(id(obj))
+        if name is None:
+            name = _unique(_identifier(hint).upper() if isinstance(obj, np.ndarray)
+                           else _identifier(hint), self._taken)
+            self._global_names[id(obj)] = name
+            self._globals[name] = obj
+        return name
+
+    # ------------------------------------------------------------ lines
+
+    def _body(self, tape, vars_, arg_vars, outputs) -> list[str]:
+        last_use = {}
+        for i, call in enumerate(tape):
+            for var in _vars_in((call.args, call.kwargs)):
+                last_use[var.number] = i
+        for var in outputs:
+            last_use[var.number] = len(tape)
+        defined = {v.number for v in arg_vars}  # inputs read so far
+        lines, where = [], None
+        for var in vars_:  # a constant written in place: every run starts from its value
+            if var.kind == "const" and var.written:
+                self._names[var.number] = _unique(f"c{var.number}", self._taken)
+                const = self._global(var.source, f"const{var.number}")
+                lines.append(f"{self._names[var.number]} = {const}.copy()")
+                defined.add(var.number)
+        for i, call in enumerate(tape):
+            if (call.scope, call.op) != where:
+                where = (call.scope, call.op)
+                lines.append("# " + ", ".join([_scope_label(s) for s in call.scope] +
+                                              [call.op or "call"]))
+            for var in _vars_in((call.args, call.kwargs)):
+                if var.kind == "input" and var.number not in defined:
+                    lines.append(f"{self._names[var.number]} = {self._read(var)}")
+                    defined.add(var.number)
+            lines.append(self._line(call))
+            used = {v.number: v for v in _vars_in((call.args, call.kwargs))}
+            dead = [v for n, v in sorted(used.items()) if last_use[n] == i and v.kind != "const"]
+            dead += [v for v in call.results if v.number not in last_use]  # never read
+            if dead:
+                lines.append("del " + ", ".join(self._names[v.number] for v in dead))
+        lines.append("return " + self._value(tuple(outputs)))
+        return lines
+
+    def _read(self, var: Var) -> str:
+        """`tensors.fc_weight._array`: a tensor the program reads (by name, in `tensors`)."""
+        kind, obj = var.source[0], var.source[1]
+        name = self._tensor_global.get(id(obj))
+        if name is None:
+            name = _unique(_identifier(self._tensor_names.get(id(obj), "tensor")),
+                           self._tensor_taken)
+            self._tensor_global[id(obj)] = name
+            setattr(self._globals["tensors"], name, obj)
+        return f"tensors.{name}._grad._array" if kind == "grad" else f"tensors.{name}._array"
+
+    def _value(self, a, index: bool = False) -> str:
+        if isinstance(a, Var):
+            if a.kind == "const" and not a.written:
+                return self._global(a.source, f"const{a.number}")
+            return self._names[a.number]
+        if type(a) is tuple:
+            if index:
+                return ", ".join(self._value(x, True) for x in a) or "()"
+            inner = ", ".join(self._value(x) for x in a)
+            return f"({inner},)" if len(a) == 1 else f"({inner})"
+        if type(a) is list:
+            return "[" + ", ".join(self._value(x) for x in a) + "]"
+        if type(a) is dict:
+            return "{" + ", ".join(f"{k!r}: {self._value(v)}" for k, v in a.items()) + "}"
+        if type(a) is slice:
+            if index:
+                text = ":".join("" if v is None else self._value(v)
+                                for v in (a.start, a.stop, a.step))
+                return text[:-1] if text.endswith(":") and a.step is None else text
+            return f"slice({self._value(a.start)}, {self._value(a.stop)}, {self._value(a.step)})"
+        if a is Ellipsis:
+            return "..."
+        if isinstance(a, float) and not np.isfinite(a):
+            return f"float('{a}')"
+        if isinstance(a, (bool, int, float, str, complex, type(None))):
+            return repr(a)
+        if isinstance(a, np.dtype):
+            return _dtype_text(a)
+        if isinstance(a, type) and issubclass(a, np.generic):
+            return _dtype_text(np.dtype(a))
+        if isinstance(a, np.generic) and a.dtype.kind in "biuf":
+            value = a.item()
+            if isinstance(value, float) and not np.isfinite(value):
+                value = f"float('{value}')"
+            return f"{_dtype_text(a.dtype)}({value!r})" if not isinstance(value, str) \
+                else f"{_dtype_text(a.dtype)}({value})"
+        return self._global(a, type(a).__name__.lower())
+
+    def _arguments(self, args, kwargs) -> str:
+        parts = [self._value(a) for a in args]
+        for k, v in kwargs.items():
+            if k == "out" and type(v) is tuple and len(v) == 1:
+                v = v[0]  # out=(x,), as NumPy passes it, is out=x
+            parts.append(f"{k}={self._value(v)}")
+        return ", ".join(parts)
+
+    def _line(self, call: Call) -> str:
+        fn, args = call.fn, call.args
+        results = ", ".join(self._names[v.number] for v in call.results)
+        assign = f"{results} = " if results else ""
+        if type(fn) is tuple:  # an ndarray method, indexing or .T
+            name = fn[1]
+            this = self._value(args[0])
+            if name == "T":
+                return f"{assign}{this}.T"
+            if name == "__getitem__":
+                return f"{assign}{this}[{self._value(args[1], index=True)}]"
+            if name == "__setitem__":
+                return f"{this}[{self._value(args[1], index=True)}] = {self._value(args[2])}"
+            return f"{assign}{this}.{name}({self._arguments(args[1:], call.kwargs)})"
+        if type(fn) is AccumulateGrads:
+            grads = self._global(fn, "accumulate_grads")
+            return f"{grads}({self._value(args[0])})  # into each parameter's .grad"
+        if type(fn) is Replayed:
+            return assign + self._replayed(call)
+        if type(fn) is Draw:
+            gen = "" if fn.generator is None else self._value(fn.generator)
+            rng = self._global(_rng(), "rng")
+            return f"{assign}{rng}({gen}).{fn.method}({self._arguments(args, call.kwargs)})"
+        return f"{assign}{self._function(fn)}({self._arguments(args, call.kwargs)})"
+
+    def _replayed(self, call: Call) -> str:
+        """`adam.step()` for a method, `clip_grad_norm_(...)` for a function."""
+        fn, args = call.fn.fn, call.args
+        name = getattr(fn, "__name__", "call")
+        suffix = "._array" if call.fn.array else ""
+        method = getattr(type(args[0]), name, None) if args else None
+        if method is not None and (method is fn or getattr(method, "__wrapped__", None) is fn):
+            this = self._global(args[0], type(args[0]).__name__.lower())
+            return f"{this}.{name}({self._arguments(args[1:], call.kwargs)}){suffix}"
+        return f"{self._global(fn, name)}({self._arguments(args, call.kwargs)}){suffix}"
+
+    def _function(self, fn) -> str:
+        name = getattr(fn, "__name__", None)
+        if isinstance(fn, np.ufunc):
+            return f"np.{name}" if getattr(np, name, None) is fn else self._global(fn, name)
+        owner = getattr(fn, "__self__", None)
+        if isinstance(owner, np.ufunc):  # np.add.reduce, np.add.at
+            return f"{self._function(owner)}.{name}"
+        if name is not None and getattr(np, name, None) is fn:
+            return f"np.{name}"
+        if name is not None and getattr(getattr(np, name, None), "__wrapped__", None) is fn:
+            return f"np.{name}"  # a creator that tl.compile's trace had replaced
+        module = getattr(fn, "__module__", "") or ""
+        if module.startswith("numpy.") and name is not None:
+            sub = module.split(".")[1]
+            if getattr(getattr(np, sub, None), name, None) is fn:
+                return f"np.{sub}.{name}"
+        return self._global(fn, name or "function")
+
+
+def live_calls(tape: list[Call], outputs: list[Var]) -> list[Call]:
+    """The calls that matter: those that write, run Python (an optimizer step, a draw) or make
+    a value a live call or the result reads; an op's forward computes things its VJP never
+    uses (a split's unused block), and those go."""
+    live = {v.number for v in outputs}
+    kept = []
+    for call in reversed(tape):
+        if call.writes or type(call.fn) in (AccumulateGrads, Replayed, Draw) or \
+                any(v.number in live for v in call.results):
+            kept.append(call)
+            live.update(v.number for v in _vars_in((call.args, call.kwargs)))
+    return kept[::-1]
+
+
+def _rng():
+    from ..random import rng
+    return rng
+
+
+def _vars_in(a):
+    if isinstance(a, Var):
+        yield a
+    elif type(a) in (tuple, list):
+        for x in a:
+            yield from _vars_in(x)
+    elif type(a) is dict:
+        for x in a.values():
+            yield from _vars_in(x)
+    elif type(a) is slice:
+        yield from _vars_in((a.start, a.stop, a.step))
+
+
+def _dtype_text(dtype: np.dtype) -> str:
+    name = dtype.name
+    return f"np.{name}" if getattr(np, name, None) is not None and \
+        np.dtype(getattr(np, name)) == dtype else f"np.dtype({dtype.str!r})"
+
+
+def _scope_label(label) -> str:
+    return f"step {label}" if type(label) is int else str(label)
+
+
+def _identifier(text: str) -> str:
+    text = re.sub(r"\W+", "_", str(text)).strip("_").lower() or "v"
+    return "p" + text if text[0].isdigit() else text
+
+
+def _unique(name: str, taken: set, number: int | None = None) -> str:
+    if number is not None:
+        name = f"{name}{number}"
+    candidate, k = name, 1
+    while candidate in taken or candidate in ("del", "return", "def", "np", "step", "lambda",
+                                              "in", "is", "if", "or", "and", "not", "for"):
+        k += 1
+        candidate = f"{name}_{k}"
+    taken.add(candidate)
+    return candidate

@@ -1,0 +1,376 @@
+"""Writing down the NumPy calls of one run: `Traced` arrays and the `Tracer` that names them.
+
+While a Tracer is active, the arrays inside Tensors are `Traced`: an ndarray subclass whose
+ufuncs, NumPy functions, methods and indexing go through `_record`, which runs the real call on
+plain arrays and appends a `Call` to the tape (what was called, on which values, what came
+out). Values are `Var`s: numbered, each made by one call, a tape input, or a constant. The
+program a tape becomes (program.py) is these calls, in this order, on the same kinds of values.
+
+Everything that would make a replay differ from a new run is caught here, never guessed:
+a value read into Python (`bool(x)`, `x.item()`: a branch may depend on it), an array view
+made by a method this module does not know, a write into an array it cannot name.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..recording import _state
+
+
+class NotTraceable(Exception):
+    """The run cannot become a program; the message says why (shown by `explain()`)."""
+
+
+@dataclass(eq=False)
+class Var:
+    """One value of the program: made by `tape[made_by]`, an input, or a constant."""
+    number: int
+    kind: str  # "op" (a call's result), "input", "const"
+    source: object = None  # input: where it comes from; const: its array
+    label: str = ""  # a hint for its name in the program: an op or parameter name
+    written: bool = False  # a const written in place: the program starts from a copy
+
+
+@dataclass(eq=False)
+class Call:
+    """fn(*args, **kwargs) -> results; args hold Vars where arrays were."""
+    fn: object  # a NumPy function or ufunc, a method name ("method", name), or a Python callable
+    args: tuple
+    kwargs: dict
+    results: tuple  # the Vars it made (empty for a call that only writes)
+    scope: tuple = ()  # the module names and time steps it ran in
+    op: str = ""  # the primitive (or VJP) it belongs to
+    writes: tuple = field(default=())  # Vars it wrote in place (out=, x[i] = ..., fill)
+
+
+class Traced(np.ndarray):
+    """An ndarray that records what is done to it while its tracer runs (and is an ordinary
+    array otherwise, as after the trace)."""
+
+    __array_priority__ = 100.0
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        fn = ufunc if method == "__call__" else getattr(ufunc, method)
+        return _record(fn, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return _record(func, args, kwargs)
+
+    def __getitem__(self, index):
+        return _record(("method", "__getitem__"), (self, index), {})
+
+    def __setitem__(self, index, value) -> None:
+        _record(("method", "__setitem__"), (self, index, value), {})
+
+    T = property(lambda self: _record(("method", "T"), (self,), {}))
+
+    def __bool__(self):
+        return _value_read(self, "bool")
+
+    def __float__(self):
+        return _value_read(self, "float")
+
+    def __int__(self):
+        return _value_read(self, "int")
+
+    def __index__(self):
+        return _value_read(self, "index")
+
+    def __complex__(self):
+        return _value_read(self, "complex")
+
+    def item(self, *args):
+        return _value_read(self, "item", *args)
+
+    def tolist(self):
+        return _value_read(self, "tolist")
+
+    def tobytes(self, order="C"):
+        return _value_read(self, "tobytes", order)
+
+    def __iter__(self):  # rows, as indexing: their number is the shape's
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(len(self)))
+
+    def __repr__(self) -> str:
+        return _value_read(self, "__repr__")
+
+    __str__ = __repr__
+
+
+def _as_method(name: str):
+    def method(self, *args, **kwargs):
+        return _record(("method", name), (self, *args), kwargs)
+    method.__name__ = name
+    return method
+
+
+# the ndarray methods that make views or do not go through a ufunc or NumPy function
+for _name in ("reshape", "transpose", "swapaxes", "ravel", "flatten", "squeeze", "astype",
+              "copy", "view", "sum", "mean", "max", "min", "argmax", "argmin", "prod", "any",
+              "all", "fill", "clip", "dot", "cumsum", "cumprod", "take", "repeat", "nonzero",
+              "sort", "argsort", "round", "std", "var", "conj", "diagonal", "put",
+              "__copy__", "__deepcopy__", "__array__"):
+    setattr(Traced, _name, _as_method(_name))
+
+
+def _plain(a):
+    """The ndarray view of a Traced array (everything else as it is), through lists and tuples."""
+    if isinstance(a, Traced):
+        return np.ndarray.view(a, np.ndarray)
+    if type(a) in (tuple, list):
+        return type(a)(_plain(x) for x in a)
+    return a
+
+
+def _value_read(array: Traced, how: str, *args):
+    """A Python value read out of an array: the run may branch on it, so no program is made."""
+    tracer = active()
+    if tracer is not None:
+        tracer.refuse(f"a tensor's value is read into Python ({how}) at {_user_frame()}; a "
+                      f"branch on it would not be replayed")
+    how = {"bool": "__bool__", "float": "__float__", "int": "__int__", "index": "__index__",
+           "complex": "__complex__"}.get(how, how)
+    return getattr(np.ndarray, how)(np.ndarray.view(array, np.ndarray), *args)
+
+
+def _user_frame() -> str:
+    """'file:line: code' of the innermost frame outside the package and NumPy."""
+    package = __file__.rsplit("/", 3)[0]
+    numpy_dir = np.__file__.rsplit("/", 1)[0]
+    for frame in reversed(traceback.extract_stack()[:-1]):
+        if not frame.filename.startswith((package, numpy_dir)):
+            return f"{frame.filename}:{frame.lineno}: {frame.line}"
+    return "<unknown>"
+
+
+_tracer = None  # the Tracer that records NumPy calls now (None while paused or not tracing)
+
+
+def active() -> Tracer | None:
+    return _tracer
+
+
+def _record(fn, args: tuple, kwargs: dict):
+    """Run fn on plain arrays; while tracing, append it to the tape and return Traced results."""
+    if type(fn) is tuple:  # a method: the bound ndarray method of the plain view
+        method = getattr(np.ndarray, fn[1])
+        call = (lambda *a, **k: method.__get__(a[0])(*a[1:], **k)) if fn[1] != "T" else \
+            (lambda a: a.T)
+    else:
+        call = fn
+    plain_kwargs = {k: _plain(v) for k, v in kwargs.items()}
+    result = call(*_plain(args), **plain_kwargs)
+    tracer = _tracer
+    if tracer is None:
+        return _returned_out(result, kwargs)
+    return tracer.record(fn, args, kwargs, result)
+
+
+def _returned_out(result, kwargs):
+    """A ufunc given out= returns that array: hand back the caller's object, not our view."""
+    out = kwargs.get("out")
+    if out is None:
+        return result
+    out = out if type(out) is tuple else (out,)
+    if type(result) is tuple:
+        return tuple(o if o is not None else r for o, r in zip(out, result))
+    return out[0]
+
+
+class Tracer:
+    """The tape of one run, and the names of its values."""
+
+    def __init__(self) -> None:
+        self.tape: list[Call] = []
+        self.vars: list[Var] = []
+        self._by_id: dict[int, Var] = {}  # id(array) -> Var, for every array the tape knows
+        self._alive: list = []  # those arrays, kept alive so that no id is reused
+        self.refusals: list[str] = []
+        self.op = ""  # the primitive (or VJP) running now, for the program's comments
+        self.scope: tuple = ()
+
+    # ------------------------------------------------------------ values
+
+    def new_var(self, kind: str, source=None, label: str = "") -> Var:
+        var = Var(len(self.vars), kind, source, label)
+        self.vars.append(var)
+        return var
+
+    def name(self, array: np.ndarray, var: Var) -> None:
+        self._by_id[id(array)] = var
+        self._alive.append(array)
+
+    def var_of(self, array: np.ndarray) -> Var | None:
+        """The Var an array is, following views that cover a known array exactly (what
+        np.asarray of a Traced array gives); None for an array the tape has never seen."""
+        var = self._by_id.get(id(array))
+        if var is not None:
+            return var
+        base = array.base
+        while isinstance(base, np.ndarray):
+            known = self._by_id.get(id(base))
+            if known is not None and _same_layout(array, base):
+                self.name(array, known)
+                return known
+            base = base.base
+        return None
+
+    def traced(self, array: np.ndarray, var: Var) -> Traced:
+        """`array` as a Traced view named `var`."""
+        t = np.ndarray.view(array, Traced)
+        self.name(t, var)
+        return t
+
+    def _describe(self, a, writing: bool = False):
+        """An argument as the tape keeps it: Vars for arrays, everything else as it is."""
+        if isinstance(a, np.ndarray):
+            var = self.var_of(a)
+            if var is None:
+                if isinstance(a, Traced):
+                    self.refuse(f"an array view made by an ndarray method the compiler does not "
+                                f"trace, used by {self.op or 'the function'}")
+                    return a
+                if writing:
+                    self.refuse(f"{self.op or 'the function'} writes into an array of shape "
+                                f"{a.shape} that did not come from a tensor the compiler knows")
+                var = self.new_var("const", a.copy())
+                self.name(a, var)
+            if writing:
+                var.written = True
+            return var
+        if type(a) in (tuple, list):
+            return type(a)(self._describe(x, writing) for x in a)
+        if type(a) is dict:
+            return {k: self._describe(v, writing) for k, v in a.items()}
+        return a
+
+    # ------------------------------------------------------------ calls
+
+    def record(self, fn, args: tuple, kwargs: dict, result):
+        """Append fn(*args, **kwargs) -> result to the tape; the results come back Traced."""
+        out = kwargs.get("out")
+        writes = ()
+        if (fn[1] if type(fn) is tuple else getattr(fn, "__name__", None)) in _WRITE_FIRST:
+            writes = (self._describe(args[0], writing=True),)
+        if out is not None:
+            writes = tuple(v for v in self._describe(out if type(out) is tuple else (out,),
+                                                     writing=True) if isinstance(v, Var))
+        described_args = tuple(self._describe(a) for a in args)
+        described_kwargs = {k: self._describe(v, writing=k == "out") for k, v in kwargs.items()}
+        if out is not None:
+            result = _returned_out(result, kwargs)
+            call = Call(fn, described_args, described_kwargs, (), self.scope, self.op, writes)
+            self.tape.append(call)
+            return result
+        if getattr(fn, "__name__", None) in _METADATA:
+            return result  # the same in every run: shapes, dtypes, memory layout
+        results, wrapped = [], []
+        for r in (result if type(result) is tuple else (result,)):
+            if isinstance(r, np.ndarray):
+                var = self.new_var("op", len(self.tape), self.op)
+                results.append(var)
+                wrapped.append(self.traced(r, var))
+            elif r is None:
+                wrapped.append(None)
+            elif isinstance(r, np.generic):  # a reduction over everything: a 0-d array here
+                var = self.new_var("op", len(self.tape), self.op)
+                results.append(var)
+                wrapped.append(self.traced(_originals["asarray"](r), var))
+            else:  # a Python number computed from values (np.count_nonzero, np.allclose)
+                self.refuse(f"{getattr(fn, '__name__', fn)} returns a Python value computed "
+                            f"from the arrays, at {_user_frame()}")
+                return result
+        self.tape.append(Call(fn, described_args, described_kwargs, tuple(results), self.scope,
+                              self.op, writes))
+        if result is None:
+            return None
+        return tuple(wrapped) if type(result) is tuple else wrapped[0]
+
+    def refuse(self, reason: str) -> None:
+        if reason not in self.refusals:
+            self.refusals.append(reason)
+
+
+# functions whose results depend only on shapes, dtypes and layout
+_METADATA = {"shape", "ndim", "size", "result_type", "min_scalar_type", "can_cast",
+             "iscomplexobj", "isrealobj", "may_share_memory", "shares_memory", "broadcast_shapes"}
+
+# calls that write into their first argument (besides out=)
+_WRITE_FIRST = {"__setitem__", "fill", "put", "sort", "at", "copyto", "place", "putmask",
+                "fill_diagonal", "put_along_axis"}
+
+
+def _same_layout(a: np.ndarray, b: np.ndarray) -> bool:
+    return (a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype
+            and a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
+
+
+# ------------------------------------------------------------ NumPy's non-dispatching functions
+
+# These make arrays without an array argument, or convert without __array_function__, so a
+# Traced argument does not see them: during a trace they are replaced by recording versions.
+_CREATORS = ("empty", "zeros", "ones", "full", "arange", "eye", "identity", "array",
+             "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "empty_like",
+             "zeros_like", "ones_like", "full_like")
+_originals = {name: getattr(np, name) for name in _CREATORS}
+
+
+def _recording_creator(name: str):
+    original = _originals[name]
+
+    def create(*args, **kwargs):
+        result = original(*_plain(args), **{k: _plain(v) for k, v in kwargs.items()})
+        tracer = _tracer
+        if tracer is None or not isinstance(result, np.ndarray):
+            return result
+        if name in ("asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "array") \
+                and args and isinstance(args[0], np.ndarray) and tracer.var_of(args[0]) \
+                is not None and _shares(result, args[0]):
+            return args[0] if isinstance(args[0], Traced) else result  # no copy: the same value
+        return tracer.record(original, args, kwargs, result)
+
+    create.__name__ = name
+    create.__wrapped__ = original
+    return create
+
+
+def _shares(a: np.ndarray, b: np.ndarray) -> bool:
+    return _same_layout(a, b) or (a.base is not None and (a.base is b or a.base is b.base))
+
+
+_recording = {name: _recording_creator(name) for name in _CREATORS}
+
+
+def start(tracer: Tracer) -> None:
+    global _tracer
+    _tracer = tracer
+    _state.tracer = tracer
+    for name, fn in _recording.items():
+        setattr(np, name, fn)
+
+
+def stop() -> None:
+    global _tracer
+    _tracer = None
+    _state.tracer = None
+    for name, fn in _originals.items():
+        setattr(np, name, fn)
+
+
+class paused:
+    """Run Python-side code (an optimizer's step) for real, unrecorded."""
+
+    def __enter__(self) -> None:
+        self.tracer = _tracer
+        if self.tracer is not None:
+            stop()
+
+    def __exit__(self, *exc) -> None:
+        if self.tracer is not None:
+            start(self.tracer)
