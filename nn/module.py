@@ -59,9 +59,10 @@ class Module:
                                   f'"forward" function')
 
     def __call__(self, *args, **kwargs):
-        if _state.tracer is not None:  # tl.compile replays only while the mode is the same
-            _state.tracer.module_called(self)
-        with graph_scope(self._scope_name or type(self).__name__.lower()):
+        label = self._scope_name or type(self).__name__.lower()
+        if _state.tracer is not None:  # tl.compile: the label also counts the calls
+            label = _state.tracer.module_called(self, label)
+        with graph_scope(label):
             return self.forward(*args, **kwargs)
 
     # ------------------------------------------------------------ registration

@@ -147,3 +147,23 @@ def test_higher_order_bad_flag_exits_2_with_one_line(flags, message):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0]
+
+
+def test_see_the_code_prints_bptt_and_its_gradient_matches_finite_differences():
+    out = subprocess.run([sys.executable, os.path.join(EXAMPLES, "see_the_code.py"), "--steps",
+                          "3"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    code = out.stdout.split("\n# built")[0]
+    compile(code, "<printed program>", "exec")  # the printed program is valid Python
+    assert code.startswith("def step(xs_0, xs_1, xs_2, target):")
+    assert "np.dot(" in code and "Tensor" not in code
+    assert "# the forward: lstmcell call 0 -> lstmcell call 1 -> lstmcell call 2" in out.stdout
+    assert "# the backward: lstmcell call 2 -> lstmcell call 1 -> lstmcell call 0" in out.stdout
+    error = float(re.search(r"max abs difference (\S+)", out.stdout).group(1))
+    assert error < 1e-7
+
+
+def test_see_the_code_refuses_a_bad_flag_in_one_line():
+    out = subprocess.run([sys.executable, os.path.join(EXAMPLES, "see_the_code.py"), "--steps",
+                          "0"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "--steps must be" in out.stderr

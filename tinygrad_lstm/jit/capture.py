@@ -29,6 +29,7 @@ class Capture(Tracer):
         self._adopted: list = []  # (tensor, its own array, the Traced view it holds meanwhile)
         self._grad_of: dict[int, Tensor] = {}  # id(a .grad written by this run) -> its leaf
         self.modules: dict[int, tuple] = {}  # id -> (module, training) of each module called
+        self.calls: dict[int, int] = {}  # id(module) -> how many times it was called
         self.backwards = 0
 
     # ------------------------------------------------------------ tensors
@@ -85,8 +86,13 @@ class Capture(Tracer):
             self.refuse("backward(retain_graph=True or create_graph=True): the program keeps "
                         "no graph after it")
 
-    def module_called(self, module) -> None:
+    def module_called(self, module, label: str) -> str:
+        """Note the module's mode (a replay needs the same) and count its calls: the label it
+        returns names the call (`lstmcell` called at each step of a Python loop)."""
         self.modules.setdefault(id(module), (module, module.training))
+        count = self.calls.get(id(module), 0)
+        self.calls[id(module)] = count + 1
+        return CallLabel(label, id(module), count)
 
     def leaves_done(self, write):
         """The engine's last step, writing the leaves' gradients into `.grad`, as one call of
@@ -134,6 +140,16 @@ class Capture(Tracer):
     def generator(self, generator):
         """A stand-in for rng(generator) whose draws are calls of the program."""
         return _Draws(self, generator)
+
+
+class CallLabel(str):
+    """A module's label in graph scopes (its name, as graph pictures show it) that also knows
+    which call of the module it is, for the program's comments."""
+
+    def __new__(cls, label: str, module: int, call: int) -> "CallLabel":
+        self = super().__new__(cls, label)
+        self.module, self.call = module, call
+        return self
 
 
 def _qualname(fn) -> str:

@@ -248,7 +248,8 @@ class _Traced:
     def program(self, tensor_names: dict) -> _Runner:
         capture = self.capture
         arg_vars = [v for v in capture.vars if v.kind == "input" and v.source[0] == "arg"]
-        program = Program(capture.tape, capture.vars, arg_vars, self.outputs, tensor_names)
+        program = Program(capture.tape, capture.vars, arg_vars, self.outputs, tensor_names,
+                          capture.calls)
         return _Runner(program, [var.source[1] for var in arg_vars], self.template,
                        list(capture.modules.values()), capture.vars)
 
@@ -376,5 +377,6 @@ def _arg_paths(names: list, args: tuple, kwargs: dict) -> list[str]:
 
 
 def _describe_key(flat: list) -> str:
-    shapes = [f"{tuple(a.shape)} {a.dtype}" for a in flat if isinstance(a, (Tensor, np.ndarray))]
+    shapes = [f"{np.dtype(a.numpy().dtype if isinstance(a, Tensor) else a.dtype).name}"
+              f"{list(a.shape)}" for a in flat if isinstance(a, (Tensor, np.ndarray))]
     return "inputs " + (", ".join(shapes) if shapes else "(no tensors)")

@@ -20,7 +20,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .capture import AccumulateGrads, Draw, Replayed
+from .capture import AccumulateGrads, CallLabel, Draw, Replayed
+from .passes import live_calls, reuse_dying_operands, vars_in
 from .trace import Call, Var
 
 
@@ -28,13 +29,14 @@ class Program:
     """The generated function, its source and what it reads."""
 
     def __init__(self, tape: list[Call], vars_: list[Var], arg_vars: list[Var],
-                 outputs: list[Var], tensor_names: dict[int, str]) -> None:
+                 outputs: list[Var], tensor_names: dict[int, str], calls: dict[int, int]) -> None:
         self._globals = {"np": np, "tensors": SimpleNamespace()}
         self._tensor_global: dict[int, str] = {}
         self._tensor_taken: set[str] = set()
         self._global_names: dict[int, str] = {}  # id(object) -> its name in the program
         self._names: dict[int, str] = {}  # var number -> local name
         self._tensor_names = tensor_names
+        self._calls = calls  # id(module) -> number of calls in the run
         taken: set[str] = {"np", "tensors"}
         for var in arg_vars:
             self._names[var.number] = _unique(_identifier(var.label), taken)
@@ -42,7 +44,7 @@ class Program:
             if var.number not in self._names and var.kind != "const":
                 self._names[var.number] = _unique(self._label(var), taken, var.number)
         self._taken = taken
-        tape = live_calls(tape, outputs)
+        tape = reuse_dying_operands(live_calls(tape, outputs), outputs)
         lines = self._body(tape, vars_, arg_vars, outputs)
         params = ", ".join(self._names[v.number] for v in arg_vars)
         self.source = f"def step({params}):\n" + "\n".join("    " + line for line in lines) + "\n"
@@ -76,7 +78,7 @@ class Program:
     def _body(self, tape, vars_, arg_vars, outputs) -> list[str]:
         last_use = {}
         for i, call in enumerate(tape):
-            for var in _vars_in((call.args, call.kwargs)):
+            for var in vars_in((call.args, call.kwargs)):
                 last_use[var.number] = i
         for var in outputs:
             last_use[var.number] = len(tape)
@@ -91,20 +93,29 @@ class Program:
         for i, call in enumerate(tape):
             if (call.scope, call.op) != where:
                 where = (call.scope, call.op)
-                lines.append("# " + ", ".join([_scope_label(s) for s in call.scope] +
-                                              [call.op or "call"]))
-            for var in _vars_in((call.args, call.kwargs)):
+                if call.scope or call.op:
+                    lines.append("# " + ", ".join([self._scope_label(s) for s in call.scope] +
+                                                  ([call.op] if call.op else [])))
+            for var in vars_in((call.args, call.kwargs)):
                 if var.kind == "input" and var.number not in defined:
                     lines.append(f"{self._names[var.number]} = {self._read(var)}")
                     defined.add(var.number)
             lines.append(self._line(call))
-            used = {v.number: v for v in _vars_in((call.args, call.kwargs))}
+            used = {v.number: v for v in vars_in((call.args, call.kwargs))}
             dead = [v for n, v in sorted(used.items()) if last_use[n] == i and v.kind != "const"]
             dead += [v for v in call.results if v.number not in last_use]  # never read
             if dead:
                 lines.append("del " + ", ".join(self._names[v.number] for v in dead))
         lines.append("return " + self._value(tuple(outputs)))
         return lines
+
+    def _scope_label(self, label) -> str:
+        """`step 3` for a recurrence's step, `lstmcell call 2` for a module called in a loop."""
+        if type(label) is int:
+            return f"step {label}"
+        if isinstance(label, CallLabel) and self._calls.get(label.module, 1) > 1:
+            return f"{label} call {label.call}"
+        return str(label)
 
     def _read(self, var: Var) -> str:
         """`tensors.fc_weight._array`: a tensor the program reads (by name, in `tensors`)."""
@@ -218,36 +229,9 @@ class Program:
         return self._global(fn, name or "function")
 
 
-def live_calls(tape: list[Call], outputs: list[Var]) -> list[Call]:
-    """The calls that matter: those that write, run Python (an optimizer step, a draw) or make
-    a value a live call or the result reads; an op's forward computes things its VJP never
-    uses (a split's unused block), and those go."""
-    live = {v.number for v in outputs}
-    kept = []
-    for call in reversed(tape):
-        if call.writes or type(call.fn) in (AccumulateGrads, Replayed, Draw) or \
-                any(v.number in live for v in call.results):
-            kept.append(call)
-            live.update(v.number for v in _vars_in((call.args, call.kwargs)))
-    return kept[::-1]
-
-
 def _rng():
     from ..random import rng
     return rng
-
-
-def _vars_in(a):
-    if isinstance(a, Var):
-        yield a
-    elif type(a) in (tuple, list):
-        for x in a:
-            yield from _vars_in(x)
-    elif type(a) is dict:
-        for x in a.values():
-            yield from _vars_in(x)
-    elif type(a) is slice:
-        yield from _vars_in((a.start, a.stop, a.step))
 
 
 def _dtype_text(dtype: np.dtype) -> str:
@@ -256,8 +240,6 @@ def _dtype_text(dtype: np.dtype) -> str:
         np.dtype(getattr(np, name)) == dtype else f"np.dtype({dtype.str!r})"
 
 
-def _scope_label(label) -> str:
-    return f"step {label}" if type(label) is int else str(label)
 
 
 def _identifier(text: str) -> str:

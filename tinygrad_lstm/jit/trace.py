@@ -33,6 +33,8 @@ class Var:
     source: object = None  # input: where it comes from; const: its array
     label: str = ""  # a hint for its name in the program: an op or parameter name
     written: bool = False  # a const written in place: the program starts from a copy
+    shape: tuple = ()  # of an op's result
+    dtype: object = None
 
 
 @dataclass(eq=False)
@@ -274,6 +276,7 @@ class Tracer:
         for r in (result if type(result) is tuple else (result,)):
             if isinstance(r, np.ndarray):
                 var = self.new_var("op", len(self.tape), self.op)
+                var.shape, var.dtype = r.shape, r.dtype
                 results.append(var)
                 wrapped.append(self.traced(r, var))
             elif r is None:

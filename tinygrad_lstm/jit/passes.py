@@ -1,0 +1,114 @@
+"""Rewrites of a tape before it becomes source: what a person does by hand to their BPTT.
+
+- `live_calls`: drop calls whose results nothing reads (an op's forward computes things its
+  VJP never uses: a split's unused block).
+- `reuse_dying_operands`: an elementwise op whose operand dies there writes into it
+  (`np.exp(a, out=a)`), so a chain of them makes one array, not one per op.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .capture import AccumulateGrads, Draw, Replayed
+from .trace import Call, Var
+
+# functions and methods whose result is a new array that nothing else refers to
+_FRESH_FUNCTIONS = {"dot", "matmul", "concatenate", "stack", "where", "einsum", "empty",
+                    "zeros", "ones", "full", "empty_like", "zeros_like", "ones_like",
+                    "full_like", "arange"}
+# functions and methods that neither keep their arguments nor return views of them
+_NOT_ALIASING = _FRESH_FUNCTIONS | {"sum", "mean", "max", "min", "prod", "argmax", "argmin",
+                                    "any", "all", "copy", "cumsum", "std", "var", "count_nonzero",
+                                    "copyto", "put", "place", "putmask"}
+
+
+def vars_in(a):
+    """Every Var inside a call's arguments (tuples, lists, dicts, slices)."""
+    if isinstance(a, Var):
+        yield a
+    elif type(a) in (tuple, list):
+        for x in a:
+            yield from vars_in(x)
+    elif type(a) is dict:
+        for x in a.values():
+            yield from vars_in(x)
+    elif type(a) is slice:
+        yield from vars_in((a.start, a.stop, a.step))
+
+
+def live_calls(tape: list[Call], outputs: list[Var]) -> list[Call]:
+    """The calls that write, run Python (an optimizer step, a draw), or make a value that a
+    kept call or the result reads."""
+    live = {v.number for v in outputs}
+    kept = []
+    for call in reversed(tape):
+        if call.writes or type(call.fn) in (AccumulateGrads, Replayed, Draw) or \
+                any(v.number in live for v in call.results):
+            kept.append(call)
+            live.update(v.number for v in vars_in((call.args, call.kwargs)))
+    return kept[::-1]
+
+
+def _name(fn) -> str | None:
+    return fn[1] if type(fn) is tuple else getattr(fn, "__name__", None)
+
+
+def _elementwise(call: Call) -> bool:
+    fn = call.fn
+    return isinstance(fn, np.ufunc) and fn.signature is None and "out" not in call.kwargs \
+        and len(call.results) == 1 and fn.nout == 1
+
+
+def reuse_dying_operands(tape: list[Call], outputs: list[Var]) -> list[Call]:
+    """Give an elementwise op `out=` one of its operands where that operand is a fresh array
+    (made by the program, no view of it taken, never handed to Python) read for the last
+    time, of the result's shape and dtype. The result is then that operand's Var. Not 0-d
+    values: a reduction over everything gives a NumPy scalar, which is no `out=`."""
+    fresh, escaped, last_use = set(), set(), {}
+    for i, call in enumerate(tape):
+        name = _name(call.fn)
+        for var in vars_in((call.args, call.kwargs)):
+            last_use[var.number] = i
+            if not (isinstance(call.fn, np.ufunc) or name in _NOT_ALIASING):
+                escaped.add(var.number)  # a view of it, or a Python object holding it
+        if "out" not in call.kwargs and (isinstance(call.fn, np.ufunc) or
+                                         name in _FRESH_FUNCTIONS):
+            fresh.update(v.number for v in call.results)
+    for var in outputs:
+        last_use[var.number] = len(tape)
+    renamed: dict[int, Var] = {}
+    rewritten = []
+    for i, call in enumerate(tape):
+        if renamed:
+            call = Call(call.fn, _renamed(call.args, renamed), _renamed(call.kwargs, renamed),
+                        call.results, call.scope, call.op, _renamed(call.writes, renamed))
+        if _elementwise(call):
+            result = call.results[0]
+            for var in vars_in(call.args):
+                if var.kind == "op" and var.number in fresh and var.number not in escaped \
+                        and last_use.get(var.number) == i and var.shape == result.shape != () \
+                        and var.dtype == result.dtype:
+                    call = Call(call.fn, call.args, {**call.kwargs, "out": var}, (), call.scope,
+                                call.op, (var,))
+                    renamed[result.number] = var
+                    last_use[var.number] = last_use.get(result.number, -1)
+                    if result.number in escaped:
+                        escaped.add(var.number)
+                    break
+        rewritten.append(call)
+    for k, var in enumerate(outputs):
+        outputs[k] = renamed.get(var.number, var)
+    return rewritten
+
+
+def _renamed(a, renamed: dict):
+    if isinstance(a, Var):
+        return renamed.get(a.number, a)
+    if type(a) in (tuple, list):
+        return type(a)(_renamed(x, renamed) for x in a)
+    if type(a) is dict:
+        return {k: _renamed(v, renamed) for k, v in a.items()}
+    if type(a) is slice:
+        return slice(*_renamed((a.start, a.stop, a.step), renamed))
+    return a
