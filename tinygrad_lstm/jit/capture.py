@@ -146,7 +146,7 @@ class CallLabel(str):
     """A module's label in graph scopes (its name, as graph pictures show it) that also knows
     which call of the module it is, for the program's comments."""
 
-    def __new__(cls, label: str, module: int, call: int) -> "CallLabel":
+    def __new__(cls, label: str, module: int, call: int) -> CallLabel:
         self = super().__new__(cls, label)
         self.module, self.call = module, call
         return self

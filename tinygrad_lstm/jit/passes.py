@@ -63,8 +63,9 @@ def _elementwise(call: Call) -> bool:
 def reuse_dying_operands(tape: list[Call], outputs: list[Var]) -> list[Call]:
     """Give an elementwise op `out=` one of its operands where that operand is a fresh array
     (made by the program, no view of it taken, never handed to Python) read for the last
-    time, of the result's shape and dtype. The result is then that operand's Var. Not 0-d
-    values: a reduction over everything gives a NumPy scalar, which is no `out=`."""
+    time, of the result's shape and dtype: `d_tanh7 = np.multiply(tanh6, g, out=tanh6)`, the
+    result keeps its own name. Not 0-d values: a reduction over everything gives a NumPy
+    scalar, which is no `out=`."""
     fresh, escaped, last_use = set(), set(), {}
     for i, call in enumerate(tape):
         name = _name(call.fn)
@@ -77,38 +78,16 @@ def reuse_dying_operands(tape: list[Call], outputs: list[Var]) -> list[Call]:
             fresh.update(v.number for v in call.results)
     for var in outputs:
         last_use[var.number] = len(tape)
-    renamed: dict[int, Var] = {}
     rewritten = []
     for i, call in enumerate(tape):
-        if renamed:
-            call = Call(call.fn, _renamed(call.args, renamed), _renamed(call.kwargs, renamed),
-                        call.results, call.scope, call.op, _renamed(call.writes, renamed))
         if _elementwise(call):
             result = call.results[0]
             for var in vars_in(call.args):
                 if var.kind == "op" and var.number in fresh and var.number not in escaped \
                         and last_use.get(var.number) == i and var.shape == result.shape != () \
                         and var.dtype == result.dtype:
-                    call = Call(call.fn, call.args, {**call.kwargs, "out": var}, (), call.scope,
-                                call.op, (var,))
-                    renamed[result.number] = var
-                    last_use[var.number] = last_use.get(result.number, -1)
-                    if result.number in escaped:
-                        escaped.add(var.number)
+                    call = Call(call.fn, call.args, {**call.kwargs, "out": var}, call.results,
+                                call.scope, call.op, (var,))
                     break
         rewritten.append(call)
-    for k, var in enumerate(outputs):
-        outputs[k] = renamed.get(var.number, var)
     return rewritten
-
-
-def _renamed(a, renamed: dict):
-    if isinstance(a, Var):
-        return renamed.get(a.number, a)
-    if type(a) in (tuple, list):
-        return type(a)(_renamed(x, renamed) for x in a)
-    if type(a) is dict:
-        return {k: _renamed(v, renamed) for k, v in a.items()}
-    if type(a) is slice:
-        return slice(*_renamed((a.start, a.stop, a.step), renamed))
-    return a

@@ -131,7 +131,7 @@ class Program:
     def _value(self, a, index: bool = False) -> str:
         if isinstance(a, Var):
             if a.kind == "const" and not a.written:
-                return self._global(a.source, f"const{a.number}")
+                return self._global(a.source, _const_name(a))
             return self._names[a.number]
         if type(a) is tuple:
             if index:
@@ -232,6 +232,15 @@ class Program:
 def _rng():
     from ..random import rng
     return rng
+
+
+def _const_name(var: Var) -> str:
+    """ONE_FLOAT32 for a 0-d one, CONST7 for anything else."""
+    array = var.source
+    words = {0: "zero", 1: "one", 2: "two", 0.5: "half"}
+    if array.ndim == 0 and array.dtype.kind in "fiu" and array.item() in words:
+        return f"{words[array.item()]}_{array.dtype.name}"
+    return f"const{var.number}"
 
 
 def _dtype_text(dtype: np.dtype) -> str:
