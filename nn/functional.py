@@ -9,6 +9,7 @@ from tinygrad_lstm import ops
 from tinygrad_lstm.autograd import is_grad_enabled, no_grad
 from tinygrad_lstm.inplace import update as inplace_update
 from tinygrad_lstm.random import rng
+from tinygrad_lstm.recording import replayed_as_call
 from tinygrad_lstm.tensor import Tensor, where
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -40,6 +41,14 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return input @ weight.T + bias  # a bias of another shape broadcasts as in `+`
 
 
+@replayed_as_call  # a check on values: tl.compile's program makes it at every call
+def _check_rows(idx: np.ndarray, num: int) -> None:
+    bad = (idx < 0) | (idx >= num)
+    if bad.any():
+        raise IndexError(f"embedding: index {idx[bad].flat[0]} is out of range for an embedding "
+                         f"with {num} rows")
+
+
 def embedding(input, weight: Tensor, padding_idx: int | None = None,
               max_norm: float | None = None, norm_type: float = 2.0,
               scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
@@ -56,10 +65,7 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None,
     num = weight.shape[0]
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: expected indices of an integer dtype, got {idx.dtype}")
-    bad = (idx < 0) | (idx >= num)
-    if bad.any():
-        raise IndexError(f"embedding: index {idx[bad].flat[0]} is out of range for an embedding "
-                         f"with {num} rows")
+    _check_rows(idx, num)
     if max_norm is not None:
         _embedding_renorm_(weight, np.unique(idx), max_norm, norm_type)
     out = weight[idx]  # (*, D)

@@ -14,6 +14,7 @@ import numpy as np
 
 from tinygrad_lstm.autograd import graph_scope
 from tinygrad_lstm.nn.functional import dropout, linear
+from tinygrad_lstm.recording import _state
 from tinygrad_lstm.tensor import Tensor, cat, where
 
 
@@ -53,7 +54,9 @@ def _safe_softmax(scores: Tensor) -> Tensor:
     set to 0 rather than NaN, as PyTorch's SDPA does since 2.5 (its _safe_softmax). The dead
     rows are given finite scores first, so no NaN reaches the gradient either."""
     dead = np.isneginf(scores._array).all(-1, keepdims=True)
-    if not dead.any():
+    # perf: eager skips the two wheres when no row is dead; a tl.compile program cannot branch
+    # on values, so it always takes them (the same values either way)
+    if _state.tracer is None and not dead.any():
         return scores.softmax(-1)
     weights = where(dead, 0.0, scores).softmax(-1)
     return where(dead, 0.0, weights)

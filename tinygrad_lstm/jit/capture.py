@@ -90,6 +90,10 @@ class Capture(Tracer):
         """Note the module's mode (a replay needs the same) and count its calls: the label it
         returns names the call (`lstmcell` called at each step of a Python loop)."""
         self.modules.setdefault(id(module), (module, module.training))
+        # its own parameters and buffers become inputs now, not at the first op that reads
+        # them: a forward may read `weight._array` directly
+        for t in (*module.parameters(recurse=False), *module.buffers(recurse=False)):
+            self._know(t)
         count = self.calls.get(id(module), 0)
         self.calls[id(module)] = count + 1
         return CallLabel(label, id(module), count)

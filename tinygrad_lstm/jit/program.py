@@ -176,7 +176,11 @@ class Program:
 
     def _line(self, call: Call) -> str:
         fn, args = call.fn, call.args
-        results = ", ".join(self._names[v.number] for v in call.results)
+        if call.unpack is not None:  # np.split, np.divmod: a name (or _) per result
+            names = [self._names[v.number] if v is not None else "_" for v in call.unpack]
+            results = ", ".join(names) + ("," if len(names) == 1 else "")
+        else:
+            results = ", ".join(self._names[v.number] for v in call.results)
         assign = f"{results} = " if results else ""
         if type(fn) is tuple:  # an ndarray method, indexing or .T
             name = fn[1]

@@ -47,6 +47,7 @@ class Call:
     scope: tuple = ()  # the module names and time steps it ran in
     op: str = ""  # the primitive (or VJP) it belongs to
     writes: tuple = field(default=())  # Vars it wrote in place (out=, x[i] = ..., fill)
+    unpack: tuple | None = None  # a call that returns several: its Vars (None: not an array)
 
 
 class Traced(np.ndarray):
@@ -142,12 +143,17 @@ def _value_read(array: Traced, how: str, *args):
 
 
 def _user_frame() -> str:
-    """'file:line: code' of the innermost frame outside the package and NumPy."""
+    """'file:line: code' of the innermost frame outside the package and NumPy, and the
+    innermost library function on the way there ("in layer_norm")."""
     package = __file__.rsplit("/", 3)[0]
-    numpy_dir = np.__file__.rsplit("/", 1)[0]
+    jit, numpy_dir = __file__.rsplit("/", 1)[0], np.__file__.rsplit("/", 1)[0]
+    inside = None
     for frame in reversed(traceback.extract_stack()[:-1]):
         if not frame.filename.startswith((package, numpy_dir)):
-            return f"{frame.filename}:{frame.lineno}: {frame.line}"
+            where = f"{frame.filename}:{frame.lineno}: {frame.line}"
+            return where if inside is None else f"{where} (in {inside})"
+        if inside is None and not frame.filename.startswith((jit, numpy_dir)):
+            inside = frame.name
     return "<unknown>"
 
 
@@ -167,11 +173,22 @@ def _record(fn, args: tuple, kwargs: dict):
     else:
         call = fn
     plain_kwargs = {k: _plain(v) for k, v in kwargs.items()}
-    result = call(*_plain(args), **plain_kwargs)
     tracer = _tracer
     if tracer is None:
-        return _returned_out(result, kwargs)
+        return _returned_out(call(*_plain(args), **plain_kwargs), kwargs)
+    with _inside_numpy():  # what NumPy calls to do it (np.broadcast_to's np.array) is its own
+        result = call(*_plain(args), **plain_kwargs)
     return tracer.record(fn, args, kwargs, result)
+
+
+class _inside_numpy:
+    def __enter__(self) -> None:
+        global _tracer
+        self.tracer, _tracer = _tracer, None
+
+    def __exit__(self, *exc) -> None:
+        global _tracer
+        _tracer = self.tracer
 
 
 def _returned_out(result, kwargs):
@@ -272,8 +289,9 @@ class Tracer:
             return result
         if getattr(fn, "__name__", None) in _METADATA:
             return result  # the same in every run: shapes, dtypes, memory layout
+        several = type(result) in (tuple, list)  # np.split gives a list
         results, wrapped = [], []
-        for r in (result if type(result) is tuple else (result,)):
+        for r in (result if several else (result,)):
             if isinstance(r, np.ndarray):
                 var = self.new_var("op", len(self.tape), self.op)
                 var.shape, var.dtype = r.shape, r.dtype
@@ -289,11 +307,14 @@ class Tracer:
                 self.refuse(f"{getattr(fn, '__name__', fn)} returns a Python value computed "
                             f"from the arrays, at {_user_frame()}")
                 return result
+        unpack = None
+        if several:
+            unpack = tuple(None if w is None else self._by_id[id(w)] for w in wrapped)
         self.tape.append(Call(fn, described_args, described_kwargs, tuple(results), self.scope,
-                              self.op, writes))
+                              self.op, writes, unpack))
         if result is None:
             return None
-        return tuple(wrapped) if type(result) is tuple else wrapped[0]
+        return type(result)(wrapped) if several else wrapped[0]
 
     def refuse(self, reason: str) -> None:
         if reason not in self.refusals:
@@ -328,9 +349,12 @@ def _recording_creator(name: str):
     original = _originals[name]
 
     def create(*args, **kwargs):
-        result = original(*_plain(args), **{k: _plain(v) for k, v in kwargs.items()})
         tracer = _tracer
-        if tracer is None or not isinstance(result, np.ndarray):
+        if tracer is None:
+            return original(*args, **kwargs)
+        with _inside_numpy():
+            result = original(*_plain(args), **{k: _plain(v) for k, v in kwargs.items()})
+        if not isinstance(result, np.ndarray):
             return result
         if name in ("asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "array") \
                 and args and isinstance(args[0], np.ndarray) and tracer.var_of(args[0]) \
