@@ -145,11 +145,13 @@ def _value_read(array: Traced, how: str, *args):
 def _user_frame() -> str:
     """'file:line: code' of the innermost frame outside the package and NumPy, and the
     innermost library function on the way there ("in layer_norm")."""
-    package = __file__.rsplit("/", 3)[0]
+    import tinygrad_lstm as package  # its nn and optim live beside it, not inside
+    package = tuple(m.__file__.rsplit("/", 1)[0] + "/"
+                    for m in (package, package.nn, package.optim))
     jit, numpy_dir = __file__.rsplit("/", 1)[0], np.__file__.rsplit("/", 1)[0]
     inside = None
     for frame in reversed(traceback.extract_stack()[:-1]):
-        if not frame.filename.startswith((package, numpy_dir)):
+        if not frame.filename.startswith((*package, numpy_dir)):
             where = f"{frame.filename}:{frame.lineno}: {frame.line}"
             return where if inside is None else f"{where} (in {inside})"
         if inside is None and not frame.filename.startswith((jit, numpy_dir)):

@@ -1,0 +1,128 @@
+"""tl.compile's calling convention and its refusals: torch.compile's signature, what is
+refused rather than ignored, and the state machine (eager, traced twice, then the program)
+seen from outside. Equality of compiled and eager training is tests/test_compile.py's."""
+
+import numpy as np
+import pytest
+
+import tinygrad_lstm as tl
+from tinygrad_lstm import nn
+from tinygrad_lstm.jit import CompiledFunction, NotTraceable
+
+
+def double_sum(x):
+    return (x * 2).sum()
+
+
+@pytest.mark.parametrize("make", [
+    lambda: tl.compile(double_sum),
+    lambda: tl.compile()(double_sum),  # @tl.compile()
+    lambda: tl.compile(fullgraph=True, mode="reduce-overhead")(double_sum),
+    lambda: tl.compile(double_sum, dynamic=False, backend="inductor"),
+], ids=["call", "decorator()", "decorator(kwargs)", "kwargs"])
+def test_every_form_of_the_call_compiles_and_gives_eager_results(make):
+    fn = make()
+    x = tl.Tensor(np.arange(6.0).reshape(2, 3))
+    results = [fn(x).item() for _ in range(5)]
+    assert results == [30.0] * 5
+    assert isinstance(fn, CompiledFunction) and fn.__name__ == "double_sum"
+    assert "built a program of 2 NumPy calls" in fn.explain()
+    assert "np.multiply(x, 2)" in fn.code and fn.code.startswith("def step(x):")
+
+
+def test_the_program_runs_from_the_fourth_call_and_reads_new_inputs():
+    calls = []
+
+    def f(x):
+        calls.append(1)  # Python runs in the eager and the two traced calls only
+        return x * 3
+
+    fn = tl.compile(f)
+    for k in range(6):
+        assert np.array_equal(fn(tl.Tensor([float(k), 1.0])).numpy(), [3.0 * k, 3.0])
+    assert len(calls) == 3
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"dynamic": True}, NotImplementedError, "dynamic=True"),
+    ({"mode": "fastest"}, ValueError, "unknown mode 'fastest'"),
+    ({"backend": "cudagraphs"}, ValueError, "unknown backend 'cudagraphs'"),
+    ({"options": {"trace.enabled": True}}, ValueError, "options are not supported"),
+])
+def test_options_it_cannot_honour_are_refused_not_ignored(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        tl.compile(double_sum, **kwargs)
+
+
+def test_a_non_callable_is_refused():
+    with pytest.raises(TypeError, match="expected a function or a Module, got int"):
+        tl.compile(3)
+
+
+def test_backend_eager_and_disable_run_the_function_as_it_is():
+    for fn in (tl.compile(double_sum, backend="eager"), tl.compile(double_sum, disable=True)):
+        for _ in range(5):
+            assert fn(tl.ones(2)).item() == 4.0
+        assert fn.explain() == "nothing yet"
+        with pytest.raises(RuntimeError, match="no program has been built yet"):
+            fn.code
+
+
+def test_code_before_the_program_exists_says_when_it_will():
+    fn = tl.compile(double_sum)
+    fn(tl.ones(2))
+    with pytest.raises(RuntimeError, match="call the function three times"):
+        fn.code
+
+
+def test_a_value_read_keeps_it_eager_with_the_reason_and_fullgraph_raises():
+    def f(x):
+        return x * 2 if x.sum().item() > 0 else x * -1
+
+    fn = tl.compile(f)
+    for sign in (1, 1, 1, -1, 1, -1):  # both branches, correct every time
+        x = tl.ones(3) * sign
+        assert np.array_equal(fn(x).numpy(), (x * 2 if sign > 0 else x * -1).numpy())
+    assert "value is read into Python (item)" in fn.explain()
+    assert "test_compile_api.py" in fn.explain()  # names the line
+    strict = tl.compile(f, fullgraph=True)
+    strict(tl.ones(3))
+    with pytest.raises(NotTraceable, match=r"fullgraph=True.*item"):
+        strict(tl.ones(3))
+
+
+def test_a_new_signature_gets_its_own_program_up_to_the_cache_limit():
+    fn = tl.compile(double_sum)
+    for n in range(1, 11):  # 10 shapes, 5 calls each
+        for _ in range(5):
+            assert fn(tl.ones(n)).item() == 2.0 * n
+    log = fn.explain()
+    assert log.count("built a program") == 8
+    assert "more than 8 input signatures" in log
+
+
+def test_a_compiled_module_keeps_its_attributes_and_compiles_its_eval_forward():
+    tl.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Dropout(0.5), nn.Linear(4, 2))
+    compiled = tl.compile(model)
+    assert len(list(compiled.parameters())) == 4
+    compiled.eval()
+    assert model.training is False
+    x = tl.randn(5, 3)
+    with tl.no_grad():
+        outs = [compiled(x) for _ in range(5)]
+        truth = model(x)
+    assert all(np.array_equal(o.numpy(), truth.numpy()) for o in outs)
+    assert "built a program" in compiled.explain()
+
+
+def test_a_forward_that_needs_its_graph_stays_eager_and_keeps_it():
+    model = nn.Linear(3, 1)
+    compiled = tl.compile(model)
+    x = tl.randn(4, 3)
+    for _ in range(5):
+        model.zero_grad()
+        compiled(x).sum().backward()  # the graph is needed after the call: no program
+    assert np.allclose(model.bias.grad.numpy(), [4.0])
+    assert "returns a tensor that requires grad without calling backward()" in \
+        compiled.explain()
