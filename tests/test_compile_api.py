@@ -65,14 +65,14 @@ def test_backend_eager_and_disable_run_the_function_as_it_is():
             assert fn(tl.ones(2)).item() == 4.0
         assert fn.explain() == "nothing yet"
         with pytest.raises(RuntimeError, match="no program has been built yet"):
-            fn.code
+            _ = fn.code
 
 
 def test_code_before_the_program_exists_says_when_it_will():
     fn = tl.compile(double_sum)
     fn(tl.ones(2))
     with pytest.raises(RuntimeError, match="call the function three times"):
-        fn.code
+        _ = fn.code
 
 
 def test_a_value_read_keeps_it_eager_with_the_reason_and_fullgraph_raises():
