@@ -27,10 +27,10 @@ class NotTraceable(Exception):
 
 @dataclass(eq=False)
 class Var:
-    """One value of the program: made by `tape[made_by]`, an input, or a constant."""
+    """One value of the program: made by a call of the tape, an input, or a constant."""
     number: int
     kind: str  # "op" (a call's result), "input", "const"
-    source: object = None  # input: where it comes from; const: its array
+    source: object = None  # op: the index of its call; input: where from; const: the array
     label: str = ""  # a hint for its name in the program: an op or parameter name
     written: bool = False  # a const written in place: the program starts from a copy
     shape: tuple = ()  # of an op's result
@@ -104,6 +104,12 @@ class Traced(np.ndarray):
         return _value_read(self, "__repr__")
 
     __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return _value_read(self, "__format__", spec)
+
+    def __reduce_ex__(self, protocol):  # pickled (torch.save inside the function)
+        return _value_read(self, "__reduce_ex__", protocol)
 
 
 def _as_method(name: str):
