@@ -126,3 +126,11 @@ def test_a_forward_that_needs_its_graph_stays_eager_and_keeps_it():
     assert np.allclose(model.bias.grad.numpy(), [4.0])
     assert "returns a tensor that requires grad without calling backward()" in \
         compiled.explain()
+
+
+def test_a_compiled_function_called_inside_another_becomes_part_of_its_program():
+    inner = tl.compile(lambda x: x * 2)
+    outer = tl.compile(lambda x: inner(x) + 1)
+    for k in range(6):
+        assert np.array_equal(outer(tl.ones(2) * k).numpy(), [2.0 * k + 1] * 2)
+    assert "np.multiply(x, 2)" in outer.code and "np.add(" in outer.code

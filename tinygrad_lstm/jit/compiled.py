@@ -99,8 +99,8 @@ class CompiledFunction:
     # ------------------------------------------------------------ calls
 
     def __call__(self, *args, **kwargs):
-        if self.disable:
-            return self._fn(*args, **kwargs)
+        if self.disable or _state.tracer is not None:  # inside another's trace: its calls are
+            return self._fn(*args, **kwargs)  # part of that program
         flat, key = _flatten((args, kwargs))
         key = (key, _state.grad_enabled)
         entry = self._entries.get(key)
