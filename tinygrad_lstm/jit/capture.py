@@ -27,7 +27,7 @@ class Capture(Tracer):
     def __init__(self) -> None:
         super().__init__()
         self._adopted: list = []  # (tensor, its own array, the Traced view it holds meanwhile)
-        self._grad_of: dict[int, Tensor] = {}  # id(a .grad written by this run) -> its leaf
+        self._grad_of: dict[int, tuple] = {}  # id(a .grad this run wrote) -> (it, its leaf)
         self.modules: dict[int, tuple] = {}  # id -> (module, training) of each module called
         self.calls: dict[int, int] = {}  # id(module) -> how many times it was called
         self.backwards = 0
@@ -59,8 +59,8 @@ class Capture(Tracer):
         var = self.var_of(array)
         if var is not None:  # a plain view of a value (a .grad written from one)
             self._swap(t, self.traced(array, var))
-        elif id(t) in self._grad_of:
-            self.adopt(t, ("grad", self._grad_of[id(t)]))
+        elif self._grad_of.get(id(t), (None,))[0] is t:
+            self.adopt(t, ("grad", self._grad_of[id(t)][1]))
         else:  # a parameter, a buffer, a tensor made before the call
             self.adopt(t, ("tensor", t))
 
@@ -117,7 +117,7 @@ class Capture(Tracer):
                 AccumulateGrads(leaves, fresh)([_plain(a) for a in arrays])
             for leaf in leaves:
                 if leaf._grad is not None:
-                    self._grad_of[id(leaf._grad)] = leaf
+                    self._grad_of[id(leaf._grad)] = (leaf._grad, leaf)
         return accumulate
 
     def call(self, fn, args: tuple, kwargs: dict):

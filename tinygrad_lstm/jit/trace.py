@@ -13,7 +13,9 @@ made by a method this module does not know, a write into an array it cannot name
 
 from __future__ import annotations
 
+import functools
 import traceback
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -216,8 +218,11 @@ class Tracer:
     def __init__(self) -> None:
         self.tape: list[Call] = []
         self.vars: list[Var] = []
-        self._by_id: dict[int, Var] = {}  # id(array) -> Var, for every array the tape knows
-        self._alive: list = []  # those arrays, kept alive so that no id is reused
+        # id(array) -> Var for every live array the tape knows; an entry goes when its array
+        # does (a weakref's callback), before the id can be reused: the tracer keeps no array
+        # alive, so a traced call needs no more memory than an eager one
+        self._by_id: dict[int, Var] = {}
+        self._refs: dict[int, weakref.ref] = {}
         self.refusals: list[str] = []
         self.op = ""  # the primitive (or VJP) running now, for the program's comments
         self.scope: tuple = ()
@@ -230,8 +235,10 @@ class Tracer:
         return var
 
     def name(self, array: np.ndarray, var: Var) -> None:
-        self._by_id[id(array)] = var
-        self._alive.append(array)
+        key = id(array)
+        self._by_id[key] = var
+        self._refs[key] = weakref.ref(array, functools.partial(_forget, self._by_id,
+                                                                self._refs, key))
 
     def var_of(self, array: np.ndarray) -> Var | None:
         """The Var an array is, following views that cover a known array exactly (what
@@ -336,6 +343,11 @@ _METADATA = {"shape", "ndim", "size", "result_type", "min_scalar_type", "can_cas
 # calls that write into their first argument (besides out=)
 _WRITE_FIRST = {"__setitem__", "fill", "put", "sort", "at", "copyto", "place", "putmask",
                 "fill_diagonal", "put_along_axis"}
+
+
+def _forget(by_id: dict, refs: dict, key: int, ref: weakref.ref) -> None:
+    if refs.get(key) is ref:  # not a newer array that took the id since
+        del by_id[key], refs[key]
 
 
 def _same_layout(a: np.ndarray, b: np.ndarray) -> bool:
