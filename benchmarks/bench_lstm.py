@@ -3,14 +3,17 @@
 One step = forward + backward + Adam update on a (T, B) window of tokens: one-hot input (I = V)
 -> nn.LSTM(V, H) -> nn.Linear(H, V) -> mean cross-entropy over the T*B tokens, with the hidden
 state carried from window to window (detached). All implementations start from the same
-parameters and see the same windows, so their losses agree (the `loss0` column). The project,
-the hand-written NumPy BPTT (with the input projection as one matmul, and again as a row
-gather, which only a model that knows its input is one-hot can do) and torch, when it is
+parameters and see the same windows, so their losses agree (the `loss0` column). The project
+(eager), the same step wrapped in tl.compile (its losses must equal eager's, bit for bit, at
+every step), the hand-written NumPy BPTT (with the input projection as one matmul, and again as
+a row gather, which only a model that knows its input is one-hot can do) and torch, when it is
 installed, take turns step by step, in alternating order, after a few untimed warm-up steps
-each; a ratio is the median of the per-round ratios. The ratio "project/hand" is against the
+each (tl.compile's eager and traced calls: its timed steps run the program); a ratio is the
+median of the per-round ratios. The ratios "project/hand" and "compiled/hand" are against the
 faster of the two hand-written versions in this run; "project/hand-dense" against the one that,
-like the project, multiplies the dense one-hot input. Peak RSS comes from a fresh process per
-implementation that runs a few steps.
+like the project, multiplies the dense one-hot input; "compiled/eager" against the project.
+Peak RSS comes from a fresh process per implementation that runs a few steps (tl.compile: its
+three calls before the program, then as many steps of the program as the others run).
 
     python benchmarks/bench_lstm.py [--config tiny|small|medium|large|all] [--repeats N]
                                     [--quick] [--json]
@@ -40,10 +43,15 @@ CONFIGS = {
     "medium": ((32, 64, 256, 65), 10, 0.90),
     "large": ((64, 128, 512, 65), 6, 0.95),
 }
-RSS_TARGET = {"medium": 1.5}  # peak RSS project / hand-NumPy at most this
+RSS_TARGET = {"medium": 1.5}  # peak RSS project / hand-NumPy at most this (issue 6)
+# issue 16: tl.compile's program against the fastest hand-written version, tokens/s at least
+# this, and its peak RSS at most COMPILED_RSS_TARGET times the hand-written one's
+COMPILED_TARGETS = {"tiny": 0.90, "small": 0.90, "medium": 1.00, "large": 1.00}
+COMPILED_RSS_TARGET = 1.2
 LR = 1e-3
 N_WINDOWS = 8  # distinct windows cycled through; the state carries across them
-WARMUP_STEPS = 3  # untimed steps per implementation before the timed rounds
+COMPILE_CALLS = 3  # tl.compile: call 1 eager, calls 2 and 3 traced, the program from call 4
+WARMUP_STEPS = COMPILE_CALLS  # untimed steps per implementation before the timed rounds
 RSS_STEPS = 3
 BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -126,6 +134,46 @@ class ProjectRun:
         return loss.item()
 
 
+class CompiledRun(ProjectRun):
+    """The same model and optimizer, the training step wrapped in tl.compile (the carried state
+    passed in and out, so every call has the same input signature)."""
+
+    name = "tl.compile"
+
+    def __init__(self, V: int, H: int, dtype=np.float32, seed: int = 0) -> None:
+        super().__init__(V, H, dtype, seed)
+        import tinygrad_lstm as tl
+
+        model, optimizer, F = self.model, self.optimizer, self.F
+
+        def train_step(x, y, h, c):
+            logits, (h, c) = model(x, (h, c))
+            loss = F.cross_entropy(logits.reshape(-1, V), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            return loss, h.detach(), c.detach()
+
+        # fullgraph: raise rather than fall back to eager
+        self.train_step = tl.compile(train_step, fullgraph=True)
+        self.H, self.dtype, self.calls = H, dtype, 0
+
+    def step(self, inputs: np.ndarray, targets: np.ndarray) -> float:
+        if self.state is None:  # zeros, not None: the first call takes the same inputs as later
+            zeros = np.zeros((1, inputs.shape[1], self.H), self.dtype)
+            self.state = (self.Tensor(zeros), self.Tensor(zeros.copy()))
+        x = self.Tensor(self.eye[inputs])  # (T, B, V) one-hot
+        loss, h, c = self.train_step(x, self.Tensor(targets.reshape(-1)), *self.state)
+        self.state = (h, c)
+        self.calls += 1
+        if self.calls >= COMPILE_CALLS:  # from here on every call must run the one program
+            log = self.train_step.explain()
+            if not log.startswith("built a program") or "\n" in log:
+                raise RuntimeError(f"tl.compile: after {self.calls} calls the step should run "
+                                   f"one program, but explain() says:\n{log}")
+        return loss.item()
+
+
 class TorchRun:
     """PyTorch, the same model and loop (only when torch is installed)."""
 
@@ -165,19 +213,20 @@ class TorchRun:
         return loss.item()
 
 
-RUNS = {"project": ProjectRun, "hand": HandRun, "hand_gather": HandGatherRun, "torch": TorchRun}
+RUNS = {"project": ProjectRun, "compiled": CompiledRun, "hand": HandRun,
+        "hand_gather": HandGatherRun, "torch": TorchRun}
 
 
 def available_runs() -> list[str]:
     try:
         import torch  # noqa: F401
     except ImportError:
-        return ["project", "hand", "hand_gather"]
-    return ["project", "hand", "hand_gather", "torch"]
+        return ["project", "compiled", "hand", "hand_gather"]
+    return ["project", "compiled", "hand", "hand_gather", "torch"]
 
 
 def time_config(name: str, repeats: int, runs: list[str]) -> dict:
-    """Alternate the implementations step by step; per-step times and first-step losses.
+    """Alternate the implementations step by step; per-step times and losses.
 
     Half of the rounds run on implementations built in the order of `runs`, half on a second
     set built in the reverse order: where an implementation's arrays land in memory moves its
@@ -186,28 +235,33 @@ def time_config(name: str, repeats: int, runs: list[str]) -> dict:
     training run, not the first steps, in which malloc is still learning the step's sizes
     (glibc maps arrays of 128 KiB and more afresh, with page faults, until freeing such arrays
     has raised its threshold; the engine allocates per step, the hand-written code once).
+    The warm-up also covers tl.compile's eager and traced calls: its timed steps run the program.
     """
     (B, T, H, V), _, _ = CONFIGS[name]
     windows = make_windows(B, T, V)
     times = {r: [] for r in runs}
-    loss0 = None
+    losses = {r: [] for r in runs}  # warm-up and timed steps, both sets in turn
     for build_order, rounds in ((runs, (repeats + 1) // 2), (runs[::-1], repeats // 2)):
         if rounds == 0:
             continue
         impls = {r: RUNS[r](V, H) for r in build_order}
-        first = {r: impl.step(*windows[0]) for r, impl in impls.items()}
-        loss0 = loss0 or first
-        for k in range(1, WARMUP_STEPS):
-            for impl in impls.values():
-                impl.step(*windows[k % N_WINDOWS])
+        for k in range(WARMUP_STEPS):
+            for r, impl in impls.items():
+                losses[r].append(impl.step(*windows[k % N_WINDOWS]))
         for k in range(rounds):
             order = runs if k % 2 == 0 else runs[::-1]  # neither goes first every time
             for r in order:
                 start = time.perf_counter()
-                impls[r].step(*windows[(k + WARMUP_STEPS) % N_WINDOWS])
+                loss = impls[r].step(*windows[(k + WARMUP_STEPS) % N_WINDOWS])
                 times[r].append(time.perf_counter() - start)
+                losses[r].append(loss)
         del impls
-    return {"times": times, "loss0": loss0}
+    if losses["compiled"] != losses["project"]:  # bitwise equal, by design
+        k = next(k for k, (a, b) in enumerate(zip(losses["compiled"], losses["project"]))
+                 if a != b)
+        raise RuntimeError(f"{name}: tl.compile's loss at step {k} is {losses['compiled'][k]!r}, "
+                           f"eager's {losses['project'][k]!r}; they must be equal")
+    return {"times": times, "loss0": {r: v[0] for r, v in losses.items()}}
 
 
 def peak_rss_kib() -> int:
@@ -251,6 +305,11 @@ def machine() -> dict:
             "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
 
 
+def _median_ratio(times: dict, base: str, impl: str) -> float:
+    """The median over rounds of base's step time / impl's: impl's tokens/s over base's."""
+    return statistics.median(b / i for b, i in zip(times[base], times[impl]))
+
+
 def run_config(name: str, repeats: int, rss_steps: int, runs: list[str]) -> dict:
     (B, T, H, V), _, target = CONFIGS[name]
     timed = time_config(name, repeats, runs)
@@ -269,12 +328,17 @@ def run_config(name: str, repeats: int, rss_steps: int, runs: list[str]) -> dict
     fastest = min(("hand", "hand_gather"), key=lambda r: result["impls"][r]["ms_per_step"])
     result["fastest_hand"] = fastest
     for key, base in (("ratio", fastest), ("ratio_dense", "hand"), ("ratio_gather", "hand_gather")):
-        rounds = zip(timed["times"][base], timed["times"]["project"])
-        result[key] = statistics.median(hand / project for hand, project in rounds)
-    result["rss_ratio"] = (result["impls"]["project"]["peak_rss_mib"]
-                           / result["impls"][fastest]["peak_rss_mib"])
+        result[key] = _median_ratio(timed["times"], base, "project")
+        result["compiled_" + key] = _median_ratio(timed["times"], base, "compiled")
+    result["compiled_vs_eager"] = _median_ratio(timed["times"], "project", "compiled")
+    result["compiled_losses_equal_eager"] = True  # time_config raised otherwise
+    hand_rss = result["impls"][fastest]["peak_rss_mib"]
+    result["rss_ratio"] = result["impls"]["project"]["peak_rss_mib"] / hand_rss
+    result["compiled_rss_ratio"] = result["impls"]["compiled"]["peak_rss_mib"] / hand_rss
     result["target_ratio"] = target
     result["target_rss_ratio"] = RSS_TARGET.get(name)
+    result["compiled_target_ratio"] = COMPILED_TARGETS[name]
+    result["compiled_target_rss_ratio"] = COMPILED_RSS_TARGET
     return result
 
 
@@ -295,8 +359,9 @@ def print_table(report: dict) -> None:
                   f"{v['loss0']:>8.5f}")
             head = ""
     print()
-    print("project/hand: tokens/s of the project over the fastest hand-written version (named);")
-    print("project/hand-dense: over the hand-written version that multiplies the one-hot input")
+    print("project/hand: tokens/s of the project (eager) over the fastest hand-written version")
+    print("(named); project/hand-dense: over the hand-written version that multiplies the one-hot")
+    print("input; targets of issue 6, set against the first, less tuned hand-written version")
     print(f"{'config':<7} {'rounds':>6} {'project/hand':>13} {'(fastest)':<12} {'target':>7} "
           f"{'project/hand-dense':>19} {'RSS project/hand':>17} {'target':>7}")
     for res in report["results"]:
@@ -306,6 +371,17 @@ def print_table(report: dict) -> None:
               f"{'>= ' + format(res['target_ratio'], '.2f'):>7} {res['ratio_dense']:>19.2f} "
               f"{res['rss_ratio']:>17.2f} "
               f"{'<= ' + format(rss_target, '.2f') if rss_target else '':>7}")
+    print()
+    print("compiled/hand: tokens/s of tl.compile's program over the same fastest hand-written")
+    print("version; compiled/eager: over the project's eager step; targets of issue 16; the")
+    print("compiled RSS includes its two traced calls")
+    print(f"{'config':<7} {'rounds':>6} {'compiled/hand':>14} {'target':>7} {'compiled/eager':>15} "
+          f"{'RSS compiled/hand':>18} {'target':>7}")
+    for res in report["results"]:
+        print(f"{res['config']:<7} {res['repeats']:>6} {res['compiled_ratio']:>14.2f} "
+              f"{'>= ' + format(res['compiled_target_ratio'], '.2f'):>7} "
+              f"{res['compiled_vs_eager']:>15.2f} {res['compiled_rss_ratio']:>18.2f} "
+              f"{'<= ' + format(res['compiled_target_rss_ratio'], '.2f'):>7}")
 
 
 def rss_child(run: str, config: str, steps: int) -> None:
@@ -313,6 +389,8 @@ def rss_child(run: str, config: str, steps: int) -> None:
         (B, T, H, V), _, _ = CONFIGS[config]
         windows = make_windows(B, T, V)
         impl = RUNS[run](V, H)
+        if run == "compiled":  # its calls before the program, then `steps` of the program
+            steps += COMPILE_CALLS
         for k in range(steps):
             impl.step(*windows[k % N_WINDOWS])
     print(peak_rss_kib())

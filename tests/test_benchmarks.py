@@ -1,8 +1,9 @@
 """The benchmark is fair: its hand-NumPy model and the project's train the same model identically.
 
 Both are run in float64 from the same parameters on the same windows, through the exact code
-the benchmark times (bench_lstm.HandRun / HandGatherRun / ProjectRun); the hand-written
-gradients are also checked against central differences; then the scripts run end to end.
+the benchmark times (bench_lstm.HandRun / HandGatherRun / ProjectRun / CompiledRun); the
+hand-written gradients are also checked against central differences, and tl.compile's program
+against the eager step, bit for bit; then the scripts run end to end.
 """
 
 import json
@@ -93,6 +94,21 @@ def test_adam_steps_agree_float64(hand_run):
     assert all(not np.allclose(initial[n], hand.model.params[n]) for n in initial)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_run_equals_eager_bitwise(dtype):
+    project = bench_lstm.ProjectRun(V, H, dtype, seed=0)
+    compiled = bench_lstm.CompiledRun(V, H, dtype, seed=0)
+    windows = _windows()
+    for k in range(bench_lstm.COMPILE_CALLS + 3):  # eager, traced, traced, then the program
+        assert compiled.step(*windows[k]) == project.step(*windows[k]), k
+    assert compiled.train_step.explain().startswith("built a program")
+    for (name, p), (_, q) in zip(project.model.named_parameters(),
+                                 compiled.model.named_parameters()):
+        np.testing.assert_array_equal(q.numpy(), p.numpy(), err_msg=name)
+    for got, want in zip(compiled.state, project.state):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
 def test_bench_lstm_quick_json_runs():
     out = subprocess.run([sys.executable, str(BENCHMARKS / "bench_lstm.py"), "--config", "tiny",
                           "--quick", "--json"], capture_output=True, text=True, timeout=120)
@@ -102,14 +118,18 @@ def test_bench_lstm_quick_json_runs():
     assert (res["config"], res["B"], res["T"], res["H"], res["V"]) == ("tiny", 1, 25, 100, 65)
     assert res["flops_per_token"] == 3 * (2 * (65 + 100) * 400 + 2 * 100 * 65)
     impls = res["impls"]
-    project, hand, gather = impls["project"], impls["hand"], impls["hand_gather"]
+    project, compiled = impls["project"], impls["compiled"]
+    hand, gather = impls["hand"], impls["hand_gather"]
     for other in (hand, gather):
         np.testing.assert_allclose(project["loss0"], other["loss0"], rtol=1e-5)  # float32
     np.testing.assert_allclose(project["loss0"], np.log(65), rtol=0.05)  # near-uniform start
-    for impl in (project, hand, gather):
+    assert compiled["loss0"] == project["loss0"] and res["compiled_losses_equal_eager"] is True
+    for impl in (project, compiled, hand, gather):
         assert impl["tokens_per_s"] > 0
         assert impl["peak_rss_mib"] > report["baseline_rss_mib"] > 0
     assert res["ratio"] > 0 and res["ratio_gather"] > 0
+    assert res["compiled_ratio"] > 0 and res["compiled_vs_eager"] > 0
+    assert res["compiled_rss_ratio"] > 0
 
 
 def test_bench_ops_runs():
