@@ -13,7 +13,6 @@ made by a method this module does not know, a write into an array it cannot name
 
 from __future__ import annotations
 
-import functools
 import traceback
 import weakref
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ class NotTraceable(Exception):
     """The run cannot become a program; the message says why (shown by `explain()`)."""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)  # slots: a traced step makes thousands (memory)
 class Var:
     """One value of the program: made by a call of the tape, an input, or a constant."""
     number: int
@@ -39,7 +38,7 @@ class Var:
     dtype: object = None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Call:
     """fn(*args, **kwargs) -> results; args hold Vars where arrays were."""
     fn: object  # a NumPy function or ufunc, a method name ("method", name), or a Python callable
@@ -222,7 +221,7 @@ class Tracer:
         # does (a weakref's callback), before the id can be reused: the tracer keeps no array
         # alive, so a traced call needs no more memory than an eager one
         self._by_id: dict[int, Var] = {}
-        self._refs: dict[int, weakref.ref] = {}
+        self._refs: dict[int, _Ref] = {}
         self.refusals: list[str] = []
         self.op = ""  # the primitive (or VJP) running now, for the program's comments
         self.scope: tuple = ()
@@ -237,8 +236,11 @@ class Tracer:
     def name(self, array: np.ndarray, var: Var) -> None:
         key = id(array)
         self._by_id[key] = var
-        self._refs[key] = weakref.ref(array, functools.partial(_forget, self._by_id,
-                                                                self._refs, key))
+        self._refs[key] = _Ref(array, self._forget, key)
+
+    def _forget(self, ref: _Ref) -> None:
+        if self._refs.get(ref.key) is ref:  # not a newer array that took the id since
+            del self._by_id[ref.key], self._refs[ref.key]
 
     def var_of(self, array: np.ndarray) -> Var | None:
         """The Var an array is, following views that cover a known array exactly (what
@@ -345,9 +347,17 @@ _WRITE_FIRST = {"__setitem__", "fill", "put", "sort", "at", "copyto", "place", "
                 "fill_diagonal", "put_along_axis"}
 
 
-def _forget(by_id: dict, refs: dict, key: int, ref: weakref.ref) -> None:
-    if refs.get(key) is ref:  # not a newer array that took the id since
-        del by_id[key], refs[key]
+class _Ref(weakref.ref):
+    """A weak reference that knows the id it stands for."""
+
+    __slots__ = ("key",)
+
+    def __new__(cls, obj, callback, key: int):
+        return super().__new__(cls, obj, callback)
+
+    def __init__(self, obj, callback, key: int) -> None:
+        super().__init__(obj, callback)
+        self.key = key
 
 
 def _same_layout(a: np.ndarray, b: np.ndarray) -> bool:
