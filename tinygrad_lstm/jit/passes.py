@@ -54,6 +54,11 @@ def _name(fn) -> str | None:
     return fn[1] if type(fn) is tuple else getattr(fn, "__name__", None)
 
 
+def _ufunc(fn) -> bool:
+    """A ufunc, or one of its methods (np.add.reduce): never a view of an argument."""
+    return isinstance(fn, np.ufunc) or isinstance(getattr(fn, "__self__", None), np.ufunc)
+
+
 def _elementwise(call: Call) -> bool:
     fn = call.fn
     return isinstance(fn, np.ufunc) and fn.signature is None and "out" not in call.kwargs \
@@ -71,7 +76,7 @@ def reuse_dying_operands(tape: list[Call], outputs: list[Var]) -> list[Call]:
         name = _name(call.fn)
         for var in vars_in((call.args, call.kwargs)):
             last_use[var.number] = i
-            if not (isinstance(call.fn, np.ufunc) or name in _NOT_ALIASING):
+            if not (_ufunc(call.fn) or name in _NOT_ALIASING):
                 escaped.add(var.number)  # a view of it, or a Python object holding it
         if "out" not in call.kwargs and (isinstance(call.fn, np.ufunc) or
                                          name in _FRESH_FUNCTIONS):
