@@ -15,6 +15,8 @@ Ctrl-C or SIGTERM), loss.csv (its rows made durable just before each checkpoint)
 (with matplotlib) and graph.svg (graph.svg.dot without Graphviz's `dot`), the compute graph
 of one window. A fresh run refuses a non-empty --out; --resume continues the run with the
 settings it was started with (--minutes and --steps are its totals), --overwrite starts again.
+The training step runs under tl.compile (--no-compile: eagerly, with the same numbers to the
+bit), and the run says at its third step whether a program was built, or why not.
 Bad flags end in one line on stderr and exit code 2; a diverging run stops with exit code 1.
 The run itself (flags, loop, checkpoints, sampling) is examples/char_train.py, which
 examples/char_transformer.py shares: this file is the LSTM and its sizes.

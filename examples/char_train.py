@@ -3,11 +3,15 @@
 A model script describes its model in an Architecture and hands it to `cli`; everything else is
 here: flags, data (tiny Shakespeare, the last 10% for validation), AdamW with clipping and a
 cosine learning rate fitted to the time budget, evaluation, checkpoints and --resume, SIGTERM,
-loss.csv, progress, the graph picture, loss.png and sampling.
+loss.csv, progress, the graph picture, loss.png and sampling. The training step (forward,
+backward, clipping, AdamW, the lr schedule) runs under tl.compile: eagerly at its first call,
+traced at its second and third, then as a generated NumPy program, with the same bits as an
+eager step (--no-compile runs every step eagerly).
 
 The model maps (T, B) character ids and a state to (T, B, V) logits and the state to carry into
-the next window of the same B streams (detached: truncated BPTT). The state is None at the
-start of an epoch, and always for a model that carries none (it sees its window, no more).
+the next window of the same B streams (detached: truncated BPTT). The state is zeros at the
+start of an epoch (the model's own for None, given so that the step's inputs keep one
+signature), and None always for a model that carries none (it sees its window, no more).
 """
 
 import argparse
@@ -79,6 +83,8 @@ def parse_args(arch: Architecture, argv=None) -> argparse.Namespace:
         p.add_argument(flag(key), type=CHECKS[key], help=text)
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--overwrite", action="store_true", help="start afresh in a non-empty --out")
+    p.add_argument("--no-compile", action="store_true",
+                   help="run the training step eagerly, not as a tl.compile program")
     p.add_argument("--sample", action="store_true", help="only generate from the checkpoint")
     p.add_argument("--prompt", default=None, help="text to start sampling from (ROMEO:)")
     p.add_argument("--length", type=number(int, 1, 1_000_000), default=400,
@@ -293,6 +299,27 @@ def main(arch: Architecture, argv=None) -> dict:
         return Diverged(f"stopped at step {run['step'] + 1}: the {what} is {value}; {kept} "
                         f"(try a smaller --lr or --clip)")
 
+    def train_step(x: Tensor, y: Tensor, state):
+        """One window: forward, backward, clipping, AdamW and the lr schedule. Returns the loss,
+        the gradient norm (before clipping) and the state to carry on, all as tensors."""
+        logits, new_state = model(x, state)  # (T, B, V)
+        loss = nn.functional.cross_entropy(logits.reshape(-1, len(vocab)), y)
+        opt.zero_grad()
+        loss.backward()
+        norm = nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+        opt.step()
+        sched.step()
+        # truncated BPTT: the state goes on, its graph does not
+        return loss, norm, None if new_state is None else tuple(s.detach() for s in new_state)
+
+    # perf: defaults, 30 s runs: 10.4 steps/s eager, 15.0 once the step is a program (README)
+    compiled = None if args.no_compile else tl.compile(train_step)
+    compiled_calls = 0
+    # at the start of an epoch, the zero state the model would make for None: so the step's
+    # inputs keep one signature (a new one costs tl.compile an eager and two traced calls)
+    zero_state = None if state_shape is None else \
+        tuple(Tensor(np.zeros(state_shape, np.float32)) for _ in range(2))  # (h, c)
+
     lock = prepare_out(args.out, args.overwrite, OUTPUTS)  # one run at a time in --out
     with lock, StopSignals() as stop:
         try:  # a resumed run drops the rows past its checkpoint: it will write them again
@@ -309,24 +336,28 @@ def main(arch: Architecture, argv=None) -> dict:
                     if k < run["window"]:  # resuming inside an epoch
                         continue
                     t0 = time.perf_counter()
-                    logits, new_state = model(Tensor(x), state)  # (T, B, V)
-                    loss = nn.functional.cross_entropy(logits.reshape(-1, len(vocab)),
-                                                       Tensor(y.reshape(-1)))
-                    last_loss = loss.item()
+                    # the last, shorter window of an epoch runs eagerly: its shape would cost a
+                    # program of its own (an eager and two traced calls) for one window an epoch
+                    step_fn = train_step if compiled is None or len(x) < args.seq_len \
+                        else compiled
+                    loss, norm, new_state = step_fn(Tensor(x), Tensor(y.reshape(-1)),
+                                                    zero_state if state is None else state)
+                    # read out here: one read inside the step would keep it eager. So a
+                    # non-finite value is seen after the update, which a stopped run never saves
+                    last_loss, norm = loss.item(), norm.item()
                     if not math.isfinite(last_loss):
                         raise diverged("loss", last_loss)
-                    if run["step"] == 0:
-                        progress.write(draw_graph(loss, model, args.out))
-                    opt.zero_grad()
-                    loss.backward()
-                    norm = nn.utils.clip_grad_norm_(model.parameters(), args.clip).item()
                     if not math.isfinite(norm):
                         raise diverged("gradient norm", norm)
-                    opt.step()
-                    sched.step()
                     tok_s = tokens_per_step / (time.perf_counter() - t0)  # training alone
-                    if new_state is not None:  # truncated BPTT: cut the graph
-                        state = tuple(s.detach() for s in new_state)
+                    if step_fn is compiled:
+                        compiled_calls += 1
+                        if compiled_calls == 3:  # traced twice: a program now, or why not
+                            progress.write(compile_note(compiled))
+                    if run["step"] == 0:
+                        progress.write(draw_graph(loss, model, args.out))
+                    if new_state is not None:
+                        state = new_state
                     smooth = last_loss if smooth is None else 0.98 * smooth + 0.02 * last_loss
                     run.update(step=run["step"] + 1, window=k + 1, smooth=smooth,
                                state=[s.numpy() for s in state] if state else None)
@@ -377,7 +408,19 @@ def main(arch: Architecture, argv=None) -> dict:
           f"({step * tokens_per_step:,} tokens, {seconds:.0f}s); loss curve: {plot or 'not drawn'}"
           f"\n\n{text_out}")
     return {"val_loss": val_loss, "train_loss": smooth, "last_loss": last_loss, "step": step,
-            "seconds": seconds, "sample": text_out}
+            "seconds": seconds, "sample": text_out,
+            "compile": None if compiled is None else compiled.explain()}
+
+
+def compile_note(step: tl.jit.CompiledFunction) -> str:
+    """One line on what tl.compile made of the training step: a program, or why it runs
+    eagerly (explain()'s reason, verbatim)."""
+    try:
+        source = step.code
+    except RuntimeError:  # no program built
+        source = None
+    return f"training step: tl.compile {'' if source else 'fell back to eager: '}" \
+        f"{step.explain()}"
 
 
 def cli(arch: Architecture, argv=None) -> int:

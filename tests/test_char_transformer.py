@@ -13,6 +13,7 @@ import pytest
 
 import tinygrad_lstm as tl
 from tinygrad_lstm import Tensor
+from tinygrad_lstm.recording import replayed_as_call
 import test_char_lstm as lstm_tests
 from test_char_lstm import assert_same_run, log_rows, snapshot, weights  # the run's checks
 
@@ -51,6 +52,7 @@ def test_stopped_by_sigterm_then_resumed_equals_an_uninterrupted_run(small_text,
                                                                      tmp_path, monkeypatch):
     calls, original_step = [], tl.optim.AdamW.step
 
+    @replayed_as_call  # run at every step, also where the step is a tl.compile program
     def step_then_signal(self, closure=None):  # SIGTERM comes during the 4th step
         out = original_step(self, closure)
         calls.append(1)
