@@ -228,8 +228,6 @@ def test_the_run_says_once_what_tl_compile_did_and_keeps_one_input_signature(
     assert eager["compile"] is None and "tl.compile" not in eager["said"]
 
 
-@pytest.mark.xfail(strict=True, reason="F.embedding checks its indices with a Python branch on "
-                   "their values (bool(bad.any())), so tl.compile keeps the step eager")
 def test_the_step_becomes_a_program(compiled_and_eager):
     assert compiled_and_eager["compiled"]["compile"].startswith("built a program"), \
         compiled_and_eager["compiled"]["compile"]

@@ -263,13 +263,6 @@ def xfail(reason: str):
     return pytest.mark.xfail(strict=True, reason=reason)
 
 
-BIDIRECTIONAL = ("tl.cat's VJP (np.split) returns a list, which the tracer takes for 'a Python "
-                 "value computed from the arrays': any backward through cat, so every "
-                 "bidirectional RNN, stays eager")
-SUM_INSIDE = ("a sum/mean inside the network (not the loss) stays eager: np.broadcast_to in "
-              "SumBackward calls np.array on the plain gradient, the trace records it as a dead "
-              "constant, and two traces with different gradients then 'ran different programs'")
-
 CASES = {
     # what issue 16 names
     "mlp-adam": (training(mlp(), lambda p: optim.Adam(p, lr=1e-2), F.cross_entropy),
@@ -283,8 +276,7 @@ CASES = {
                  lambda p: optim.AdamW(p, lr=1e-2, weight_decay=0.1)), sequences(), 0.0),
     "lstm-2-layers-bidirectional-dropout": pytest.param(
         training(lstm(num_layers=2, bidirectional=True, dropout=0.5),
-                 lambda p: optim.AdamW(p, lr=1e-2)), sequences(), 0.0,
-        marks=xfail(BIDIRECTIONAL)),
+                 lambda p: optim.AdamW(p, lr=1e-2)), sequences(), 0.0),
     "gru-2-layers-batch-first-sgd": (
         training(gru(num_layers=2, batch_first=True), sgd), sequences(batch_first=True), 0.0),
     "gru-float64-adam-amsgrad": (
@@ -309,20 +301,11 @@ CASES = {
     "mlp-dropout": (training(mlp(nn.Tanh, lambda: nn.Dropout(0.5)), sgd), regression(), 0.0),
     "rnn-2-layers": (training(lambda: Recurrent(nn.RNN(3, 5, num_layers=2), 5), sgd),
                      sequences(), 0.0),
-    "gru-bidirectional": pytest.param(
-        training(gru(bidirectional=True), sgd), sequences(), 0.0, marks=xfail(BIDIRECTIONAL)),
-    "cat": pytest.param(training(Branches, sgd), regression(), 0.0, marks=xfail(BIDIRECTIONAL)),
-    "mlp-layer-norm": pytest.param(training(mlp(lambda: nn.LayerNorm(8)), sgd), regression(), 0.0,
-                                   marks=xfail(SUM_INSIDE)),
-    "mlp-gelu": pytest.param(
-        training(mlp(nn.GELU), sgd), regression(), 0.0,
-        marks=xfail("GELU's exact erf maps math.erf over x.tolist(), a value read into "
-                    "Python: the function stays eager")),
-    "embedding": pytest.param(
-        training(Tokens, sgd), tokens, 0.0,
-        marks=xfail("F.embedding checks its indices with `if bad.any():` in Python, a value "
-                    "read: any function with nn.Embedding stays eager (cross-entropy's "
-                    "own target check is a replayed call instead)")),
+    "gru-bidirectional": (training(gru(bidirectional=True), sgd), sequences(), 0.0),
+    "cat": (training(Branches, sgd), regression(), 0.0),
+    "mlp-layer-norm": (training(mlp(lambda: nn.LayerNorm(8)), sgd), regression(), 0.0),
+    "mlp-gelu": (training(mlp(nn.GELU), sgd), regression(), 0.0),
+    "embedding": (training(Tokens, sgd), tokens, 0.0),
 }
 
 
@@ -634,10 +617,6 @@ def test_what_cannot_be_a_program_stays_eager_and_says_why(fn, values, reason):
         _ = twins.compiled.code
 
 
-@pytest.mark.xfail(strict=True, reason="explain() names no line for code under the "
-                   "repository root: _user_frame skips every file under the parent of "
-                   "tinygrad_lstm/ (the checkout, so tests/ and examples/ too) and says "
-                   "<unknown> or a pytest frame")
 def test_the_reason_names_the_line_that_reads_the_value():
     compiled = tl.compile(double_positive)
     for _ in range(3):
@@ -799,14 +778,13 @@ def test_code_is_python_of_numpy_calls_with_comments_naming_the_modules():
 # ---------------------------------------------------------------- packaging
 
 
-@pytest.mark.xfail(strict=True, reason="pyproject's [tool.setuptools] packages list has no "
-                   "tinygrad_lstm.jit: a non-editable install lacks it, and `import "
-                   "tinygrad_lstm` (which imports .jit) fails there")
 def test_every_subpackage_is_in_the_distribution():
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     root = Path(__file__).resolve().parent.parent
     listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
                  ["packages"])
-    found = {".".join(("tinygrad_lstm", *p.parent.relative_to(root / "tinygrad_lstm").parts))
-             for p in (root / "tinygrad_lstm").rglob("__init__.py")}
+    found = {".".join((package, *p.parent.relative_to(root / folder).parts))
+             for package, folder in [("tinygrad_lstm", "tinygrad_lstm"),
+                                     ("tinygrad_lstm.nn", "nn"), ("tinygrad_lstm.optim", "optim")]
+             for p in (root / folder).rglob("__init__.py")}
     assert found <= listed, sorted(found - listed)

@@ -89,6 +89,17 @@ def replayed_as_call(fn):
     return wrapper
 
 
+def one_call(fn):
+    """Under tl.compile, fn (arrays in, one new array out, its values read only in Python
+    inside) is one call of the program, as a NumPy function is: for elementwise maps NumPy
+    lacks (math.erf)."""
+    @functools.wraps(fn)
+    def wrapper(*arrays):
+        tracer = _state.tracer
+        return fn(*arrays) if tracer is None else tracer.one_call(fn, arrays)
+    return wrapper
+
+
 def replay_as_calls(cls: type, *names: str) -> None:
     """Make the methods `names` that `cls` itself defines `replayed_as_call`."""
     for name in names:

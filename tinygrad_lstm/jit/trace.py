@@ -333,6 +333,10 @@ class Tracer:
             return None
         return type(result)(wrapped) if several else wrapped[0]
 
+    def one_call(self, fn, arrays: tuple):
+        """fn(*arrays), run on plain arrays and recorded as one call (recording.one_call)."""
+        return _record(fn, arrays, {})
+
     def refuse(self, reason: str) -> None:
         if reason not in self.refusals:
             self.refusals.append(reason)

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..autograd.primitive import Primitive
 from ..dtypes import default_float
+from ..recording import one_call
 
 
 # 1 as a 0-d array of each float type, for tanh's and sigmoid's `1 - out`: NumPy converts a Python
@@ -127,6 +128,7 @@ class Relu(Primitive):
         return g * (out > 0)
 
 
+@one_call  # under tl.compile, a call of the program (its Python loop reads the values)
 def _erf(x: np.ndarray) -> np.ndarray:
     """math.erf, exact to the last bit, at each element (NumPy has no erf). perf: through a
     list and np.fromiter, 0.085 s per million elements against 0.137 s for np.frompyfunc."""
