@@ -9,7 +9,7 @@ from tinygrad_lstm import ops
 from tinygrad_lstm.autograd import is_grad_enabled, no_grad
 from tinygrad_lstm.inplace import update as inplace_update
 from tinygrad_lstm.random import rng
-from tinygrad_lstm.recording import replayed_as_call
+from tinygrad_lstm.recording import read_array, replayed_as_call
 from tinygrad_lstm.tensor import Tensor, where
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -61,7 +61,7 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None,
     if scale_grad_by_freq or sparse:
         raise NotImplementedError("embedding: scale_grad_by_freq=True and sparse=True are not "
                                   "supported (sparse=False gives the same gradient, dense)")
-    idx = input._array if isinstance(input, Tensor) else np.asarray(input)
+    idx = read_array(input) if isinstance(input, Tensor) else np.asarray(input)
     num = weight.shape[0]
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: expected indices of an integer dtype, got {idx.dtype}")
@@ -74,7 +74,7 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None,
     if padding_idx < 0:
         padding_idx += num
     # the same values, but the padding rows come from the array, outside the graph
-    return where((idx == padding_idx)[..., None], weight._array[padding_idx], out)
+    return where((idx == padding_idx)[..., None], read_array(weight)[padding_idx], out)
 
 
 def _embedding_renorm_(weight: Tensor, rows: np.ndarray, max_norm: float, norm_type: float):
@@ -94,7 +94,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """
     if not isinstance(tensor, Tensor):
         raise TypeError(f"one_hot(): argument 'input' must be Tensor, not {type(tensor).__name__}")
-    idx = tensor._array
+    idx = read_array(tensor)
     if idx.dtype != np.int64:  # PyTorch accepts int64 only
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     if num_classes == -1:
@@ -272,7 +272,7 @@ def _class_target(fn: str, input: Tensor, target, reduction: str) -> np.ndarray:
                          f"0-d tensor")
     if input._array.dtype.kind != "f":
         raise TypeError(f"{fn}: expected floating point input, got {input._array.dtype}")
-    t = target._array if isinstance(target, Tensor) else np.asarray(target)
+    t = read_array(target) if isinstance(target, Tensor) else np.asarray(target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"{fn}: expected target of an integer dtype (class indices), got "
                         f"{t.dtype}")
@@ -309,7 +309,7 @@ def _class_weight(weight, fn: str, input: Tensor) -> np.ndarray | None:
                            f"{input._array.dtype}")
     if weight.requires_grad and is_grad_enabled():
         raise RuntimeError(f"{fn}: the derivative for 'weight' is not implemented")
-    return weight._array
+    return read_array(weight)
 
 
 def _nll_rows(logp: Tensor, t: np.ndarray, w: np.ndarray | None, ignore_index: int,

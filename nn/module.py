@@ -10,7 +10,7 @@ from tinygrad_lstm.autograd import graph_scope, no_grad
 from tinygrad_lstm.conversions import parse_to_args
 from tinygrad_lstm.device import as_device
 from tinygrad_lstm.nn.parameter import Parameter
-from tinygrad_lstm.recording import _state
+from tinygrad_lstm.recording import _state, model_changed, replayed_as_call
 from tinygrad_lstm.tensor import Tensor
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -37,6 +37,9 @@ def check_size(owner: str, name: str, value, positive: bool = False) -> None:
         raise ValueError(f"{owner}: {name} must be greater than zero, got {value}")
     if value < 0:
         raise ValueError(f"{owner}: {name} must be non-negative, got {value}")
+
+
+_UNSET = object()
 
 
 class Module:
@@ -83,6 +86,10 @@ class Module:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
                                 f"(Tensor or None expected)")
+        # train()/eval() are guarded by mode; `self.count += 1` on a tensor assigns the same
+        # object back
+        if name != "training" and self.__dict__.get(name, _UNSET) is not value:
+            model_changed(f"{type(self).__name__}.{name} is assigned")
         object.__setattr__(self, name, value)
 
     def _check_init(self, name: str, value) -> None:
@@ -91,6 +98,7 @@ class Module:
                                  f"Module.__init__() call")
 
     def __delattr__(self, name: str) -> None:
+        model_changed(f"{type(self).__name__}.{name} is deleted")
         object.__delattr__(self, name)
         self.__dict__.get("_buffers", {}).pop(name, None)
 
@@ -244,6 +252,7 @@ class Module:
             p.requires_grad_(requires_grad)
         return self
 
+    @replayed_as_call  # tl.compile: run at every replay, as an optimizer's zero_grad
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop every parameter's gradient (or, with set_to_none=False, fill it with zeros)."""
         for p in self.parameters():

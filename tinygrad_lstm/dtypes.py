@@ -9,6 +9,8 @@ import builtins
 
 import numpy as np
 
+from .recording import model_changed
+
 
 class dtype:
     """The element type of a Tensor, as torch.dtype: one object per type, `tl.float is
@@ -126,6 +128,7 @@ def set_default_dtype(d) -> None:
     if not d.is_floating_point:
         raise TypeError(f"set_default_dtype: only floating-point types are supported as the "
                         f"default type, got {d}")
+    model_changed(f"set_default_dtype({d})")
     _default[0] = d
 
 

@@ -34,6 +34,8 @@ def update(x: Tensor, op: str, compute: Callable, args: tuple, in_place: Callabl
     """x := compute(x, *args), in x's memory. `in_place(array, *arrays)` does it with NumPy when
     nothing is recorded (the optimizers' path); without it, compute runs under no_grad and its
     result is copied in. `cast` is the NumPy casting rule from the result's dtype to x's."""
+    if _state.tracer is not None:  # tl.compile: the NumPy write below is a call of the program
+        _state.tracer.writes_into(op, (x, *args))
     if needs_recording(fresh(x), args):
         _check_allowed(x, op)
         source = Tensor._make(x._array.copy(), x._ctx, x._key)  # x's history, the old values
@@ -55,6 +57,8 @@ def update(x: Tensor, op: str, compute: Callable, args: tuple, in_place: Callabl
 def setitem(x: Tensor, index, value) -> None:
     """x[index] = value, recorded as CopySlices when value (or x) carries a gradient."""
     index = _unwrap_index(index)
+    if _state.tracer is not None:
+        _state.tracer.writes_into("__setitem__", (x, value))
     if not needs_recording(fresh(x), (value,)):
         try:
             x._array[index] = _array_of(value)

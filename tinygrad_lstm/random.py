@@ -8,7 +8,7 @@ time; a `Generator` passed as `generator=` gives a random factory its own stream
 import numpy as np
 
 from .device import as_device
-from .recording import _state
+from .recording import _state, replay_as_calls, replayed_as_call
 
 
 def _check_seed(seed, op: str) -> int:
@@ -54,14 +54,19 @@ class Generator:
         return f"<tinygrad_lstm.Generator, initial_seed={self._seed}>"
 
 
+# tl.compile: reseeding inside a compiled function (these and the functions below) is a call
+# of the program, so it happens again at every call
+replay_as_calls(Generator, "manual_seed", "seed", "set_state")
 default_generator = Generator()
 
 
+@replayed_as_call
 def manual_seed(seed: int) -> Generator:
     """Reseed the global generator; returns it, as PyTorch does."""
     return default_generator.manual_seed(_check_seed(seed, "manual_seed"))
 
 
+@replayed_as_call
 def seed() -> int:
     """Reseed the global generator from a nondeterministic source; returns the seed."""
     return default_generator.seed()
@@ -91,6 +96,7 @@ def get_rng_state() -> dict:
     return default_generator.get_state()
 
 
+@replayed_as_call
 def set_rng_state(state: dict) -> None:
     """Restore a state returned by `get_rng_state`."""
     default_generator.set_state(state)

@@ -17,7 +17,7 @@ class _GradState:
     caches for every later read."""
 
     __slots__ = ("grad_enabled", "anomaly", "last_inplace", "scope", "rebased",
-                 "differentiating", "tracer")
+                 "differentiating", "tracer", "changes")
 
     def __init__(self) -> None:
         self.grad_enabled = True
@@ -27,6 +27,7 @@ class _GradState:
         self.rebased = False  # a recorded in-place op has happened: views may need new history
         self.differentiating = False  # backward(create_graph=True) runs VJPs on Tensors
         self.tracer = None  # tl.compile's recorder of the current run (jit/capture.py)
+        self.changes = 0  # model_changed() calls: a compiled program holds while this does
 
 
 _state = _GradState()
@@ -87,6 +88,24 @@ def replayed_as_call(fn):
         return tracer.call(fn, args, kwargs)
     wrapper.replayed_as_call = True
     return wrapper
+
+
+def read_array(t):
+    """t's array, for code that reads it outside any op (an index check, class weights):
+    under tl.compile it is first made a value of the trace, so a tensor made before the call
+    is an input read at every replay, not a constant of the program."""
+    if _state.tracer is not None:
+        _state.tracer.know(t)
+    return t._array
+
+
+def model_changed(what: str) -> None:
+    """A module attribute was assigned or deleted, or the default dtype set: the programs of
+    tl.compile, built on the old model, stop matching. Inside a traced call it is a Python side
+    effect a program would not repeat, so that call stays eager."""
+    _state.changes += 1
+    if _state.tracer is not None:
+        _state.tracer.changes_model(what)
 
 
 def one_call(fn):

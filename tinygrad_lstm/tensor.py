@@ -88,6 +88,10 @@ class Tensor(Composites, Conversions):
         if not isinstance(value, Tensor):
             raise TypeError(f"data: expected a Tensor, got {type(value).__name__}; wrap a NumPy "
                             f"array with tinygrad_lstm.from_numpy")
+        if _state.tracer is not None:
+            _state.tracer.refuse("`.data = ...` inside the function rebinds a tensor to another "
+                                 "array, which a program would not do again; write into it "
+                                 "instead (`p.data.copy_(...)`, `p -= ...` under no_grad)")
         self._array = value._array
 
     shape = property(lambda self: self._array.shape)
@@ -99,6 +103,8 @@ class Tensor(Composites, Conversions):
 
     @property
     def grad(self) -> "Tensor | None":
+        if _state.tracer is not None and self._grad is not None:
+            _state.tracer.grad_read(self)  # tl.compile: a replay reads this tensor's .grad then
         return self._grad
 
     @grad.setter
@@ -110,7 +116,10 @@ class Tensor(Composites, Conversions):
             if value.shape != self.shape or value.dtype != self.dtype:
                 raise RuntimeError(f"assigned grad has shape {value.shape} and dtype "
                                    f"{value.dtype}, but the tensor has {self.shape} {self.dtype}")
-        self._grad = value
+        if _state.tracer is not None:  # tl.compile: `p.grad = None` is a call of the program
+            _state.tracer.call(_set_grad, (self, value), {})
+        else:
+            self._grad = value
 
     def size(self, dim: int | None = None) -> "tuple | int":
         if dim is not None and self.ndim == 0:
@@ -126,6 +135,9 @@ class Tensor(Composites, Conversions):
     def numpy(self) -> np.ndarray:
         if _state.differentiating and self.requires_grad:
             self._cut_from_recorded_backward()
+        if _state.tracer is not None:
+            _state.tracer.refuse("a tensor's array is handed to NumPy code (.numpy()) inside "
+                                 "the function: what is done with it may not be recorded")
         return self._array
 
     def item(self) -> "float | int | bool":
@@ -218,6 +230,9 @@ class Tensor(Composites, Conversions):
 
     def register_hook(self, fn) -> "_HookHandle":
         """Call fn(grad) when this tensor's gradient is computed; a returned tensor replaces it."""
+        if _state.tracer is not None:
+            _state.tracer.refuse("register_hook inside the function: a program would not "
+                                 "register it again at each call")
         if not fresh(self).requires_grad:
             raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't "
                                "require grad")
@@ -633,5 +648,9 @@ def where(condition: "Tensor | np.ndarray", x: "Tensor | float",
 
 # The layers above Tensor, which Tensor's methods call: each of their modules imports Tensor, so
 # they are imported once it is defined. Below it (imported at the top) nothing imports upwards.
+def _set_grad(t: Tensor, value: Tensor | None) -> None:
+    t._grad = value
+
+
 from . import array_protocol, inplace, ops  # noqa: E402
 from .autograd.primitive import fresh, set_history  # noqa: E402

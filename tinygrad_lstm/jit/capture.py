@@ -16,9 +16,9 @@ import numpy as np
 
 from ..autograd.outer_sum import OuterSum, dense
 from ..random import rng
-from ..recording import _state
+from ..recording import _sequence, _state
 from ..tensor import Tensor
-from .trace import Traced, Tracer, Var, _plain, paused
+from .trace import Traced, Tracer, Var, _plain, _user_frame, paused
 
 
 class Capture(Tracer):
@@ -31,6 +31,7 @@ class Capture(Tracer):
         self.modules: dict[int, tuple] = {}  # id -> (module, training) of each module called
         self.calls: dict[int, int] = {}  # id(module) -> how many times it was called
         self.backwards = 0
+        self.first_node = next(_sequence)  # nodes numbered below were recorded before the call
 
     # ------------------------------------------------------------ tensors
 
@@ -49,9 +50,11 @@ class Capture(Tracer):
         for t, array, traced in reversed(self._adopted):
             if t._array is traced:
                 t._array = array
+            elif type(t._array) is Traced:  # rebound inside the call (the call is refused)
+                t._array = np.ndarray.view(t._array, np.ndarray)
         self._adopted.clear()
 
-    def _know(self, t: Tensor) -> None:
+    def know(self, t: Tensor) -> None:
         """A tensor an op reads: its array is a value of the tape, or becomes an input."""
         array = t._array
         if type(array) is Traced:
@@ -64,6 +67,13 @@ class Capture(Tracer):
         else:  # a parameter, a buffer, a tensor made before the call
             self.adopt(t, ("tensor", t))
 
+    def grad_read(self, leaf: Tensor) -> None:
+        """`leaf.grad` is read: when an op reads it, it is the .grad of that leaf at each call
+        (a new tensor each time), not this tensor."""
+        grad = leaf._grad
+        if type(grad._array) is not Traced:
+            self._grad_of[id(grad)] = (grad, leaf)
+
     # ------------------------------------------------------------ engine hooks
 
     def enter(self, cls: type, args: tuple) -> None:
@@ -71,11 +81,29 @@ class Capture(Tracer):
         self.op, self.scope = cls.__name__, _state.scope
         for a in args:
             if isinstance(a, Tensor):
-                self._know(a)
+                self.know(a)
+
+    def writes_into(self, op: str, args: tuple) -> None:
+        """An in-place op (`x.add_(y)`, `x[i] = v`) is about to write into x: its arrays
+        become values of the tape, so the NumPy write is recorded even where no op read them
+        yet (a counter, `p.grad.zero_()`)."""
+        self.op, self.scope = op, _state.scope
+        for a in args:
+            if isinstance(a, Tensor):
+                self.know(a)
+
+    def changes_model(self, what: str) -> None:
+        self.refuse(f"{what} inside the function, at {_user_frame()}: a program would not do "
+                    f"it again")
 
     def at_node(self, node) -> None:
         """A VJP is about to run."""
         self.op, self.scope = node.name(), node.scope
+        if node.seq < self.first_node:
+            self.refuse(f"backward reaches {node.name()}, recorded before the call (an "
+                        f"argument or tensor computed outside the function with a graph): the "
+                        f"program would not see that graph change; detach() it or compute it "
+                        f"inside")
         if node.hooks:
             self.refuse(f"a hook on an intermediate tensor (output of {node.name()}) runs "
                         f"Python inside backward")
@@ -93,7 +121,7 @@ class Capture(Tracer):
         # its own parameters and buffers become inputs now, not at the first op that reads
         # them: a forward may read `weight._array` directly
         for t in (*module.parameters(recurse=False), *module.buffers(recurse=False)):
-            self._know(t)
+            self.know(t)
         count = self.calls.get(id(module), 0)
         self.calls[id(module)] = count + 1
         return CallLabel(label, id(module), count)
@@ -109,6 +137,14 @@ class Capture(Tracer):
 
         def accumulate(grads: dict, owned: set) -> None:
             leaves = list(grads)
+            for leaf in leaves:
+                var = self.var_of(leaf._array)
+                if var is None or var.kind != "input" or var.source[0] != "tensor":
+                    what = f"argument {var.label!r}" if var is not None and var.kind == "input" \
+                        else "a tensor made inside the function"
+                    self.refuse(f"backward writes the .grad of {what}, a new leaf at each call "
+                                f"(only .grad of parameters and of tensors made before the "
+                                f"call is compiled)")
             fresh = [leaf in owned or type(grads[leaf]) is OuterSum for leaf in leaves]
             self.op, self.scope = "AccumulateGrad", ()
             arrays = [dense(grads[leaf]) for leaf in leaves]  # recorded: tracing is on

@@ -1,11 +1,15 @@
 """`compile(fn)`: run fn eagerly, write down what it does, then replay that as a program.
 
-Per guard key (the shapes, dtypes and requires_grad of the tensor arguments, the other
-arguments' values, the grad mode):
+Per guard key (the shapes, dtypes, memory layout, requires_grad and aliasing of the tensor
+and array arguments, the other arguments' values, the grad mode, the default dtype):
     call 1: eager (a warm-up: optimizers make their state, lazy things happen once)
     call 2: eager, traced
     call 3: eager, traced again; if both tapes are the same program, it is built
-    call 4+: the program runs, while the modules it called are in the same train/eval mode
+    call 4+: the program runs while its guards hold: the modules it called are in the same
+             train/eval mode, no module attribute was assigned since (`model_changed`), the
+             tensors it reads have the same shapes, dtypes and requires_grad, and the Python
+             globals and closure values it read are the same (guards.PythonReads);
+             otherwise it is traced again
 Tapes that differ (a tensor made from changing Python data, a Python branch that went the
 other way) or a run that cannot be a program (a value read into Python, a hook inside
 backward) leave that key eager for good, with the reason in `explain()`.
@@ -19,15 +23,18 @@ import logging
 
 import numpy as np
 
+from ..dtypes import default_float
 from ..recording import _state
 from ..tensor import Tensor
 from .capture import Capture, _same_objects
+from .guards import PythonReads
 from .program import Program
 from .trace import NotTraceable, Traced, Var, start, stop
 
 log = logging.getLogger("tinygrad_lstm.compile")
 
 CACHE_SIZE_LIMIT = 8  # programs per function, as torch._dynamo.config.cache_size_limit
+TRACE_LIMIT = 6  # traced calls of one signature without a program before it stays eager
 _MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
@@ -102,7 +109,7 @@ class CompiledFunction:
         if self.disable or _state.tracer is not None:  # inside another's trace: its calls are
             return self._fn(*args, **kwargs)  # part of that program
         flat, key = _flatten((args, kwargs))
-        key = (key, _state.grad_enabled)
+        key = (key, _state.grad_enabled, default_float())
         entry = self._entries.get(key)
         if entry is None:
             if len(self._entries) >= CACHE_SIZE_LIMIT:
@@ -114,6 +121,8 @@ class CompiledFunction:
         for program in entry.programs:
             if program.guards_hold():
                 return program(flat)
+        if entry.programs:
+            self._drop_stale(entry)
         if not entry.warm:
             entry.warm = True
             return self._fn(*args, **kwargs)
@@ -126,20 +135,42 @@ class CompiledFunction:
             self._note(reason)
         return self._fn(*args, **kwargs)
 
+    def _drop_stale(self, entry: _Entry) -> None:
+        """Programs built before the model changed never hold again."""
+        live = [p for p in entry.programs if p.changes == _state.changes]
+        if len(live) < len(entry.programs):
+            self._note(f"{entry.key}: the model changed since its program was built (a module "
+                       f"attribute or parameter was assigned, or the default dtype set): "
+                       f"tracing again")
+            entry.programs = live
+
     def _trace(self, entry: _Entry, args, kwargs):
+        entry.traces += 1
+        if entry.traces > TRACE_LIMIT:
+            return self._refuse(entry, f"{TRACE_LIMIT} traced calls made no program (the "
+                                f"function changes what its next call sees: a module's mode, "
+                                f"a global, the model)", self._fn(*args, **kwargs))
         capture = Capture()
-        flat, _ = _flatten((args, kwargs))
-        names = _arg_paths(self._arg_names, args, kwargs)
-        for i, (a, name) in enumerate(zip(flat, names)):
-            if isinstance(a, Tensor) and type(a._array) is not Traced:
-                capture.adopt(a, ("arg", i), name)
+        names = iter(_arg_paths(self._arg_names, args, kwargs))
+        positions = iter(range(1 << 30))
+
+        def as_input(value):  # tensor and array arguments are the program's inputs
+            i, name = next(positions), next(names)
+            if isinstance(value, Tensor) and type(value._array) is not Traced:
+                capture.adopt(value, ("arg", i), name)
+            elif isinstance(value, np.ndarray) and type(value) is not Traced:
+                return capture.traced(value, capture.new_var("input", ("arg", i), name))
+            return value
+        traced_args, traced_kwargs = _map_leaves((args, kwargs), as_input)
+        reads = PythonReads(self._fn)
         start(capture)
         try:
-            result = self._fn(*args, **kwargs)
+            with reads:
+                result = self._fn(*traced_args, **traced_kwargs)
         finally:
             stop()
             capture.release()
-        traced = _Traced(capture, result)
+        traced = _Traced(capture, result, reads)
         if capture.refusals:
             return self._refuse(entry, "; ".join(capture.refusals), traced.result)
         if entry.pending is None or not entry.pending.same_modes_now():
@@ -186,14 +217,15 @@ class _Entry:
         self.programs: list[_Runner] = []
         self.pending: _Traced | None = None
         self.warm = False
+        self.traces = 0
         self.refused: str | None = None
 
 
 class _Traced:
     """A traced call: its capture, which of its values are the outputs, and the result."""
 
-    def __init__(self, capture: Capture, result) -> None:
-        self.capture = capture
+    def __init__(self, capture: Capture, result, reads: PythonReads) -> None:
+        self.capture, self.reads = capture, reads
         self.outputs: list[Var] = []
         self.template = self._template(result)
         self.result = result
@@ -213,7 +245,8 @@ class _Traced:
             self.outputs.append(var)
             return _Output(len(self.outputs) - 1)
         if isinstance(value, np.ndarray):
-            self.capture.refuse("the function returns a NumPy array")
+            if type(value) is Traced:
+                self.capture.refuse("the function returns a NumPy array")
             return None
         if type(value) in (tuple, list):
             return type(value)(self._template(v) for v in value)
@@ -243,7 +276,7 @@ class _Traced:
             return "the results differ"
         if list(a.modules) != list(b.modules):  # ids, in order of call
             return "other modules were called"
-        return None
+        return self.reads.difference(other.reads)
 
     def program(self, tensor_names: dict) -> _Runner:
         capture = self.capture
@@ -251,7 +284,7 @@ class _Traced:
         program = Program(capture.tape, capture.vars, arg_vars, self.outputs, tensor_names,
                           capture.calls)
         return _Runner(program, [var.source[1] for var in arg_vars], self.template,
-                       list(capture.modules.values()), capture.vars)
+                       list(capture.modules.values()), capture.vars, self.reads)
 
 
 class _Output:
@@ -269,28 +302,36 @@ class _Runner:
     traced in, the parameters whose shapes it assumed."""
 
     def __init__(self, program: Program, arg_positions: list, template, modules: list,
-                 vars_: list) -> None:
+                 vars_: list, reads: PythonReads) -> None:
         self.program = program
         self.source = program.source
         self._positions = arg_positions
         self._template = template
         self._modules = modules
-        self._tensors = [(v.source[1], v.source[1]._array.shape, v.source[1]._array.dtype)
-                         for v in vars_ if v.kind == "input" and v.source[0] == "tensor"]
+        self._reads = reads
+        self.changes = _state.changes
+        self._tensors = [(t, t._array.shape, t._array.dtype, t.requires_grad)
+                         for t in (v.source[1] for v in vars_
+                                   if v.kind == "input" and v.source[0] == "tensor")]
         self.modes = ", ".join(f"{type(m).__name__} in {'train' if t else 'eval'}"
                                for m, t in modules[:1])
 
     def guards_hold(self) -> bool:
+        if _state.changes != self.changes:
+            return False
         for module, training in self._modules:
             if module.training != training:
                 return False
-        for t, shape, dtype in self._tensors:
-            if t._array.shape != shape or t._array.dtype != dtype:
+        for t, shape, dtype, requires_grad in self._tensors:
+            if t._array.shape != shape or t._array.dtype != dtype or \
+                    t.requires_grad != requires_grad:
                 return False
-        return True
+        return self._reads.hold()
 
     def __call__(self, flat: list):
-        outputs = self.program.run(*[flat[i]._array for i in self._positions])
+        arrays = [flat[i] for i in self._positions]
+        outputs = self.program.run(*[a if isinstance(a, np.ndarray) else a._array
+                                     for a in arrays])
         return _fill(self._template, outputs)
 
 
@@ -333,25 +374,42 @@ def _flatten(tree) -> tuple[list, tuple]:
     """The leaves of nested tuples/lists/dicts, and a hashable key of their kinds: tensors and
     arrays by shape, dtype (and requires_grad); other values by value (or identity)."""
     flat: list = []
+    first: dict[int, int] = {}  # id -> the first position of that object: f(x, x) is not f(x, y)
 
     def key(value):
         if isinstance(value, Tensor):
+            first.setdefault(id(value), len(flat))
             flat.append(value)
-            return ("tensor", value._array.shape, value._array.dtype.str, value.requires_grad)
+            a = value._array
+            return ("tensor", a.shape, a.dtype.str, a.flags.c_contiguous, value.requires_grad,
+                    first[id(value)])
         if isinstance(value, np.ndarray):
+            first.setdefault(id(value), len(flat))
             flat.append(value)
-            return ("array", value.shape, value.dtype.str)
+            return ("array", value.shape, value.dtype.str, value.flags.c_contiguous,
+                    first[id(value)])
         if type(value) in (tuple, list):
             return (type(value).__name__, tuple(key(v) for v in value))
         if type(value) is dict:
             return ("dict", tuple((k, key(v)) for k, v in value.items()))
         flat.append(value)
+        if type(value) is float:  # -0.0 and 0.0 are equal and hash alike, nan is not itself
+            return ("value", "float", value.hex())
         try:
             hash(value)
             return ("value", type(value).__name__, value)
         except TypeError:
             return ("object", id(value))
     return flat, key(tree)
+
+
+def _map_leaves(tree, fn):
+    """tree with each leaf replaced by fn(leaf), leaves in `_flatten`'s order."""
+    if type(tree) in (tuple, list):
+        return type(tree)(_map_leaves(v, fn) for v in tree)
+    if type(tree) is dict:
+        return {k: _map_leaves(v, fn) for k, v in tree.items()}
+    return fn(tree)
 
 
 def _arg_paths(names: list, args: tuple, kwargs: dict) -> list[str]:
@@ -377,6 +435,6 @@ def _arg_paths(names: list, args: tuple, kwargs: dict) -> list[str]:
 
 
 def _describe_key(flat: list) -> str:
-    shapes = [f"{np.dtype(a.numpy().dtype if isinstance(a, Tensor) else a.dtype).name}"
-              f"{list(a.shape)}" for a in flat if isinstance(a, (Tensor, np.ndarray))]
+    shapes = [f"{(a._array if isinstance(a, Tensor) else a).dtype.name}{list(a.shape)}"
+              for a in flat if isinstance(a, (Tensor, np.ndarray))]
     return "inputs " + (", ".join(shapes) if shapes else "(no tensors)")

@@ -14,7 +14,7 @@ from .capture import AccumulateGrads, Draw, Replayed
 from .trace import Call, Var
 
 # functions and methods whose result is a new array that nothing else refers to
-_FRESH_FUNCTIONS = {"dot", "matmul", "concatenate", "stack", "where", "einsum", "empty",
+_FRESH_FUNCTIONS = {"dot", "matmul", "concatenate", "stack", "where", "empty",
                     "zeros", "ones", "full", "empty_like", "zeros_like", "ones_like",
                     "full_like", "arange"}
 # functions and methods that neither keep their arguments nor return views of them
@@ -69,8 +69,9 @@ def reuse_dying_operands(tape: list[Call], outputs: list[Var]) -> list[Call]:
     """Give an elementwise op `out=` one of its operands where that operand is a fresh array
     (made by the program, no view of it taken, never handed to Python) read for the last
     time, of the result's shape and dtype: `d_tanh7 = np.multiply(tanh6, g, out=tanh6)`, the
-    result keeps its own name. Not 0-d values: a reduction over everything gives a NumPy
-    scalar, which is no `out=`."""
+    result keeps its own name. Both C-ordered, as NumPy makes a result (an F-ordered operand
+    would give an F-ordered result, which a later reduction sums in another order). Not 0-d
+    values: a reduction over everything gives a NumPy scalar, which is no `out=`."""
     fresh, escaped, last_use = set(), set(), {}
     for i, call in enumerate(tape):
         name = _name(call.fn)
@@ -90,7 +91,8 @@ def reuse_dying_operands(tape: list[Call], outputs: list[Var]) -> list[Call]:
             for var in vars_in(call.args):
                 if var.kind == "op" and var.number in fresh and var.number not in escaped \
                         and last_use.get(var.number) == i and var.shape == result.shape != () \
-                        and var.dtype == result.dtype:
+                        and var.dtype == result.dtype and var.c_contiguous and \
+                        result.c_contiguous:
                     call = Call(call.fn, call.args, {**call.kwargs, "out": var}, call.results,
                                 call.scope, call.op, (var,))
                     break

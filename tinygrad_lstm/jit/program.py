@@ -175,33 +175,41 @@ class Program:
         return ", ".join(parts)
 
     def _line(self, call: Call) -> str:
-        fn, args = call.fn, call.args
         if call.unpack is not None:  # np.split, np.divmod: a name (or _) per result
             names = [self._names[v.number] if v is not None else "_" for v in call.unpack]
             results = ", ".join(names) + ("," if len(names) == 1 else "")
         else:
             results = ", ".join(self._names[v.number] for v in call.results)
-        assign = f"{results} = " if results else ""
+        expression = self._expression(call)
+        if not results:
+            return expression
+        if len(call.results) == 1 and call.results[0].scalar:
+            # a NumPy scalar when run, a 0-d array in the trace (which wrote into it in place)
+            expression = f"np.asarray({expression})"
+        return f"{results} = {expression}"
+
+    def _expression(self, call: Call) -> str:
+        fn, args = call.fn, call.args
         if type(fn) is tuple:  # an ndarray method, indexing or .T
             name = fn[1]
             this = self._value(args[0])
             if name == "T":
-                return f"{assign}{this}.T"
+                return f"{this}.T"
             if name == "__getitem__":
-                return f"{assign}{this}[{self._value(args[1], index=True)}]"
+                return f"{this}[{self._value(args[1], index=True)}]"
             if name == "__setitem__":
                 return f"{this}[{self._value(args[1], index=True)}] = {self._value(args[2])}"
-            return f"{assign}{this}.{name}({self._arguments(args[1:], call.kwargs)})"
+            return f"{this}.{name}({self._arguments(args[1:], call.kwargs)})"
         if type(fn) is AccumulateGrads:
             grads = self._global(fn, "accumulate_grads")
             return f"{grads}({self._value(args[0])})  # into each parameter's .grad"
         if type(fn) is Replayed:
-            return assign + self._replayed(call)
+            return self._replayed(call)
         if type(fn) is Draw:
             gen = "" if fn.generator is None else self._value(fn.generator)
             rng = self._global(_rng(), "rng")
-            return f"{assign}{rng}({gen}).{fn.method}({self._arguments(args, call.kwargs)})"
-        return f"{assign}{self._function(fn)}({self._arguments(args, call.kwargs)})"
+            return f"{rng}({gen}).{fn.method}({self._arguments(args, call.kwargs)})"
+        return f"{self._function(fn)}({self._arguments(args, call.kwargs)})"
 
     def _replayed(self, call: Call) -> str:
         """`adam.step()` for a method, `clip_grad_norm_(...)` for a function."""

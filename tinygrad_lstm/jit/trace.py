@@ -36,6 +36,8 @@ class Var:
     written: bool = False  # a const written in place: the program starts from a copy
     shape: tuple = ()  # of an op's result
     dtype: object = None
+    c_contiguous: bool = False  # its memory layout in the trace (a replay makes the same)
+    scalar: bool = False  # a NumPy scalar when run: the trace holds it as a 0-d array
 
 
 @dataclass(eq=False, slots=True)
@@ -311,13 +313,14 @@ class Tracer:
         for r in (result if several else (result,)):
             if isinstance(r, np.ndarray):
                 var = self.new_var("op", len(self.tape), self.op)
-                var.shape, var.dtype = r.shape, r.dtype
+                var.shape, var.dtype, var.c_contiguous = r.shape, r.dtype, r.flags.c_contiguous
                 results.append(var)
                 wrapped.append(self.traced(r, var))
             elif r is None:
                 wrapped.append(None)
             elif isinstance(r, np.generic):  # a reduction over everything: a 0-d array here
                 var = self.new_var("op", len(self.tape), self.op)
+                var.shape, var.dtype, var.c_contiguous, var.scalar = (), r.dtype, True, True
                 results.append(var)
                 wrapped.append(self.traced(_originals["asarray"](r), var))
             else:  # a Python number computed from values (np.count_nonzero, np.allclose)

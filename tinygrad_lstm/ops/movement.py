@@ -193,7 +193,7 @@ def view_of(array, steps: tuple):
     """Replay view steps ((op, args, output index), ...) on an array (or, recorded, on a
     Tensor)."""
     for op, rest, i in steps:
-        array = op.forward(op(), array, *rest) if type(array) is np.ndarray else \
+        array = op.forward(op(), array, *rest) if isinstance(array, np.ndarray) else \
             op.apply(array, *rest)
         if i is not None:
             array = array[i]

@@ -1,0 +1,371 @@
+"""tl.compile where the step's Python side could go stale: each case runs the function as written
+(the truth) and through tl.compile from the same seed, compares every call (results, .grad,
+parameters, bit for bit), and says whether the compiled side became a program or stayed eager
+with its reason. Either is right; a replay that differs from eager is the bug these catch.
+"""
+
+import numpy as np
+import pytest
+from test_compile import CALLS, EAGER_CALLS, Twins, counting, mlp, regression
+
+import tinygrad_lstm as tl
+import tinygrad_lstm.nn.functional as F
+from tinygrad_lstm import Tensor, nn, optim
+
+# ---------------------------------------------------------------- arguments
+
+
+def test_numpy_array_arguments_are_inputs_of_the_program():
+    def f(a):
+        return Tensor(a) * 2 + 1
+
+    body = counting(f)
+    compiled = tl.compile(body)
+    for i in range(CALLS):
+        a = np.full(3, float(i), np.float32)
+        np.testing.assert_array_equal(compiled(a).numpy(), a * 2 + 1)
+    assert body.runs == EAGER_CALLS, compiled.explain()
+
+
+def test_the_same_tensor_twice_is_another_signature_than_two_tensors():
+    def f(a, b):
+        return a * 2 + b
+
+    compiled = tl.compile(f)
+    x, y = Tensor(np.ones(3, np.float32)), Tensor(np.full(3, 5.0, np.float32))
+    for _ in range(CALLS):
+        np.testing.assert_array_equal(compiled(x, x).numpy(), [3, 3, 3])
+    np.testing.assert_array_equal(compiled(x, y).numpy(), [7, 7, 7])
+
+
+def test_a_transposed_argument_is_another_signature():
+    def f(x):  # contiguous() is a copy only for a non-contiguous x: a branch on the layout
+        with tl.no_grad():
+            y = x.contiguous()
+            y.mul_(2.0)
+            return y.sum()
+
+    compiled = tl.compile(f)
+    for _ in range(CALLS):
+        compiled(tl.ones(2, 3))
+    base = Tensor(np.arange(6, dtype=np.float32).reshape(3, 2))
+    assert compiled(base.t()).item() == 30.0
+    np.testing.assert_array_equal(base.numpy(), np.arange(6).reshape(3, 2))  # not written
+
+
+@pytest.mark.parametrize("a, b", [(0.0, -0.0), (1.0, float("nan"))])
+def test_python_number_arguments_are_keyed_by_their_bits(a, b):
+    compiled = tl.compile(lambda x, s: x / s if s == s else x * 0 + 7)
+    x = Tensor(np.ones(2, np.float32))
+    with np.errstate(divide="ignore"):
+        for _ in range(CALLS):
+            compiled(x, a)
+        want = (x / b) if b == b else x * 0 + 7
+        np.testing.assert_array_equal(compiled(x, b).numpy(), want.numpy())
+
+
+def test_an_argument_with_a_graph_from_outside_stays_eager():
+    w = Tensor(np.full(3, 0.5, np.float32), requires_grad=True)
+
+    def f(h):
+        (h * h).sum().backward()  # reaches h's graph, made before the call
+        return w.grad.clone()
+
+    compiled = tl.compile(f)
+    for i in range(CALLS):
+        w.grad = None
+        h = w * float(i + 1)
+        got = compiled(h).numpy()
+        np.testing.assert_allclose(got, 2 * (i + 1) ** 2 * w.numpy(), rtol=1e-6)
+    assert "recorded before the call" in compiled.explain()
+
+
+# ---------------------------------------------------------------- Python values
+
+
+SCALE = 2.0
+
+
+def scaled(x):
+    return x * SCALE
+
+
+def test_a_global_changed_after_the_build_is_seen():
+    global SCALE
+    compiled, x = tl.compile(scaled), Tensor(np.ones(2, np.float32))
+    try:
+        for _ in range(CALLS):
+            assert compiled(x).numpy()[0] == 2.0
+        SCALE = 3.0
+        assert compiled(x).numpy()[0] == 3.0
+    finally:
+        SCALE = 2.0
+
+
+def test_a_closure_variable_rebound_after_the_build_is_seen():
+    scale, weights = 2.0, Tensor(np.ones(2, np.float32))
+
+    def f(x):
+        return x * scale + weights
+
+    compiled, x = tl.compile(f), Tensor(np.ones(2, np.float32))
+    for _ in range(CALLS):
+        compiled(x)
+    scale, weights = 5.0, Tensor(np.full(2, 10.0, np.float32))
+    np.testing.assert_array_equal(compiled(x).numpy(), [15.0, 15.0])
+
+
+def test_a_global_the_function_changes_keeps_it_eager():
+    def f(x):
+        global SCALE
+        SCALE += 1  # a side effect a replay would not repeat
+        return x * SCALE
+
+    compiled, x = tl.compile(f), Tensor(np.ones(2, np.float32))
+    try:
+        got = [compiled(x).numpy()[0] for _ in range(CALLS)]
+    finally:
+        globals()["SCALE"] = 2.0
+    assert got == [3.0 + i for i in range(CALLS)]
+    assert "differs" in compiled.explain()
+
+
+def test_class_weights_updated_between_calls_are_read_at_each_replay():
+    class_weight = tl.ones(3)
+
+    def setup():
+        model = nn.Linear(4, 3)
+        opt = optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y, weight=class_weight, reduction="sum")
+            loss.backward()
+            opt.step()
+            return loss
+        return model, step
+
+    def rebalance(model):
+        with tl.no_grad():
+            class_weight.copy_(Tensor(np.array([5.0, 1.0, 0.1], np.float32)))
+
+    def reset(model):
+        with tl.no_grad():
+            class_weight.fill_(1.0)
+
+    rng = np.random.default_rng(0)
+    data = [(rng.standard_normal((6, 4)).astype(np.float32), rng.integers(0, 3, 6))
+            for _ in range(CALLS)]
+    twins = Twins(setup)
+    eager = [reset] + data[:4] + [rebalance] + data[4:]
+    twins.check(eager)
+    assert twins.programs() == 1
+
+
+# ---------------------------------------------------------------- side effects inside
+
+
+@pytest.mark.parametrize("body, reason", [
+    (lambda model, x, y: (model[0].weight.register_hook(lambda g: g * 2),
+                          F.mse_loss(model(x), y))[1], "register_hook inside the function"),
+    (lambda model, x, y: (lambda out: (out.detach().numpy().copy(), F.mse_loss(out, y))[1])(
+        model(x)), ".numpy()"),
+    (lambda model, x, y: (setattr(model[1], "tag", []), F.mse_loss(model(x), y))[1],
+     "Tanh.tag is assigned inside the function"),
+])
+def test_python_side_effects_inside_the_function_keep_it_eager(body, reason):
+    def setup():
+        model = mlp()()
+        opt = optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = body(model, x, y)
+            loss.backward()
+            opt.step()
+            return loss
+        return model, step
+
+    twins = Twins(setup)
+    twins.check([regression()(i) for i in range(CALLS)])
+    assert twins.runs == CALLS and reason in twins.compiled.explain(), twins.compiled.explain()
+
+
+def test_data_rebound_inside_the_function_keeps_it_eager_and_leaves_plain_arrays():
+    def setup():
+        model = nn.Linear(4, 3)
+
+        def step(x, y):
+            model.zero_grad()
+            loss = F.mse_loss(model(x), y)
+            loss.backward()
+            with tl.no_grad():
+                for p in model.parameters():
+                    p.data = p.data - 0.1 * p.grad  # micrograd's update
+            return loss
+        return model, step
+
+    twins = Twins(setup)
+    twins.check([regression()(i) for i in range(CALLS)])
+    assert "`.data = ...` inside the function" in twins.compiled.explain()
+    assert all(type(p._array) is np.ndarray for p in twins.cmodel.parameters())
+
+
+class Counted(nn.Module):
+    """A counter buffer bumped before any op reads it (BatchNorm's num_batches_tracked)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+        self.register_buffer("seen", tl.zeros((), dtype=tl.int64))
+
+    def forward(self, x):
+        self.seen += 1  # in place, and the same object assigned back
+        return self.fc(x)
+
+
+def _hand_sgd_first(model):
+    def step(x, y):
+        with tl.no_grad():  # the previous call's gradients, applied before the forward
+            for p in model.parameters():
+                if p.grad is not None:
+                    p.add_(p.grad, alpha=-0.1)
+                    p.grad.zero_()
+        loss = F.mse_loss(model(x), y)
+        loss.backward()
+        return loss
+    return step
+
+
+def _counter(model):
+    opt = optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.mse_loss(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+@pytest.mark.parametrize("make, build", [(_hand_sgd_first, mlp()), (_counter, Counted)],
+                         ids=["hand-sgd-before-the-forward", "counter-buffer"])
+def test_writes_into_tensors_no_op_read_yet_are_replayed(make, build):
+    def setup():
+        model = build()
+        return model, make(model)
+
+    twins = Twins(setup)
+    twins.check([regression()(i) for i in range(CALLS)])
+    assert twins.programs() == 1, twins.compiled.explain()
+    if build is Counted:
+        assert twins.cmodel.seen.item() == CALLS
+
+
+def test_reseeding_inside_the_function_is_replayed():
+    def setup():
+        model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 3))
+
+        def step(x, y):
+            tl.manual_seed(123)
+            with tl.no_grad():
+                return F.mse_loss(model(x), y)
+        return model, step
+
+    twins = Twins(setup)
+    snaps = twins.check([regression()(0) for _ in range(CALLS)])
+    assert twins.programs() == 1, twins.compiled.explain()
+    assert all(s["result 0"] == snaps[0]["result 0"] for s in snaps)  # the same mask each call
+
+
+def test_a_mode_switch_inside_the_function_ends_in_eager():
+    model = nn.Sequential(nn.Linear(4, 3), nn.Dropout(0.5))
+
+    def f(x):
+        with tl.no_grad():
+            out = model(x)
+        model.train(not model.training)
+        return out
+
+    compiled = tl.compile(f)
+    for _ in range(20):
+        compiled(Tensor(np.ones((2, 4), np.float32)))
+    assert "runs eagerly" in compiled.explain()
+
+
+def test_a_default_dtype_change_is_another_signature():
+    compiled = tl.compile(lambda x: x + tl.ones(2))
+    x = Tensor(np.ones(2))
+    try:
+        for _ in range(CALLS):
+            assert compiled(x).dtype == tl.float64
+        tl.set_default_dtype(tl.float64)
+        assert compiled(x).dtype == tl.float64
+        tl.set_default_dtype(tl.float32)
+        x32 = Tensor(np.ones(2, np.float32))
+        for _ in range(CALLS):
+            assert compiled(x32).dtype == tl.float32
+    finally:
+        tl.set_default_dtype(tl.float32)
+
+
+# ---------------------------------------------------------------- values and layouts
+
+
+@pytest.mark.parametrize("g", [
+    lambda x, w: (x * w).sum().sigmoid() * 3,
+    lambda x, w: (x * w).sum().exp() + (x * w).sum().tanh(),
+    lambda x, w: (lambda s: s * 2 + s * 3 + s * 4)((x * w).sum()),
+], ids=["sigmoid", "exp-tanh", "used-three-times"])
+def test_zero_d_values_replay_like_eager(g):
+    def setup():
+        model = nn.Linear(3, 1)
+
+        def step(x, y):
+            loss = g(x, model.weight) + F.mse_loss(model(x), y)
+            loss.backward()
+            return loss
+        return model, step
+
+    rng = np.random.default_rng(0)
+    data = [(rng.standard_normal(3).astype(np.float32), rng.standard_normal(1).astype(np.float32))
+            for _ in range(CALLS)]
+    twins = Twins(setup)
+    twins.check(data)
+    assert twins.programs() == 1, twins.compiled.explain()
+
+
+def test_in_place_chains_keep_numpys_memory_layout():
+    def f(x, y):  # a is F-ordered: writing a * b into it would sum c in another order
+        with tl.no_grad():
+            c = x.t().exp() * y.exp()
+            return c.sum(), c.sum(1)
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((300, 200)).astype(np.float32)
+    y = rng.standard_normal((200, 300)).astype(np.float32)
+    compiled = tl.compile(f)
+    for i in range(CALLS):
+        args = Tensor(x * (1 + i / 7)), Tensor(y)
+        for got, want in zip(compiled(*args), f(*args)):
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+    assert compiled.explain().startswith("built a program")
+
+
+def test_a_view_of_a_parameter_written_in_place_under_no_grad():
+    def setup():
+        model = nn.Linear(3, 2)
+
+        def step(x, y):
+            loss = F.mse_loss(model(x), y)
+            loss.backward()
+            with tl.no_grad():
+                model.weight[0].mul_(0.5)  # an in-place op through a view of a leaf
+            return loss
+        return model, step
+
+    twins = Twins(setup)
+    twins.check([(np.ones((2, 3), np.float32), np.ones((2, 2), np.float32))] * CALLS)
+    assert twins.programs() == 1, twins.compiled.explain()
+
