@@ -372,32 +372,33 @@ def _same_values(a, b) -> bool:
 
 def _flatten(tree) -> tuple[list, tuple]:
     """The leaves of nested tuples/lists/dicts, and a hashable key of their kinds: tensors and
-    arrays by shape, dtype (and requires_grad); other values by value (or identity)."""
+    arrays by shape, dtype, strides (the memory layout) and requires_grad, and the first
+    position of the same object (f(x, x) is not f(x, y)); other values by value (a float by
+    its bits: -0.0 is not 0.0) or identity."""
     flat: list = []
-    first: dict[int, int] = {}  # id -> the first position of that object: f(x, x) is not f(x, y)
+    first: dict[int, int] = {}
 
     def key(value):
-        if isinstance(value, Tensor):
-            first.setdefault(id(value), len(flat))
-            flat.append(value)
+        kind = type(value)
+        if kind is Tensor or isinstance(value, Tensor):
             a = value._array
-            return ("tensor", a.shape, a.dtype.str, a.flags.c_contiguous, value.requires_grad,
-                    first[id(value)])
-        if isinstance(value, np.ndarray):
-            first.setdefault(id(value), len(flat))
+            position = first.setdefault(id(value), len(flat))
             flat.append(value)
-            return ("array", value.shape, value.dtype.str, value.flags.c_contiguous,
-                    first[id(value)])
-        if type(value) in (tuple, list):
-            return (type(value).__name__, tuple(key(v) for v in value))
-        if type(value) is dict:
+            return (a.shape, a.dtype, a.strides, value.requires_grad, position)
+        if isinstance(value, np.ndarray):
+            position = first.setdefault(id(value), len(flat))
+            flat.append(value)
+            return ("array", value.shape, value.dtype, value.strides, position)
+        if kind is tuple or kind is list:
+            return (kind, *map(key, value))
+        if kind is dict:
             return ("dict", tuple((k, key(v)) for k, v in value.items()))
         flat.append(value)
-        if type(value) is float:  # -0.0 and 0.0 are equal and hash alike, nan is not itself
-            return ("value", "float", value.hex())
+        if kind is float:
+            return ("value", float, value.hex())
         try:
             hash(value)
-            return ("value", type(value).__name__, value)
+            return ("value", kind, value)
         except TypeError:
             return ("object", id(value))
     return flat, key(tree)

@@ -63,7 +63,7 @@ class PythonReads:
         if code in self._codes:
             return
         self._codes.add(code)
-        if code.co_filename.startswith(self._skip):
+        if code.co_filename.startswith(self._skip):  # and frozen modules, "<frozen abc>"
             return
         self._places += [(namespace, n) for n in code.co_names if n in namespace]
 
@@ -78,12 +78,16 @@ class PythonReads:
 
     def __exit__(self, *exc) -> None:
         sys.setprofile(self._outer)
-        self.values = [_value(_read(place)) for place in self._places]
+        self._seen = [_read(place) for place in self._places]
+        self.values = [_value(v) for v in self._seen]
 
     def hold(self) -> bool:
         """The same values as at the end of the traced call."""
-        for place, value in zip(self._places, self.values):
-            if not _same(_value(_read(place)), value):
+        for place, seen, value in zip(self._places, self._seen, self.values):
+            now = _read(place)
+            if now is seen and type(now) is not list:  # perf: most reads are the same object
+                continue
+            if not _same(_value(now), value):
                 return False
         return True
 
@@ -112,5 +116,5 @@ def _library_dirs() -> tuple[str, ...]:
     import tinygrad_lstm as package
     dirs = [m.__file__.rsplit("/", 1)[0] + "/" for m in (package, package.nn, package.optim, np)]
     dirs += [sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")]
-    return tuple(dirs)
+    return (*dirs, "<")
 
