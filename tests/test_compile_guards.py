@@ -369,3 +369,19 @@ def test_a_view_of_a_parameter_written_in_place_under_no_grad():
     twins.check([(np.ones((2, 3), np.float32), np.ones((2, 2), np.float32))] * CALLS)
     assert twins.programs() == 1, twins.compiled.explain()
 
+
+
+def test_an_index_out_of_range_at_a_replay_raises_naming_the_programs_line():
+    w = Tensor(np.arange(15, dtype=np.float32).reshape(5, 3))
+
+    def bounds_only(idx):
+        with tl.no_grad():
+            _ = w[idx]  # a lookup kept for its bounds check only: not dropped as dead code
+            return w.sum() * 1.0
+
+    compiled = tl.compile(bounds_only)
+    for _ in range(CALLS):
+        compiled(Tensor(np.array([0, 1, 2])))
+    with pytest.raises(IndexError, match=r"index 7 is out of bounds.*compiled program's line "
+                                         r"\d+: `getitem\d+ = "):
+        compiled(Tensor(np.array([0, 1, 7])))

@@ -171,6 +171,7 @@ class CompiledFunction:
             stop()
             capture.release()
         traced = _Traced(capture, result, reads)
+        capture.forget_arrays()
         if capture.refusals:
             return self._refuse(entry, "; ".join(capture.refusals), traced.result)
         if entry.pending is None or not entry.pending.same_modes_now():
@@ -330,8 +331,13 @@ class _Runner:
 
     def __call__(self, flat: list):
         arrays = [flat[i] for i in self._positions]
-        outputs = self.program.run(*[a if isinstance(a, np.ndarray) else a._array
-                                     for a in arrays])
+        try:
+            outputs = self.program.run(*[a if isinstance(a, np.ndarray) else a._array
+                                         for a in arrays])
+        except (IndexError, ValueError, FloatingPointError) as e:  # caused by the values
+            if type(e) not in (IndexError, ValueError, FloatingPointError):
+                raise  # a subclass may take other arguments (np.exceptions.AxisError)
+            raise type(e)(f"{e}, {self.program.where(e)}") from e  # and the line
         return _fill(self._template, outputs)
 
 

@@ -23,6 +23,9 @@ _NOT_ALIASING = _FRESH_FUNCTIONS | {"sum", "mean", "max", "min", "prod", "argmax
                                     "copyto", "put", "place", "putmask"}
 
 
+_INDEXING = {"__getitem__", "take", "take_along_axis"}
+
+
 def vars_in(a):
     """Every Var inside a call's arguments (tuples, lists, dicts, slices)."""
     if isinstance(a, Var):
@@ -38,13 +41,14 @@ def vars_in(a):
 
 
 def live_calls(tape: list[Call], outputs: list[Var]) -> list[Call]:
-    """The calls that write, run Python (an optimizer step, a draw), or make a value that a
-    kept call or the result reads."""
+    """The calls that write, run Python (an optimizer step, a draw), can raise on the values
+    (an index array out of range), or make a value that a kept call or the result reads."""
     live = {v.number for v in outputs}
     kept = []
     for call in reversed(tape):
         if call.writes or type(call.fn) in (AccumulateGrads, Replayed, Draw) or \
-                any(v.number in live for v in call.results):
+                any(v.number in live for v in call.results) or \
+                (_name(call.fn) in _INDEXING and any(vars_in(call.args[1:]))):
             kept.append(call)
             live.update(v.number for v in vars_in((call.args, call.kwargs)))
     return kept[::-1]

@@ -52,6 +52,21 @@ class Program:
         exec(compile(self.source, "<tl.compile>", "exec"), namespace)  # noqa: S102
         self.run = namespace["step"]
 
+    def where(self, error: BaseException) -> str:
+        """'at the program's line N, `code` (module, Op)': the innermost line of the program
+        in the error's traceback, with the comment that names where it comes from."""
+        tb, line = error.__traceback__, None
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == "<tl.compile>":
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        if line is None:
+            return "in a call of the compiled program"
+        lines = self.source.splitlines()
+        comments = [t.strip()[2:] for t in lines[:line] if t.strip().startswith("# ")]
+        origin = f" ({comments[-1]})" if comments else ""
+        return f"at the compiled program's line {line}: `{lines[line - 1].strip()}`{origin}"
+
     # ------------------------------------------------------------ names
 
     def _label(self, var: Var) -> str:

@@ -244,6 +244,13 @@ class Tracer:
         if self._refs.get(ref.key) is ref:  # not a newer array that took the id since
             del self._by_id[ref.key], self._refs[ref.key]
 
+    def forget_arrays(self) -> None:
+        """Drop the weakrefs to the arrays once the traced call is over: their callbacks hold
+        the tracer, so a parameter's array would keep the whole tape alive until a garbage
+        collection."""
+        self._by_id.clear()
+        self._refs.clear()
+
     def var_of(self, array: np.ndarray) -> Var | None:
         """The Var an array is, following views that cover a known array exactly (what
         np.asarray of a Traced array gives); None for an array the tape has never seen."""
