@@ -279,6 +279,7 @@ def main(arch: Architecture, argv=None) -> dict:
     state = tuple(Tensor(s) for s in run["state"]) if run["state"] is not None else None
     start = time.perf_counter() - run["elapsed"]
     session_start, first_step = time.perf_counter(), run["step"]
+    pace_step = first_step
 
     def checkpoint():
         nonlocal saved_step
@@ -362,6 +363,9 @@ def main(arch: Architecture, argv=None) -> dict:
                     run.update(step=run["step"] + 1, window=k + 1, smooth=smooth,
                                state=[s.numpy() for s in state] if state else None)
                     step, seconds = run["step"], time.perf_counter() - start
+                    if step == first_step + 3:  # the pace is measured from here: tl.compile's
+                        session_start = time.perf_counter()  # traced steps are slower
+                        pace_step = step
                     done = step >= args.steps if args.steps else seconds >= budget
                     evaluated = step % args.eval_every == 0 or done or bool(stop)
                     if evaluated:
@@ -379,7 +383,7 @@ def main(arch: Architecture, argv=None) -> dict:
                     if not args.steps and (step == first_step + 20 or evaluated):
                         # fit the lr decay to the time budget, at the pace so far (evals too)
                         now = time.perf_counter()
-                        pace = (now - session_start) / (step - first_step)
+                        pace = (now - session_start) / (step - pace_step)
                         run["horizon"] = step + max(1, int((budget - (now - start)) / pace))
                     progress.update(step if args.steps else time.perf_counter() - start,
                                     f"loss {smooth:.3f}, {tok_s:,.0f} tok/s")
