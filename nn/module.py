@@ -86,11 +86,19 @@ class Module:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
                                 f"(Tensor or None expected)")
-        # train()/eval() are guarded by mode; `self.count += 1` on a tensor assigns the same
-        # object back
-        if name != "training" and self.__dict__.get(name, _UNSET) is not value:
-            model_changed(f"{type(self).__name__}.{name} is assigned")
+        if "_compiled" in self.__dict__ and name != "training":  # train()/eval(): a mode guard
+            self._changed(name, value, "assigned")
         object.__setattr__(self, name, value)
+
+    def _changed(self, name: str, value, how: str) -> None:
+        """A module a tl.compile program called gets another attribute: its programs stop
+        matching. `self.count += 1` on a tensor assigns the same object back, and an equal
+        number is no change."""
+        old = self.__dict__.get(name, _UNSET)
+        if old is value or (type(old) is type(value) and type(value) in (int, float, bool, str)
+                            and old == value):
+            return
+        model_changed(f"{type(self).__name__}.{name} is {how}")
 
     def _check_init(self, name: str, value) -> None:
         if "_buffers" not in self.__dict__:
@@ -98,7 +106,8 @@ class Module:
                                  f"Module.__init__() call")
 
     def __delattr__(self, name: str) -> None:
-        model_changed(f"{type(self).__name__}.{name} is deleted")
+        if "_compiled" in self.__dict__:
+            self._changed(name, _UNSET, "deleted")
         object.__delattr__(self, name)
         self.__dict__.get("_buffers", {}).pop(name, None)
 
@@ -126,6 +135,8 @@ class Module:
             raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
                             f"(Tensor or None required)")
         self._buffers[name] = bool(persistent)
+        if "_compiled" in self.__dict__:
+            self._changed(name, tensor, "replaced")
         object.__setattr__(self, name, tensor)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:

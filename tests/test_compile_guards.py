@@ -385,3 +385,199 @@ def test_an_index_out_of_range_at_a_replay_raises_naming_the_programs_line():
     with pytest.raises(IndexError, match=r"index 7 is out of bounds.*compiled program's line "
                                          r"\d+: `getitem\d+ = "):
         compiled(Tensor(np.array([0, 1, 7])))
+
+
+# ---------------------------------------------------------------- a second review's cases
+
+
+def _sgd_step(model, body):
+    """A training step whose loss is body(model, x, y), with SGD."""
+    opt = optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = body(model, x, y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+def test_a_loop_variable_named_like_a_method_is_not_a_guard():
+    model = nn.Linear(4, 3)
+    compiled = tl.compile(_sgd_step(model, lambda m, x, y: F.mse_loss(m(x), y)))
+    global step
+    for step in range(CALLS):  # noqa: B007 (a global `step`, as a script's loop makes it)
+        compiled(*map(Tensor, regression()(step)))
+    del step
+    assert compiled.explain().count("built a program") == 1, compiled.explain()
+    assert "runs eagerly" not in compiled.explain()
+
+
+def test_modules_made_elsewhere_or_inside_keep_the_program():
+    import copy
+    model = nn.Linear(4, 3)
+    compiled = tl.compile(_sgd_step(model, lambda m, x, y: nn.MSELoss()(m(x), y)))
+    for i in range(4 * CALLS):
+        compiled(*map(Tensor, regression()(i)))
+        if i % 4 == 3:
+            copy.deepcopy(model), nn.Linear(3, 3)  # a snapshot, a probe: not the program's
+    assert compiled.explain() .count("built a program") == 1, compiled.explain()
+
+
+def test_a_replaced_buffer_is_seen():
+    class Shifted(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 3)
+            self.register_buffer("shift", tl.zeros(3))
+
+        def forward(self, x):
+            return self.fc(x) + self.shift
+
+    def replace(model):
+        model.register_buffer("shift", tl.ones(3))
+
+    def setup():
+        model = Shifted()
+        return model, _sgd_step(model, lambda m, x, y: F.mse_loss(m(x), y))
+
+    twins = Twins(setup)
+    data = regression()
+    twins.check([data(i) for i in range(CALLS)] + [replace] + [data(i) for i in range(CALLS)])
+
+
+def test_globals_of_code_made_by_exec_are_guarded():
+    namespace = {"tl": tl, "scale": 1.0}
+    exec("def f(x):\n    return x * scale\n", namespace)  # as IPython's cells are compiled
+    compiled, x = tl.compile(namespace["f"]), Tensor(np.ones(2, np.float32))
+    for _ in range(CALLS):
+        compiled(x)
+    namespace["scale"] = 0.0
+    assert compiled(x).numpy()[0] == 0.0
+
+
+CLASS_SHIFT = np.zeros(3, np.float32)
+
+
+def test_a_small_global_array_changed_in_place_is_seen():
+    compiled, x = tl.compile(lambda x: x + tl.tensor(CLASS_SHIFT)), Tensor(np.ones(3, np.float32))
+    for _ in range(CALLS):
+        compiled(x)
+    CLASS_SHIFT[:] = 5.0
+    try:
+        np.testing.assert_array_equal(compiled(x).numpy(), [6.0, 6.0, 6.0])
+    finally:
+        CLASS_SHIFT[:] = 0.0
+
+
+def _zero_by_hand(model):
+    def step(x, y):
+        for p in model.parameters():
+            if p.grad is not None:  # a branch on whether .grad exists
+                p.grad.zero_()
+        loss = F.mse_loss(model(x), y)
+        loss.backward()
+        with tl.no_grad():
+            for p in model.parameters():
+                p -= 0.1 * p.grad
+        return loss
+    return step
+
+
+def _drop_grads(model):
+    model.zero_grad()
+
+
+@pytest.mark.parametrize("at", [4, 5], ids=["dropped-after-the-build", "dropped-between-traces"])
+def test_grads_that_are_none_or_not_at_the_start_are_guarded(at):
+    def setup():
+        model = nn.Linear(4, 3)
+        return model, _zero_by_hand(model)
+
+    data = [regression()(i) for i in range(2 * CALLS)]
+    twins = Twins(setup)
+    twins.check(data[:at] + [_drop_grads] + data[at:])
+
+
+def test_grads_kept_in_a_list_are_read_where_backward_wrote_them():
+    def setup():
+        model = nn.Linear(4, 3)
+        opt = optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, y):
+            loss = F.mse_loss(model(x), y)
+            loss.backward()
+            grads = [p.grad for p in model.parameters()]
+            opt.step()
+            opt.zero_grad()  # zero_grad last, then the grads it dropped are used
+            with tl.no_grad():
+                return loss, sum((g * g).sum() for g in grads)
+        return model, step
+
+    twins = Twins(setup)
+    twins.check([regression()(i) for i in range(CALLS)])
+    assert twins.programs() == 1, twins.compiled.explain()
+
+
+def test_an_index_tensor_changed_in_place_is_read_at_each_replay():
+    columns = Tensor(np.array([0, 1]))
+
+    def setup():
+        model = nn.Linear(4, 3)
+        return model, _sgd_step(model, lambda m, x, y: F.mse_loss(m(x)[:, columns], y[:, :2]))
+
+    def move(model):
+        columns.copy_(Tensor(np.array([2, 0])))
+
+    def reset(model):  # each of the two runs starts from the same columns
+        columns.copy_(Tensor(np.array([0, 1])))
+
+    twins = Twins(setup)
+    data = regression()
+    twins.check([reset] + [data(i) for i in range(CALLS)] + [move] +
+                [data(i) for i in range(CALLS)])
+    assert twins.programs() == 1
+
+
+def test_a_parameter_passed_as_an_argument_keeps_it_eager():
+    model = nn.Linear(3, 3)
+
+    def f(x, w):
+        with tl.no_grad():
+            return model(x).sum() + w.sum()
+
+    compiled, x = tl.compile(f), Tensor(np.ones((2, 3), np.float32))
+    for _ in range(CALLS):
+        compiled(x, model.weight)
+    other = Tensor(np.zeros((3, 3), np.float32))
+    assert compiled(x, other).item() == f(x, other).item()
+    assert "is a parameter or buffer of Linear" in compiled.explain()
+
+
+def test_sgd_through_data_compiles():
+    def setup():
+        model = nn.Linear(4, 3)
+
+        def step(x, y):
+            loss = F.mse_loss(model(x), y)
+            loss.backward()
+            for p in model.parameters():
+                p.data.sub_(0.1 * p.grad.data)  # the tutorials' update
+                p.grad.data.zero_()
+            return loss
+        return model, step
+
+    twins = Twins(setup)
+    twins.check([regression()(i) for i in range(CALLS)])
+    assert twins.programs() == 1, twins.compiled.explain()
+
+
+@pytest.mark.parametrize("zero", [np.float64, np.float32])
+def test_numpy_scalar_arguments_are_keyed_by_their_bits(zero):
+    compiled = tl.compile(lambda x, s: 1 / (x * s))
+    x = Tensor(np.ones(2, np.float32))
+    with np.errstate(divide="ignore"):
+        for _ in range(CALLS):
+            compiled(x, zero(0.0))
+        assert compiled(x, zero(-0.0)).numpy()[0] == -np.inf

@@ -10,7 +10,7 @@ from .device import as_device
 from .dims import (_bounds, _check_empty_reduction, _index_along, _is_int, _normalize_dim,
                    _normalize_dims, _sizes)
 from .dtypes import by_numpy, default_float, to_numpy
-from .recording import _state, version_of
+from .recording import _state, read_array, version_of
 
 _FLOATS = (np.float16, np.float32, np.float64)
 
@@ -81,7 +81,7 @@ class Tensor(Composites, Conversions):
     def data(self) -> "Tensor":
         """The same storage as a Tensor cut from the graph (PyTorch's `.data`): updates through
         it are not recorded. The NumPy array itself is `.numpy()`."""
-        return Tensor._make(self._array)
+        return Tensor._make(read_array(self))
 
     @data.setter
     def data(self, value: "Tensor") -> None:
@@ -103,7 +103,7 @@ class Tensor(Composites, Conversions):
 
     @property
     def grad(self) -> "Tensor | None":
-        if _state.tracer is not None and self._grad is not None:
+        if _state.tracer is not None:
             _state.tracer.grad_read(self)  # tl.compile: a replay reads this tensor's .grad then
         return self._grad
 
@@ -206,7 +206,7 @@ class Tensor(Composites, Conversions):
 
     def detach(self) -> "Tensor":
         """The same data, cut from the graph."""
-        return Tensor._make(self._array)
+        return Tensor._make(read_array(self))
 
     def detach_(self) -> "Tensor":
         """Cut this tensor from the graph, in place: it becomes a leaf."""
@@ -292,19 +292,19 @@ class Tensor(Composites, Conversions):
     def __getitem__(self, index): return ops.Getitem.apply(self, _unwrap_index(index))
 
     # comparisons have no gradient: they return boolean tensors
-    def __lt__(self, other): return Tensor._make(self._array < _array_of(other))
-    def __le__(self, other): return Tensor._make(self._array <= _array_of(other))
-    def __gt__(self, other): return Tensor._make(self._array > _array_of(other))
-    def __ge__(self, other): return Tensor._make(self._array >= _array_of(other))
-    def __eq__(self, other): return Tensor._make(self._array == _array_of(other))
-    def __ne__(self, other): return Tensor._make(self._array != _array_of(other))
-    def __and__(self, other): return Tensor._make(self._array & _array_of(other))
-    def __or__(self, other): return Tensor._make(self._array | _array_of(other))
-    def __xor__(self, other): return Tensor._make(self._array ^ _array_of(other))
+    def __lt__(self, other): return Tensor._make(read_array(self) < _array_of(other))
+    def __le__(self, other): return Tensor._make(read_array(self) <= _array_of(other))
+    def __gt__(self, other): return Tensor._make(read_array(self) > _array_of(other))
+    def __ge__(self, other): return Tensor._make(read_array(self) >= _array_of(other))
+    def __eq__(self, other): return Tensor._make(read_array(self) == _array_of(other))
+    def __ne__(self, other): return Tensor._make(read_array(self) != _array_of(other))
+    def __and__(self, other): return Tensor._make(read_array(self) & _array_of(other))
+    def __or__(self, other): return Tensor._make(read_array(self) | _array_of(other))
+    def __xor__(self, other): return Tensor._make(read_array(self) ^ _array_of(other))
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__  # symmetric: `mask & t` as `t & mask`
-    def __floordiv__(self, other): return Tensor._make(self._array // _array_of(other))
-    def __rfloordiv__(self, other): return Tensor._make(_array_of(other) // self._array)
-    def __invert__(self): return Tensor._make(~self._array)
+    def __floordiv__(self, other): return Tensor._make(read_array(self) // _array_of(other))
+    def __rfloordiv__(self, other): return Tensor._make(_array_of(other) // read_array(self))
+    def __invert__(self): return Tensor._make(~read_array(self))
 
     # ------------------------------------------------------------ primitive ops
 
@@ -571,7 +571,8 @@ class _HookHandle:
 
 
 def _array_of(x):
-    return x._array if isinstance(x, Tensor) else x
+    """x's array (read_array: under tl.compile, a value of the trace) or x itself."""
+    return read_array(x) if isinstance(x, Tensor) else x
 
 
 def _add_scaled(x, y, alpha):
@@ -606,8 +607,8 @@ def _xor_into(x, y): np.bitwise_xor(x, y, out=x)
 def _unwrap_index(index):
     """Tensors inside an index become their arrays (integer or boolean)."""
     if type(index) is tuple:
-        return tuple([i._array if isinstance(i, Tensor) else i for i in index])
-    return index._array if isinstance(index, Tensor) else index
+        return tuple([_array_of(i) for i in index])
+    return _array_of(index)
 
 
 def cat(tensors: "list[Tensor]", dim: int = 0) -> Tensor:

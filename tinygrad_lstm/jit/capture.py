@@ -27,7 +27,10 @@ class Capture(Tracer):
     def __init__(self) -> None:
         super().__init__()
         self._adopted: list = []  # (tensor, its own array, the Traced view it holds meanwhile)
-        self._grad_of: dict[int, tuple] = {}  # id(a .grad this run wrote) -> (it, its leaf)
+        self._grad_of: dict[int, tuple] = {}  # id(a .grad read or written) -> (it, its leaf)
+        self._grads_at_start: set[int] = set()  # ids of .grad tensors the call found
+        self.grads_changed = False  # a backward or a replayed call may have replaced .grad
+        self.grad_guards: dict[int, tuple] = {}  # id(leaf) -> (leaf, .grad was None) at start
         self.modules: dict[int, tuple] = {}  # id -> (module, training) of each module called
         self.calls: dict[int, int] = {}  # id(module) -> how many times it was called
         self.backwards = 0
@@ -63,16 +66,22 @@ class Capture(Tracer):
         if var is not None:  # a plain view of a value (a .grad written from one)
             self._swap(t, self.traced(array, var))
         elif self._grad_of.get(id(t), (None,))[0] is t:
-            self.adopt(t, ("grad", self._grad_of[id(t)][1]))
+            kind = "grad0" if id(t) in self._grads_at_start else "grad"
+            self.adopt(t, (kind, self._grad_of[id(t)][1]))
         else:  # a parameter, a buffer, a tensor made before the call
             self.adopt(t, ("tensor", t))
 
     def grad_read(self, leaf: Tensor) -> None:
         """`leaf.grad` is read: when an op reads it, it is the .grad of that leaf at each call
-        (a new tensor each time), not this tensor."""
+        (a new tensor each time), not this tensor. Read before any backward or replayed call
+        could replace it, it is as the call found it: whether it was None is a guard."""
         grad = leaf._grad
-        if type(grad._array) is not Traced:
+        if not self.grads_changed:
+            self.grad_guards.setdefault(id(leaf), (leaf, grad is None))
+        if grad is not None and type(grad._array) is not Traced and id(grad) not in self._grad_of:
             self._grad_of[id(grad)] = (grad, leaf)
+            if not self.grads_changed:
+                self._grads_at_start.add(id(grad))
 
     # ------------------------------------------------------------ engine hooks
 
@@ -117,10 +126,18 @@ class Capture(Tracer):
     def module_called(self, module, label: str) -> str:
         """Note the module's mode (a replay needs the same) and count its calls: the label it
         returns names the call (`lstmcell` called at each step of a Python loop)."""
-        self.modules.setdefault(id(module), (module, module.training))
+        if id(module) not in self.modules:
+            self.modules[id(module)] = (module, module.training)
+            for m in module.modules():  # their attributes are guarded from now on
+                if "_compiled" not in m.__dict__:
+                    object.__setattr__(m, "_compiled", True)
         # its own parameters and buffers become inputs now, not at the first op that reads
         # them: a forward may read `weight._array` directly
         for t in (*module.parameters(recurse=False), *module.buffers(recurse=False)):
+            var = self.var_of(t._array) if type(t._array) is Traced else None
+            if var is not None and var.kind == "input" and var.source[0] == "arg":
+                self.refuse(f"an argument of the function is a parameter or buffer of "
+                            f"{type(module).__name__}: a replay would not follow another one")
             self.know(t)
         count = self.calls.get(id(module), 0)
         self.calls[id(module)] = count + 1
@@ -136,6 +153,7 @@ class Capture(Tracer):
             return write
 
         def accumulate(grads: dict, owned: set) -> None:
+            self.grads_changed = True
             leaves = list(grads)
             for leaf in leaves:
                 var = self.var_of(leaf._array)
@@ -151,9 +169,11 @@ class Capture(Tracer):
             self.record(AccumulateGrads(leaves, fresh), (tuple(arrays),), {}, None)
             with paused():
                 AccumulateGrads(leaves, fresh)([_plain(a) for a in arrays])
-            for leaf in leaves:
-                if leaf._grad is not None:
-                    self._grad_of[id(leaf._grad)] = (leaf._grad, leaf)
+            for leaf in leaves:  # each new .grad is read right here, not at its first use: a
+                grad = leaf._grad  # zero_grad() may come before that
+                if grad is not None and type(grad._array) is not Traced and \
+                        self.var_of(grad._array) is None:
+                    self._swap(grad, self.record(GradOf(leaf), (), {}, _plain(grad._array)))
         return accumulate
 
     def call(self, fn, args: tuple, kwargs: dict):
@@ -165,6 +185,7 @@ class Capture(Tracer):
                 if isinstance(t, Tensor) and type(t._array) is Traced and \
                         self.var_of(t._array).kind == "op":
                     self.refuse(f"{_qualname(fn)} is given a tensor computed in the function")
+        self.grads_changed = True  # zero_grad(), `p.grad = None`
         outer = self.op, self.scope
         self.op, self.scope = _qualname(fn), _state.scope
         with paused():
@@ -212,6 +233,22 @@ class AccumulateGrads:
         return type(other) is AccumulateGrads and other.fresh == self.fresh and \
             len(other.leaves) == len(self.leaves) and \
             all(a is b for a, b in zip(other.leaves, self.leaves))
+
+    __hash__ = None
+
+
+class GradOf:
+    """`leaf.grad`'s array, as a call of the program: where the backward has just written it."""
+
+    def __init__(self, leaf: Tensor) -> None:
+        self.leaf = leaf
+        self.__name__ = "grad"
+
+    def __call__(self) -> np.ndarray:
+        return self.leaf._grad._array
+
+    def __eq__(self, other) -> bool:
+        return type(other) is GradOf and other.leaf is self.leaf
 
     __hash__ = None
 

@@ -186,6 +186,7 @@ class CompiledFunction:
             return self._refuse(entry, f"more than {CACHE_SIZE_LIMIT} programs", traced.result)
         program = traced.program(self._tensor_names(capture))
         entry.programs.append(program)
+        entry.traces = 0  # the limit is on traced calls in a row that make no program
         self._last = program
         self._note(f"built a program of {len(capture.tape)} NumPy calls for {entry.key}"
                    + (f" ({program.modes})" if program.modes else ""))
@@ -275,7 +276,8 @@ class _Traced:
         if [v.number for v in self.outputs] != [v.number for v in other.outputs] or \
                 not _same_values(self.template, other.template):
             return "the results differ"
-        if list(a.modules) != list(b.modules):  # ids, in order of call
+        if not all(_same_module(m, n) for (m, _), (n, _) in
+                   zip(a.modules.values(), b.modules.values())) or len(a.modules) != len(b.modules):
             return "other modules were called"
         return self.reads.difference(other.reads)
 
@@ -285,7 +287,8 @@ class _Traced:
         program = Program(capture.tape, capture.vars, arg_vars, self.outputs, tensor_names,
                           capture.calls)
         return _Runner(program, [var.source[1] for var in arg_vars], self.template,
-                       list(capture.modules.values()), capture.vars, self.reads)
+                       list(capture.modules.values()), capture.vars, self.reads,
+                       capture.grad_guards)
 
 
 class _Output:
@@ -303,7 +306,7 @@ class _Runner:
     traced in, the parameters whose shapes it assumed."""
 
     def __init__(self, program: Program, arg_positions: list, template, modules: list,
-                 vars_: list, reads: PythonReads) -> None:
+                 vars_: list, reads: PythonReads, grad_guards: dict) -> None:
         self.program = program
         self.source = program.source
         self._positions = arg_positions
@@ -314,6 +317,7 @@ class _Runner:
         self._tensors = [(t, t._array.shape, t._array.dtype, t.requires_grad)
                          for t in (v.source[1] for v in vars_
                                    if v.kind == "input" and v.source[0] == "tensor")]
+        self._grads = list(grad_guards.values())  # (leaf, its .grad was None at the start)
         self.modes = ", ".join(f"{type(m).__name__} in {'train' if t else 'eval'}"
                                for m, t in modules[:1])
 
@@ -326,6 +330,9 @@ class _Runner:
         for t, shape, dtype, requires_grad in self._tensors:
             if t._array.shape != shape or t._array.dtype != dtype or \
                     t.requires_grad != requires_grad:
+                return False
+        for leaf, was_none in self._grads:
+            if (leaf._grad is None) != was_none:
                 return False
         return self._reads.hold()
 
@@ -349,6 +356,19 @@ def _fill(template, outputs):
     if type(template) is dict:
         return {k: _fill(v, outputs) for k, v in template.items()}
     return template
+
+
+def _same_module(a, b) -> bool:
+    """The same module, or two of one class without state (`nn.MSELoss()` made in the step)."""
+    return a is b or (type(a) is type(b) and not any(True for _ in a.parameters()) and
+                      not any(True for _ in a.buffers()) and vars(a).keys() == vars(b).keys()
+                      and all(_same_setting(x, vars(b)[k]) for k, x in vars(a).items()
+                              if k not in ("_scope_name", "_compiled")))
+
+
+def _same_setting(x, y) -> bool:
+    return x is y or (type(x) is type(y) and type(x) in (dict, list, tuple, int, float, str,
+                                                           bool, type(None)) and x == y)
 
 
 def _same_fn(a, b) -> bool:
@@ -402,6 +422,8 @@ def _flatten(tree) -> tuple[list, tuple]:
         flat.append(value)
         if kind is float:
             return ("value", float, value.hex())
+        if isinstance(value, np.generic):  # np.float32(-0.0) is not np.float32(0.0) either
+            return ("value", kind, value.tobytes())
         try:
             hash(value)
             return ("value", kind, value)

@@ -5,34 +5,43 @@ list turned into a tensor, a global tensor or module. `PythonReads` lists them w
 (every global named by the code of fn and of the user's functions it calls, and fn's closure
 cells) and checks at each replay that they are the same: numbers, strings and short
 lists/tuples of them by value, anything else by identity. Values read through other objects
-(`config.lr`) are not seen; module attributes are covered by `recording.model_changed`.
+(`config.lr`) are not seen, nor changes inside a global array of more than 4096 elements;
+module attributes are covered by `recording.model_changed`.
 """
 
 from __future__ import annotations
 
+import dis
+import functools
 import sys
 import sysconfig
+import types
 
 import numpy as np
 
 _SCALARS = (int, float, bool, str, complex, type(None))
+_ARRAY_BY_VALUE = 4096  # elements: a larger global array is guarded by identity only
 _MISSING = object()
 
 
 def _value(v):
     """What is compared: a number by type and bits (-0.0 is not 0.0, nan is nan), a short
-    list of numbers by its items, anything else by identity."""
+    list of numbers by its items, a small array by its bytes, anything else by identity."""
     if type(v) in _SCALARS:
         return (type(v), v.hex() if type(v) is float else v)
     if isinstance(v, np.generic) and v.ndim == 0:
         return (type(v), v.tobytes())
+    if type(v) is np.ndarray and v.size <= _ARRAY_BY_VALUE:  # a small global array: the
+        return (None, v, v.dtype, v.shape, v.tobytes())  # program may hold its values
     if type(v) in (list, tuple) and len(v) <= 64 and all(type(x) in _SCALARS for x in v):
         return (type(v), id(v), tuple(_value(x) for x in v))
     return (None, v)
 
 
 def _same(a, b) -> bool:
-    return a[1] is b[1] if a[0] is None or b[0] is None else a == b
+    if a[0] is None or b[0] is None:
+        return a[1] is b[1] and a[2:] == b[2:]
+    return a == b
 
 
 class PythonReads:
@@ -63,9 +72,9 @@ class PythonReads:
         if code in self._codes:
             return
         self._codes.add(code)
-        if code.co_filename.startswith(self._skip):  # and frozen modules, "<frozen abc>"
+        if code.co_filename.startswith(self._skip):
             return
-        self._places += [(namespace, n) for n in code.co_names if n in namespace]
+        self._places += [(namespace, n) for n in _globals_loaded(code) if n in namespace]
 
     def _hook(self, frame, event: str, arg) -> None:
         if event == "call":
@@ -85,7 +94,7 @@ class PythonReads:
         """The same values as at the end of the traced call."""
         for place, seen, value in zip(self._places, self._seen, self.values):
             now = _read(place)
-            if now is seen and type(now) is not list:  # perf: most reads are the same object
+            if now is seen and type(now) not in (list, np.ndarray):  # perf: the same object
                 continue
             if not _same(_value(now), value):
                 return False
@@ -99,6 +108,20 @@ class PythonReads:
             if not _same(a, b):
                 return f"the Python value {name or 'of a closure variable'!r} differs"
         return None
+
+
+_LOADS = {"LOAD_GLOBAL", "LOAD_NAME", "DELETE_GLOBAL", "STORE_GLOBAL"}
+
+
+@functools.lru_cache(maxsize=1024)
+def _globals_loaded(code) -> tuple[str, ...]:
+    """The global names code reads (not its attribute names, which co_names has too: a loop
+    variable `step` is not `opt.step`), with those of the functions and classes defined in it."""
+    names = {i.argval for i in dis.get_instructions(code) if i.opname in _LOADS}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names.update(_globals_loaded(const))
+    return tuple(sorted(names))
 
 
 def _read(place):
@@ -116,5 +139,5 @@ def _library_dirs() -> tuple[str, ...]:
     import tinygrad_lstm as package
     dirs = [m.__file__.rsplit("/", 1)[0] + "/" for m in (package, package.nn, package.optim, np)]
     dirs += [sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")]
-    return (*dirs, "<")
+    return (*dirs, "<frozen")
 

@@ -20,7 +20,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .capture import AccumulateGrads, CallLabel, Draw, Replayed
+from .capture import AccumulateGrads, CallLabel, Draw, GradOf, Replayed
 from .passes import live_calls, reuse_dying_operands, vars_in
 from .trace import Call, Var
 
@@ -73,7 +73,7 @@ class Program:
         if var.kind == "input":
             kind, obj = var.source[0], var.source[1]
             name = self._tensor_names.get(id(obj), "tensor")
-            return _identifier(f"grad_{name}" if kind == "grad" else name)
+            return _identifier(f"grad_{name}" if kind in ("grad", "grad0") else name)
         op = var.label or "v"
         if op.endswith("Backward"):
             return "d_" + _identifier(op[:-len("Backward")])
@@ -105,6 +105,11 @@ class Program:
                 const = self._global(var.source, f"const{var.number}")
                 lines.append(f"{self._names[var.number]} = {const}.copy()")
                 defined.add(var.number)
+        used = {v.number for call in tape for v in vars_in((call.args, call.kwargs))}
+        for var in vars_:  # a .grad as the call found it: read before anything replaces it
+            if var.kind == "input" and var.source[0] == "grad0" and var.number in used:
+                lines.append(f"{self._names[var.number]} = {self._read(var)}")
+                defined.add(var.number)
         for i, call in enumerate(tape):
             if (call.scope, call.op) != where:
                 where = (call.scope, call.op)
@@ -135,13 +140,17 @@ class Program:
     def _read(self, var: Var) -> str:
         """`tensors.fc_weight._array`: a tensor the program reads (by name, in `tensors`)."""
         kind, obj = var.source[0], var.source[1]
+        return f"{self._tensor(obj)}._grad._array" if kind in ("grad", "grad0") else \
+            f"{self._tensor(obj)}._array"
+
+    def _tensor(self, obj) -> str:
         name = self._tensor_global.get(id(obj))
         if name is None:
             name = _unique(_identifier(self._tensor_names.get(id(obj), "tensor")),
                            self._tensor_taken)
             self._tensor_global[id(obj)] = name
             setattr(self._globals["tensors"], name, obj)
-        return f"tensors.{name}._grad._array" if kind == "grad" else f"tensors.{name}._array"
+        return f"tensors.{name}"
 
     def _value(self, a, index: bool = False) -> str:
         if isinstance(a, Var):
@@ -220,6 +229,8 @@ class Program:
             return f"{grads}({self._value(args[0])})  # into each parameter's .grad"
         if type(fn) is Replayed:
             return self._replayed(call)
+        if type(fn) is GradOf:
+            return f"{self._tensor(fn.leaf)}._grad._array"
         if type(fn) is Draw:
             gen = "" if fn.generator is None else self._value(fn.generator)
             rng = self._global(_rng(), "rng")
