@@ -581,3 +581,16 @@ def test_numpy_scalar_arguments_are_keyed_by_their_bits(zero):
         for _ in range(CALLS):
             compiled(x, zero(0.0))
         assert compiled(x, zero(-0.0)).numpy()[0] == -np.inf
+
+
+def test_a_numpy_scalar_promotes_as_one_in_the_traced_calls_too():
+    def f(counts, x):  # int64 times a float64 NumPy scalar: the default float dtype, as PyTorch
+        with tl.no_grad():
+            return counts * x.numpy().mean()
+
+    compiled = tl.compile(f)
+    for i in range(CALLS):
+        args = Tensor(np.array([1, 2, 3])), Tensor(np.full(4, i + 1.0))
+        got, want = compiled(*args), f(*args)
+        assert got.dtype == want.dtype == tl.float32
+        np.testing.assert_array_equal(got.numpy(), want.numpy())

@@ -154,7 +154,7 @@ def _promote(a: np.dtype, b: np.dtype) -> np.dtype:
 
 def _scalar_dtype(value) -> np.dtype:
     """A Python or NumPy scalar as PyTorch's 'wrapped number': bool, int64 or the default."""
-    kind = value.dtype.kind if isinstance(value, np.generic) else \
+    kind = value.dtype.kind if isinstance(value, (np.generic, np.ndarray)) else \
         "b" if isinstance(value, builtins.bool) else "i" if isinstance(value, builtins.int) else \
         "f" if isinstance(value, builtins.float) else "c" if isinstance(value, complex) else None
     if kind is None:
@@ -179,7 +179,8 @@ def array_result_type(*operands) -> np.dtype:
     """
     groups = [None, None, None]  # dimensioned, 0-d, scalars
     for x in operands:
-        if isinstance(x, np.ndarray):
+        # tl.compile's trace holds a NumPy scalar as a 0-d array that says so
+        if isinstance(x, np.ndarray) and (x.ndim or not getattr(x, "numpy_scalar", False)):
             d, g = x.dtype, (0 if x.ndim else 1)
         else:
             d, g = _scalar_dtype(x), 2

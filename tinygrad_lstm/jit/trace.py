@@ -58,6 +58,7 @@ class Traced(np.ndarray):
     array otherwise, as after the trace)."""
 
     __array_priority__ = 100.0
+    numpy_scalar = False  # a NumPy scalar when run eagerly: it promotes as one (dtypes.py)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         fn = ufunc if method == "__call__" else getattr(ufunc, method)
@@ -329,7 +330,9 @@ class Tracer:
                 var = self.new_var("op", len(self.tape), self.op)
                 var.shape, var.dtype, var.c_contiguous, var.scalar = (), r.dtype, True, True
                 results.append(var)
-                wrapped.append(self.traced(_originals["asarray"](r), var))
+                scalar = self.traced(_originals["asarray"](r), var)
+                scalar.numpy_scalar = True
+                wrapped.append(scalar)
             else:  # a Python number computed from values (np.count_nonzero, np.allclose)
                 self.refuse(f"{getattr(fn, '__name__', fn)} returns a Python value computed "
                             f"from the arrays, at {_user_frame()}")
