@@ -406,7 +406,11 @@ def _recording_creator(name: str):
         if name in ("asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "array") \
                 and args and isinstance(args[0], np.ndarray) and tracer.var_of(args[0]) \
                 is not None and _shares(result, args[0]):
-            return args[0] if isinstance(args[0], Traced) else result  # no copy: the same value
+            if not isinstance(args[0], Traced):
+                return result
+            if args[0].numpy_scalar:  # np.asarray(a NumPy scalar) is a 0-d array from here on
+                return tracer.traced(_plain(args[0]), tracer.var_of(args[0]))
+            return args[0]  # no copy: the same value
         return tracer.record(original, args, kwargs, result)
 
     create.__name__ = name
