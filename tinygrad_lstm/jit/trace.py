@@ -184,12 +184,14 @@ def _record(fn, args: tuple, kwargs: dict):
             (lambda a: a.T)
     else:
         call = fn
-    plain_kwargs = {k: _plain(v) for k, v in kwargs.items()}
+    plain_args, plain_kwargs = _plain(args), {k: _plain(v) for k, v in kwargs.items()}
     tracer = _tracer
     if tracer is None:
-        return _returned_out(call(*_plain(args), **plain_kwargs), kwargs)
+        return _returned_out(call(*plain_args, **plain_kwargs), kwargs)
     with _inside_numpy():  # what NumPy calls to do it (np.broadcast_to's np.array) is its own
-        result = call(*_plain(args), **plain_kwargs)
+        result = call(*plain_args, **plain_kwargs)
+    if type(fn) is tuple and plain_args and result is plain_args[0]:
+        return args[0]  # the array itself (astype to its own dtype, copy=False): no call
     return tracer.record(fn, args, kwargs, result)
 
 
