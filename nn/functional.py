@@ -79,7 +79,7 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None,
 
 def _embedding_renorm_(weight: Tensor, rows: np.ndarray, max_norm: float, norm_type: float):
     """Rescale the given rows of weight whose norm exceeds max_norm, in place, unrecorded."""
-    norms = np.linalg.norm(weight._array[rows].astype(np.float64), ord=norm_type, axis=1)
+    norms = np.linalg.norm(read_array(weight)[rows].astype(np.float64), ord=norm_type, axis=1)
     over = norms > max_norm
     if over.any():
         scale = (max_norm / (norms[over] + 1e-7)).astype(weight._array.dtype)[:, None]
@@ -176,7 +176,7 @@ def _log1p_exp(z: Tensor) -> Tensor:
     """log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|)): exp never overflows. max and -|z| are
     chosen by one sign test, so the gradient is sigmoid(z) everywhere, 1/2 at 0 (relu and abs
     would both give slope 0 there)."""
-    pos = z._array > 0
+    pos = read_array(z) > 0
     return where(pos, z, 0.0) + where(pos, -z, z).exp().log1p()
 
 
@@ -184,7 +184,7 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold."""
     z = input if beta == 1 else input * beta
     soft = _log1p_exp(z) if beta == 1 else _log1p_exp(z) / beta
-    return where(z._array > threshold, input, soft)
+    return where(read_array(z) > threshold, input, soft)
 
 
 def logsigmoid(input: Tensor) -> Tensor:
@@ -194,7 +194,7 @@ def logsigmoid(input: Tensor) -> Tensor:
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x where x > 0, else negative_slope * x (that slope at 0, as in PyTorch)."""
-    return _result(input, lambda x: where(x._array > 0, x, x * negative_slope), inplace,
+    return _result(input, lambda x: where(read_array(x) > 0, x, x * negative_slope), inplace,
                    "leaky_relu_")
 
 
@@ -204,7 +204,7 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 
 
 def _elu(x: Tensor, alpha: float) -> Tensor:
-    pos = x._array > 0
+    pos = read_array(x) > 0
     negative_part = where(pos, 0.0, x)  # exp of x <= 0 only: no overflow in the unused branch
     return where(pos, x, negative_part.expm1() * alpha)
 
@@ -452,7 +452,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor | np.ndarray, *, reduction: str
     diff = _pointwise("smooth_l1_loss", input, target, reduction)
     if beta == 0:
         return _reduce(diff.abs(), reduction)
-    small = np.abs(diff._array) < beta
+    small = np.abs(read_array(diff)) < beta
     return _reduce(where(small, diff * diff * (0.5 / beta), diff.abs() - 0.5 * beta), reduction)
 
 
@@ -463,7 +463,7 @@ def huber_loss(input: Tensor, target: Tensor | np.ndarray, reduction: str = "mea
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     diff = _pointwise("huber_loss", input, target, reduction)
-    small = np.abs(diff._array) < delta
+    small = np.abs(read_array(diff)) < delta
     return _reduce(where(small, diff * diff * 0.5, (diff.abs() - 0.5 * delta) * delta),
                    reduction)
 
@@ -471,7 +471,7 @@ def huber_loss(input: Tensor, target: Tensor | np.ndarray, reduction: str = "mea
 def _clamped_log(x: Tensor) -> Tensor:
     """max(log x, -100), binary_cross_entropy's guard in PyTorch; slope 0 where clamped."""
     with np.errstate(divide="ignore"):
-        keep = np.log(x._array) >= -100
+        keep = np.log(read_array(x)) >= -100
     # log of 1 in the clamped places: their gradient is 0, never 0 * (1/0)
     return where(keep, where(keep, x, 1.0).log(), -100.0)
 
@@ -501,7 +501,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor | np.ndarray,
                          f"to the input size {input.shape} is deprecated. Please ensure they "
                          f"have the same size.")
     _check_loss_weight(fn, "weight", weight, input.shape)
-    x = input._array
+    x = read_array(input)
     if not ((x >= 0) & (x <= 1)).all():
         raise RuntimeError(f"{fn}: all elements of input should be between 0 and 1")
     loss = -(target * _clamped_log(input) + (1 - target) * _clamped_log(1 - input))
@@ -548,7 +548,7 @@ def kl_div(input: Tensor, target: Tensor | np.ndarray, *, reduction: str = "mean
         loss = y.exp() * (y - input)
     else:
         with np.errstate(invalid="ignore"):  # a negative y gives nan, as PyTorch's xlogy
-            y_log_y = y * where(y._array != 0, y, 1.0).log()  # 0 log 0 = 0
+            y_log_y = y * where(read_array(y) != 0, y, 1.0).log()  # 0 log 0 = 0
         loss = y_log_y - y * input
     if reduction == "batchmean":
         return loss.sum() / input.shape[0] if input.ndim else loss.sum()

@@ -14,7 +14,7 @@ import numpy as np
 
 from tinygrad_lstm.autograd import graph_scope
 from tinygrad_lstm.nn.functional import dropout, linear
-from tinygrad_lstm.recording import _state
+from tinygrad_lstm.recording import _state, read_array
 from tinygrad_lstm.tensor import Tensor, cat, where
 
 
@@ -53,7 +53,7 @@ def _safe_softmax(scores: Tensor) -> Tensor:
     """softmax over the last dim, with rows whose every score is -inf (nothing may be attended)
     set to 0 rather than NaN, as PyTorch's SDPA does since 2.5 (its _safe_softmax). The dead
     rows are given finite scores first, so no NaN reaches the gradient either."""
-    dead = np.isneginf(scores._array).all(-1, keepdims=True)
+    dead = np.isneginf(read_array(scores)).all(-1, keepdims=True)
     # perf: eager skips the two wheres when no row is dead; a tl.compile program cannot branch
     # on values, so it always takes them (the same values either way)
     if _state.tracer is None and not dead.any():
@@ -116,7 +116,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
                                f"broadcast to the attention scores' shape "
                                f"{tuple(scores.shape)} (..., L, S)") from None
         if _is_bool(attn_mask):
-            scores = scores + _masked_bias(~attn_mask._array, dtype)  # True = may attend
+            scores = scores + _masked_bias(~read_array(attn_mask), dtype)  # True = may attend
         else:
             scores = scores + attn_mask
     weights = _safe_softmax(scores)  # a row with nothing to attend gives 0
@@ -258,12 +258,12 @@ def multi_head_attention_forward(
         elif tuple(attn_mask.shape) != (bsz * num_heads, tgt_len, src_len):
             raise RuntimeError(f"The shape of the 3D attn_mask is {tuple(attn_mask.shape)}, but "
                                f"should be {(bsz * num_heads, tgt_len, src_len)}.")
-        mask = _masked_bias(attn_mask._array, dtype) if _is_bool(attn_mask) else attn_mask
+        mask = _masked_bias(read_array(attn_mask), dtype) if _is_bool(attn_mask) else attn_mask
         if mask.ndim == 2:
             mask = mask.reshape(1, tgt_len, src_len)
     kpm = None
     if key_padding_mask is not None:
-        kpm = key_padding_mask._array
+        kpm = read_array(key_padding_mask)
         kpm = _masked_bias(kpm, dtype) if kpm.dtype == np.bool_ else kpm.astype(dtype)
     if bias_k is not None and bias_v is not None:
         k = cat([k, bias_k.expand(1, bsz, embed_dim)])  # (S+1, N, E)

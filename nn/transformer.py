@@ -17,6 +17,7 @@ from tinygrad_lstm.nn.dropout import Dropout
 from tinygrad_lstm.nn.linear import Linear
 from tinygrad_lstm.nn.module import Module
 from tinygrad_lstm.nn.normalization import LayerNorm
+from tinygrad_lstm.recording import read_array
 from tinygrad_lstm.tensor import Tensor
 
 
@@ -44,7 +45,7 @@ def _square_subsequent_mask(sz: int, dtype=None) -> np.ndarray:
 
 def _padding(key_padding_mask: Tensor) -> np.ndarray:
     """(N, S) bool, True at padded positions (a float mask pads where it is not 0)."""
-    m = key_padding_mask._array
+    m = read_array(key_padding_mask)
     return m if m.dtype == np.bool_ else m != 0
 
 
@@ -64,7 +65,7 @@ def _detect_is_causal_mask(mask: Tensor | None, is_causal: bool | None, size: in
     """PyTorch's rule: is_causal if given, else whether `mask` is the causal mask of `size`."""
     if is_causal is not None or mask is None:
         return is_causal is True
-    m = mask._array
+    m = read_array(mask)
     if m.dtype == np.bool_:
         m = np.where(m, -np.inf, 0.0)  # True = masked out, as nn.MultiheadAttention reads it
     causal = _square_subsequent_mask(size)

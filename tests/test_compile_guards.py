@@ -594,3 +594,199 @@ def test_a_numpy_scalar_promotes_as_one_in_the_traced_calls_too():
         got, want = compiled(*args), f(*args)
         assert got.dtype == want.dtype == tl.float32
         np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+# ---------------------------------------------------------------- a third review's cases
+
+
+class Annealed(nn.Module):
+    """A model with its own loss method, whose weight the training loop anneals."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc, self.beta = nn.Linear(4, 3), 1.0
+
+    def loss(self, x, y):
+        return F.mse_loss(self.fc(x), y) + self.beta * self.fc.weight.pow(2).mean()
+
+
+class Trainer:
+    """The trainer-class pattern: the compiled step is a method reading self's attributes."""
+
+    def __init__(self, model) -> None:
+        self.model, self.alpha = model, 0.5
+        self.opt = optim.Adam(model.parameters(), lr=1e-2)
+
+    def step(self, x, y):
+        self.opt.zero_grad()
+        loss = self.alpha * F.mse_loss(self.model(x), y)
+        loss.backward()
+        self.opt.step()
+        return loss
+
+
+def _anneal(model):
+    model.beta = 0.25
+
+
+def _new_alpha(trainer):
+    trainer.alpha = 2.0
+
+
+def _new_optimizer(trainer):
+    tl.manual_seed(3)
+    trainer.opt = optim.SGD(trainer.model.parameters(), lr=0.5)
+
+
+@pytest.mark.parametrize("what", ["model-method", "trainer-alpha", "trainer-optimizer"])
+def test_attributes_read_through_self_are_guarded(what):
+    def setup():
+        if what == "model-method":
+            model = Annealed()
+            return model, _sgd_step(model, lambda m, x, y: m.loss(x, y))
+        trainer = Trainer(mlp()())
+        trainer.parameters = trainer.model.parameters  # what Twins snapshots
+        trainer.named_parameters = trainer.model.named_parameters
+        return trainer, trainer.step
+
+    change = {"model-method": _anneal, "trainer-alpha": _new_alpha,
+              "trainer-optimizer": _new_optimizer}[what]
+    twins = Twins(setup)
+    data = regression()
+    twins.check([data(i) for i in range(CALLS)] + [change] + [data(i) for i in range(CALLS)])
+    assert twins.programs() >= 1, twins.compiled.explain()
+
+
+def test_tensors_read_by_library_code_before_any_op_are_inputs():
+    def setup():
+        model = nn.Linear(4, 3)
+        temperature = nn.Parameter(Tensor(np.array(0.9, np.float32)))
+        model.temperature = temperature  # so that Twins compares it too
+        opt = optim.SGD(model.parameters(), lr=0.5)
+
+        def step(x, y):  # clamp and abs read the arrays before any op of the call does
+            opt.zero_grad()
+            t = temperature.clamp(max=1.0)
+            loss = F.mse_loss(model(x) / t, y) + 0.01 * model.weight.abs().sum()
+            loss.backward()
+            opt.step()
+            return loss
+        return model, step
+
+    twins = Twins(setup)
+    twins.check([regression()(i) for i in range(2 * CALLS)])
+    assert twins.programs() == 1, twins.compiled.explain()
+
+
+def test_a_padding_mask_changed_in_place_is_read_at_each_replay():
+    mask = Tensor(np.array([[False, False, True], [False, True, True]]))
+
+    def setup():
+        model = nn.MultiheadAttention(4, 2)
+
+        def step(x, y):
+            with tl.no_grad():
+                return model(x, x, x, key_padding_mask=mask)[0].sum()
+        return model, step
+
+    def move(model):
+        mask.copy_(Tensor(np.array([[False, True, True], [False, False, False]])))
+
+    def reset(model):
+        mask.copy_(Tensor(np.array([[False, False, True], [False, True, True]])))
+
+    rng = np.random.default_rng(0)
+    data = [(rng.standard_normal((3, 2, 4)).astype(np.float32), np.zeros(1, np.float32))
+            for _ in range(CALLS)]
+    twins = Twins(setup)
+    twins.check([reset] + data + [move] + data)
+    assert twins.programs() == 1, twins.compiled.explain()
+
+
+def test_it_compiles_and_replays_under_a_profiler():
+    import cProfile
+    twins = Twins(lambda: (lambda m: (m, _sgd_step(m, lambda m, x, y: F.mse_loss(m(x), y))))(
+        mlp()()))
+    profiler = cProfile.Profile()
+    with profiler:
+        twins.check([regression()(i) for i in range(CALLS)])
+    assert twins.programs() == 1, twins.compiled.explain()
+
+
+class Blocks(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks = [nn.Linear(4, 4)]  # a plain list of modules, registered
+        self.head = nn.Linear(4, 3)
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x).tanh()
+        return self.head(x)
+
+
+def _grow(model):
+    tl.manual_seed(5)
+    model.blocks.append(nn.Linear(4, 4))  # in place: no __setattr__
+
+
+def test_a_list_of_modules_grown_in_place_is_seen():
+    def setup():
+        model = Blocks()
+        return model, _sgd_step(model, lambda m, x, y: F.mse_loss(m(x), y))
+
+    twins = Twins(setup)
+    data = regression()
+    twins.check([data(i) for i in range(CALLS)] + [_grow] + [data(i) for i in range(CALLS)])
+
+
+def test_an_attribute_assigned_at_every_call_ends_in_eager():
+    model = nn.Linear(4, 3)
+    step = _sgd_step(model, lambda m, x, y: F.mse_loss(m(x), y))
+    compiled = tl.compile(step)
+    for i in range(30):
+        compiled(*map(Tensor, regression()(i)))
+        model.global_step = i  # a new int object each time
+    assert "runs eagerly" in compiled.explain(), compiled.explain()
+    assert compiled.explain().count("built a program") <= 3
+
+
+def test_a_change_between_the_two_traced_calls_traces_again():
+    def unfreeze(model):
+        model[0].weight.requires_grad_(True)
+
+    def setup():
+        model = mlp()()
+        model[0].weight.requires_grad_(False)
+        return model, _sgd_step(model, lambda m, x, y: F.mse_loss(m(x), y))
+
+    twins = Twins(setup)
+    data = regression()
+    twins.check([data(0), data(1), unfreeze] + [data(i) for i in range(2, 2 * CALLS)])
+    assert twins.programs() == 1, twins.compiled.explain()
+
+
+CONFIG = {"l2": 0.0}
+
+
+def test_a_small_config_dict_changed_in_place_is_seen():
+    def setup():
+        model = nn.Linear(4, 3)
+
+        def penalised(m, x, y):
+            return F.mse_loss(m(x), y) + CONFIG["l2"] * m.weight.pow(2).sum()
+        return model, _sgd_step(model, penalised)
+
+    def reset(model):
+        CONFIG["l2"] = 0.0
+
+    def change(model):
+        CONFIG["l2"] = 0.5
+
+    twins = Twins(setup)
+    data = regression()
+    try:
+        twins.check([reset] + [data(i) for i in range(CALLS)] + [change] +
+                    [data(i) for i in range(CALLS)])
+    finally:
+        CONFIG["l2"] = 0.0

@@ -15,6 +15,7 @@ from .dims import (_bounds, _check_empty_arg, _check_empty_reduction, _is_int, _
                    _normalize_dims, _sizes)
 from .dtypes import array_result_type
 from .random import rng
+from .recording import read_array
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -31,7 +32,7 @@ class ValuesIndices(tuple):
 
 
 def _arr(x):
-    return x._array if hasattr(x, "_array") else x
+    return read_array(x) if hasattr(x, "_array") else x
 
 
 def _keep_ints(fn):
@@ -60,7 +61,7 @@ class Composites:
     # ------------------------------------------------------------ elementwise
 
     def __abs__(self): return self.abs()
-    def abs(self) -> Tensor: return self * np.sign(self._array)  # d|x|/dx = sign(x), 0 at 0
+    def abs(self) -> Tensor: return self * np.sign(read_array(self))  # d|x|/dx: sign, 0 at 0
     def absolute(self) -> Tensor: return self.abs()
     def sqrt(self) -> Tensor: return self ** 0.5
     def rsqrt(self) -> Tensor: return self ** -0.5
@@ -106,9 +107,9 @@ class Composites:
             raise ValueError("clamp: at least one of min and max must be given")
         out = self
         if min is not None:
-            out = out.where(~(out._array < _arr(min)), min)
+            out = out.where(~(read_array(out) < _arr(min)), min)
         if max is not None:  # applied last, so min > max gives max everywhere (as PyTorch)
-            out = out.where(~(out._array > _arr(max)), max)
+            out = out.where(~(read_array(out) > _arr(max)), max)
         return out
 
     clip = clamp
@@ -135,25 +136,27 @@ class Composites:
     def le(self, other) -> Tensor: return self <= other
     def gt(self, other) -> Tensor: return self > other
     def ge(self, other) -> Tensor: return self >= other
-    def isnan(self) -> Tensor: return self._make(np.isnan(self._array))
-    def isinf(self) -> Tensor: return self._make(np.isinf(self._array))
-    def isfinite(self) -> Tensor: return self._make(np.isfinite(self._array))
+    def isnan(self) -> Tensor: return self._make(np.isnan(read_array(self)))
+    def isinf(self) -> Tensor: return self._make(np.isinf(read_array(self)))
+    def isfinite(self) -> Tensor: return self._make(np.isfinite(read_array(self)))
 
     def equal(self, other) -> builtins.bool:
         """True when the shapes and all elements agree."""
-        return self.shape == other.shape and builtins.bool((self._array == other._array).all())
+        return self.shape == other.shape and \
+            builtins.bool((read_array(self) == read_array(other)).all())
 
     def allclose(self, other, rtol: float = 1e-5, atol: float = 1e-8,
                  equal_nan: builtins.bool = False) -> builtins.bool:
-        return builtins.bool(np.allclose(self._array, other._array, rtol, atol, equal_nan))
+        return builtins.bool(np.allclose(read_array(self), read_array(other), rtol, atol,
+                                         equal_nan))
 
     def any(self, dim=None, keepdim: builtins.bool = False) -> Tensor:
         axes = _normalize_dims(dim, self.ndim, "any")
-        return self._make(np.asarray(self._array.any(axes, keepdims=keepdim)))
+        return self._make(np.asarray(read_array(self).any(axes, keepdims=keepdim)))
 
     def all(self, dim=None, keepdim: builtins.bool = False) -> Tensor:
         axes = _normalize_dims(dim, self.ndim, "all")
-        return self._make(np.asarray(self._array.all(axes, keepdims=keepdim)))
+        return self._make(np.asarray(read_array(self).all(axes, keepdims=keepdim)))
 
     # ------------------------------------------------------------ reductions
 
@@ -194,7 +197,7 @@ class Composites:
         x = self if self._array.dtype.kind == "f" else self.float()
         if x._array.size == 0:
             return x.exp().sum(axes, keepdim).log()
-        m = np.max(x._array, axis=axes, keepdims=True)
+        m = np.max(read_array(x), axis=axes, keepdims=True)
         m = np.where(np.isfinite(m), m, 0)  # all -inf (or an inf) in a slice: no shift
         out = (x - m).exp().sum(axes, keepdim=True).log() + m
         return out if keepdim else out.reshape([n for i, n in enumerate(out.shape)
@@ -255,7 +258,7 @@ class Composites:
             return ValuesIndices(self, self._make(np.zeros((), np.int64)))
         if self._array.size == 0:
             _check_empty_reduction(self.shape, dim, op + "()")
-        index = self._make(arg(self._array, axis=dim, keepdims=True))
+        index = self._make(arg(read_array(self), axis=dim, keepdims=True))
         values = self.gather(dim, index)
         if not keepdim:
             values, index = values.squeeze(dim), index.squeeze(dim)
@@ -265,13 +268,13 @@ class Composites:
         axis = None if dim is None or self.ndim == 0 else _normalize_dim(dim, self.ndim, "argmax")
         if self._array.size == 0:
             _check_empty_arg(self.shape, axis, "argmax()")
-        return self._make(np.asarray(self._array.argmax(axis, keepdims=keepdim)))
+        return self._make(np.asarray(read_array(self).argmax(axis, keepdims=keepdim)))
 
     def argmin(self, dim: int | None = None, keepdim: builtins.bool = False) -> Tensor:
         axis = None if dim is None or self.ndim == 0 else _normalize_dim(dim, self.ndim, "argmin")
         if self._array.size == 0:
             _check_empty_arg(self.shape, axis, "argmin()")
-        return self._make(np.asarray(self._array.argmin(axis, keepdims=keepdim)))
+        return self._make(np.asarray(read_array(self).argmin(axis, keepdims=keepdim)))
 
     def argsort(self, dim: int = -1, descending: builtins.bool = False,
                 stable: builtins.bool = False) -> Tensor:
@@ -284,7 +287,7 @@ class Composites:
         if self.ndim == 0:
             return ValuesIndices(self * 1, self._make(np.zeros((), np.int64)))
         d = _normalize_dim(dim, self.ndim, "sort")
-        x = self._array
+        x = read_array(self)
         if descending:  # flip, sort stably ascending, flip back: ties keep their order
             n = x.shape[d]
             index = n - 1 - np.flip(np.argsort(np.flip(x, d), d, kind="stable"), d)
@@ -362,7 +365,7 @@ class Composites:
 
     def bernoulli(self, p: float | None = None, *, generator=None) -> Tensor:
         """1 with probability self (or p) elementwise, else 0, in self's dtype."""
-        probs = self._array if p is None else np.full(self.shape, p)
+        probs = read_array(self) if p is None else np.full(self.shape, p)
         if probs.size and not (probs.min() >= 0 and probs.max() <= 1):
             raise RuntimeError("bernoulli: Expected p_in >= 0 && p_in <= 1 to be true")
         draw = rng(generator).random(self.shape) < probs
@@ -372,7 +375,7 @@ class Composites:
                     generator=None) -> Tensor:
         """num_samples category indices per row, drawn with the weights in the last dim
         (1-D: (num_samples,); 2-D: (rows, num_samples)), int64."""
-        w = self._array
+        w = read_array(self)
         if w.ndim not in (1, 2):
             raise RuntimeError(f"multinomial: prob_dist must be 1 or 2 dim, got {w.ndim}")
         if not _is_int(num_samples) or num_samples <= 0:

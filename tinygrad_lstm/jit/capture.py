@@ -128,9 +128,7 @@ class Capture(Tracer):
         returns names the call (`lstmcell` called at each step of a Python loop)."""
         if id(module) not in self.modules:
             self.modules[id(module)] = (module, module.training)
-            for m in module.modules():  # their attributes are guarded from now on
-                if "_compiled" not in m.__dict__:
-                    object.__setattr__(m, "_compiled", True)
+            self.mark_module(module)
         # its own parameters and buffers become inputs now, not at the first op that reads
         # them: a forward may read `weight._array` directly
         for t in (*module.parameters(recurse=False), *module.buffers(recurse=False)):
@@ -142,6 +140,14 @@ class Capture(Tracer):
         count = self.calls.get(id(module), 0)
         self.calls[id(module)] = count + 1
         return CallLabel(label, id(module), count)
+
+    @staticmethod
+    def mark_module(module) -> None:
+        """From now on, assigning an attribute of the module or its submodules is a change
+        programs check (Module._changed)."""
+        for m in module.modules():
+            if "_compiled" not in m.__dict__:
+                object.__setattr__(m, "_compiled", True)
 
     def leaves_done(self, write):
         """The engine's last step, writing the leaves' gradients into `.grad`, as one call of

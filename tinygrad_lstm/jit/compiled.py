@@ -123,6 +123,8 @@ class CompiledFunction:
                 return program(flat)
         if entry.programs:
             self._drop_stale(entry)
+            if entry.refused is not None:
+                return self._fn(*args, **kwargs)
         if not entry.warm:
             entry.warm = True
             return self._fn(*args, **kwargs)
@@ -136,13 +138,22 @@ class CompiledFunction:
         return self._fn(*args, **kwargs)
 
     def _drop_stale(self, entry: _Entry) -> None:
-        """Programs built before the model changed never hold again."""
-        live = [p for p in entry.programs if p.changes == _state.changes]
-        if len(live) < len(entry.programs):
+        """Programs built before the model changed never hold again. One that ran fewer than
+        three times was built in vain: after three such, the model changes too often (an
+        attribute assigned at every step) and the signature stays eager."""
+        stale = [p for p in entry.programs if p.changes != _state.changes]
+        if not stale:
+            return
+        entry.programs = [p for p in entry.programs if p.changes == _state.changes]
+        entry.wasted = entry.wasted + 1 if any(p.runs < 3 for p in stale) else 0
+        if entry.wasted >= 3:
+            entry.refused = "the model changes between calls too often to keep a program " \
+                            "(a module attribute assigned at every call?)"
+            self._note(f"{entry.key} runs eagerly: {entry.refused}")
+        else:
             self._note(f"{entry.key}: the model changed since its program was built (a module "
                        f"attribute or parameter was assigned, or the default dtype set): "
                        f"tracing again")
-            entry.programs = live
 
     def _trace(self, entry: _Entry, args, kwargs):
         entry.traces += 1
@@ -162,7 +173,7 @@ class CompiledFunction:
                 return capture.traced(value, capture.new_var("input", ("arg", i), name))
             return value
         traced_args, traced_kwargs = _map_leaves((args, kwargs), as_input)
-        reads = PythonReads(self._fn)
+        reads = PythonReads(self._fn, capture.mark_module)
         start(capture)
         try:
             with reads:
@@ -174,7 +185,7 @@ class CompiledFunction:
         capture.forget_arrays()
         if capture.refusals:
             return self._refuse(entry, "; ".join(capture.refusals), traced.result)
-        if entry.pending is None or not entry.pending.same_modes_now():
+        if entry.pending is None or not entry.pending.still_matches():
             entry.pending = traced
             return traced.result
         difference = entry.pending.difference(traced)
@@ -220,6 +231,7 @@ class _Entry:
         self.pending: _Traced | None = None
         self.warm = False
         self.traces = 0
+        self.wasted = 0  # programs in a row dropped after fewer than three runs
         self.refused: str | None = None
 
 
@@ -228,6 +240,9 @@ class _Traced:
 
     def __init__(self, capture: Capture, result, reads: PythonReads) -> None:
         self.capture, self.reads = capture, reads
+        self.changes = _state.changes
+        self.requires_grad = [(v.source[1], v.source[1].requires_grad) for v in capture.vars
+                              if v.kind == "input" and v.source[0] == "tensor"]
         self.outputs: list[Var] = []
         self.template = self._template(result)
         self.result = result
@@ -256,8 +271,12 @@ class _Traced:
             return {k: self._template(v) for k, v in value.items()}
         return value
 
-    def same_modes_now(self) -> bool:
-        return all(m.training == training for m, training in self.capture.modules.values())
+    def still_matches(self) -> bool:
+        """Nothing changed since this traced call (a module's mode, the model, a tensor's
+        requires_grad): else the next traced call is compared with the one after it."""
+        return self.changes == _state.changes and \
+            all(m.training == training for m, training in self.capture.modules.values()) and \
+            all(t.requires_grad == r for t, r in self.requires_grad)
 
     def difference(self, other: _Traced) -> str | None:
         a, b = self.capture, other.capture
@@ -314,6 +333,7 @@ class _Runner:
         self._modules = modules
         self._reads = reads
         self.changes = _state.changes
+        self.runs = 0
         self._tensors = [(t, t._array.shape, t._array.dtype, t.requires_grad)
                          for t in (v.source[1] for v in vars_
                                    if v.kind == "input" and v.source[0] == "tensor")]
@@ -337,6 +357,7 @@ class _Runner:
         return self._reads.hold()
 
     def __call__(self, flat: list):
+        self.runs += 1
         arrays = [flat[i] for i in self._positions]
         try:
             outputs = self.program.run(*[a if isinstance(a, np.ndarray) else a._array

@@ -1,12 +1,15 @@
 """What a program assumes beyond its inputs' shapes, and the checks that it still holds.
 
 A traced call reads Python values the tape only keeps as constants: a closure's float, a global
-list turned into a tensor, a global tensor or module. `PythonReads` lists them while tracing
-(every global named by the code of fn and of the user's functions it calls, and fn's closure
-cells) and checks at each replay that they are the same: numbers, strings and short
-lists/tuples of them by value, anything else by identity. Values read through other objects
-(`config.lr`) are not seen, nor changes inside a global array of more than 4096 elements;
-module attributes are covered by `recording.model_changed`.
+list turned into a tensor, a global tensor or module, a trainer's `self.alpha`. `PythonReads`
+lists them while tracing (the globals the code of fn and of the user's functions it calls
+loads, the attributes the user's methods load from `self`, and fn's closure cells) and checks
+at each replay that they are the same: numbers and strings by value, small arrays by their
+bytes, short lists, tuples and dicts by their items, anything else by identity. Not seen:
+values read through other objects (`config.lr` where `config` is no `self`), changes inside a
+global array of more than 4096 elements. Under a profiler (sys.setprofile is taken) only the
+functions fn names are read, without running them. Module attributes assigned are covered by
+`recording.model_changed` too.
 """
 
 from __future__ import annotations
@@ -25,32 +28,40 @@ _MISSING = object()
 
 
 def _value(v):
-    """What is compared: a number by type and bits (-0.0 is not 0.0, nan is nan), a short
-    list of numbers by its items, a small array by its bytes, anything else by identity."""
+    """What is compared: a number by type and bits (-0.0 is not 0.0, nan is nan), a small array
+    by its bytes, a short list, tuple or dict by its items (and identity), anything else by
+    identity."""
     if type(v) in _SCALARS:
         return (type(v), v.hex() if type(v) is float else v)
     if isinstance(v, np.generic) and v.ndim == 0:
         return (type(v), v.tobytes())
     if type(v) is np.ndarray and v.size <= _ARRAY_BY_VALUE:  # a small global array: the
         return (None, v, v.dtype, v.shape, v.tobytes())  # program may hold its values
-    if type(v) in (list, tuple) and len(v) <= 64 and all(type(x) in _SCALARS for x in v):
-        return (type(v), id(v), tuple(_value(x) for x in v))
+    if type(v) in (list, tuple) and len(v) <= 64:  # a list of modules grown in place
+        return (type(v), id(v), None, tuple(_value(x) for x in v))
+    if type(v) is dict and len(v) <= 64:  # a config dict
+        return (dict, id(v), tuple(v), tuple(_value(x) for x in v.values()))
     return (None, v)
 
 
 def _same(a, b) -> bool:
     if a[0] is None or b[0] is None:
         return a[1] is b[1] and a[2:] == b[2:]
+    if a[0] in (list, tuple, dict):
+        return a[:3] == b[:3] and len(a[3]) == len(b[3]) and \
+            all(_same(x, y) for x, y in zip(a[3], b[3]))
     return a == b
 
 
 class PythonReads:
     """The globals and closure cells a traced call could read, with their values then."""
 
-    def __init__(self, fn) -> None:
+    def __init__(self, fn, mark_module=None) -> None:
         self._codes: set = set()
+        self._selves: set = set()
         self._places: list = []  # (dict or cell, name or None)
         self._skip = _library_dirs()
+        self._mark_module = mark_module  # a module whose method ran: its attributes are guarded
         self._closures(fn, depth=3)
         self.values: list = []
 
@@ -77,16 +88,46 @@ class PythonReads:
         self._places += [(namespace, n) for n in _globals_loaded(code) if n in namespace]
 
     def _hook(self, frame, event: str, arg) -> None:
-        if event == "call":
-            self._see(frame.f_code, frame.f_globals)
+        if event != "call":
+            return
+        code = frame.f_code
+        self._see(code, frame.f_globals)
+        if code.co_argcount and code.co_varnames[0] == "self" and \
+                not code.co_filename.startswith(self._skip):
+            self._see_self(frame.f_locals.get("self"), code)
+
+    def _see_self(self, obj, code) -> None:
+        """A method of the user's object ran (a trainer's step, a model's own loss): the
+        attributes its code loads are guarded as globals are."""
+        attributes = getattr(obj, "__dict__", None)
+        if attributes is None or (id(obj), code) in self._selves:
+            return
+        self._selves.add((id(obj), code))
+        self._places += [(attributes, n) for n in _attributes_loaded(code) if n in attributes]
+        if self._mark_module is not None and "training" in attributes:
+            self._mark_module(obj)
+
+    def _static(self, fn, depth: int = 3) -> None:
+        """Under a profiler (which sys.setprofile would replace): the functions fn's code
+        names as globals, found without running it."""
+        for where, name in list(self._places):
+            value = _read((where, name)) if name is not None else None
+            if depth > 0 and isinstance(value, types.FunctionType) and \
+                    value.__code__ not in self._codes:
+                self._closures(value, depth=1)
+                self._static(value, depth - 1)
 
     def __enter__(self) -> PythonReads:
         self._outer = sys.getprofile()
-        sys.setprofile(self._hook)
+        if self._outer is None:
+            sys.setprofile(self._hook)
+        else:
+            self._static(None)
         return self
 
     def __exit__(self, *exc) -> None:
-        sys.setprofile(self._outer)
+        if self._outer is None:
+            sys.setprofile(None)
         self._seen = [_read(place) for place in self._places]
         self.values = [_value(v) for v in self._seen]
 
@@ -94,7 +135,8 @@ class PythonReads:
         """The same values as at the end of the traced call."""
         for place, seen, value in zip(self._places, self._seen, self.values):
             now = _read(place)
-            if now is seen and type(now) not in (list, np.ndarray):  # perf: the same object
+            # perf: the same object, unless its contents may have changed
+            if now is seen and type(now) not in (list, dict, np.ndarray):
                 continue
             if not _same(_value(now), value):
                 return False
@@ -122,6 +164,13 @@ def _globals_loaded(code) -> tuple[str, ...]:
         if isinstance(const, types.CodeType):
             names.update(_globals_loaded(const))
     return tuple(sorted(names))
+
+
+@functools.lru_cache(maxsize=1024)
+def _attributes_loaded(code) -> tuple[str, ...]:
+    """The attribute names code loads (`self.beta`, `self.opt.step`)."""
+    return tuple(sorted({i.argval for i in dis.get_instructions(code)
+                         if i.opname in ("LOAD_ATTR", "LOAD_METHOD")}))
 
 
 def _read(place):
