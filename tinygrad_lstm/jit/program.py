@@ -15,6 +15,7 @@ their first use: an argument's array, a parameter's `._array`, a `.grad` written
 
 from __future__ import annotations
 
+import keyword
 import re
 from types import SimpleNamespace
 
@@ -294,12 +295,16 @@ def _identifier(text: str) -> str:
     return "p" + text if text[0].isdigit() else text
 
 
+# names the program's own text uses: a local of that name would shadow them
+_RESERVED = {"np", "tensors", "step", "float", "slice", "Ellipsis", "None", "True", "False"}
+
+
 def _unique(name: str, taken: set, number: int | None = None) -> str:
+    """name (with its var's number), or name_2, name_3...: not taken, no keyword."""
     if number is not None:
         name = f"{name}{number}"
     candidate, k = name, 1
-    while candidate in taken or candidate in ("del", "return", "def", "np", "step", "lambda",
-                                              "in", "is", "if", "or", "and", "not", "for"):
+    while candidate in taken or keyword.iskeyword(candidate) or candidate in _RESERVED:
         k += 1
         candidate = f"{name}_{k}"
     taken.add(candidate)
