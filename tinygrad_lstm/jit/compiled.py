@@ -147,9 +147,8 @@ class CompiledFunction:
         entry.programs = [p for p in entry.programs if p.changes == _state.changes]
         entry.wasted = entry.wasted + 1 if any(p.runs < 3 for p in stale) else 0
         if entry.wasted >= 3:
-            entry.refused = "the model changes between calls too often to keep a program " \
-                            "(a module attribute assigned at every call?)"
-            self._note(f"{entry.key} runs eagerly: {entry.refused}")
+            self._refuse(entry, "the model changes between calls too often to keep a program "
+                                "(a module attribute assigned at every call?)", None)
         else:
             self._note(f"{entry.key}: the model changed since its program was built (a module "
                        f"attribute or parameter was assigned, or the default dtype set): "
