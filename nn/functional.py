@@ -329,10 +329,13 @@ def _nll_rows(logp: Tensor, t: np.ndarray, w: np.ndarray | None, ignore_index: i
         return loss
     if reduction == "sum":
         return loss.sum()
-    total = float(w_rows.sum())
-    if total == 0:  # 0/0: NaN as in PyTorch, but a zero gradient (ignored rows get none)
-        return loss.sum() + float("nan")
-    return loss.sum() / total
+    # sum / total, or NaN for 0/0 as in PyTorch but with a zero gradient (ignored rows get
+    # none): branch-free, so that tl.compile needs no value of it (adding -0.0 changes no bit)
+    total = w_rows.sum()
+    empty = total == 0
+    dtype = read_array(loss).dtype
+    nan_or_zero = np.where(empty, np.array(np.nan, dtype), np.array(-0.0, dtype))
+    return loss.sum() / Tensor(np.where(empty, np.array(1, dtype), total)) + Tensor(nan_or_zero)
 
 
 def cross_entropy(input: Tensor, target: Tensor | np.ndarray, weight: Tensor | None = None, *,

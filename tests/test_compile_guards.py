@@ -790,3 +790,22 @@ def test_a_small_config_dict_changed_in_place_is_seen():
                     [data(i) for i in range(CALLS)])
     finally:
         CONFIG["l2"] = 0.0
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_weighted_cross_entropy_made_in_the_step_compiles(reduction):
+    weight = Tensor(np.array([2.0, 1.0, 0.5], np.float32))
+
+    def setup():
+        model = nn.Linear(4, 3)
+        return model, _sgd_step(model, lambda m, x, y: nn.CrossEntropyLoss(
+            weight=weight, reduction=reduction, ignore_index=2)(m(x), y))
+
+    rng = np.random.default_rng(0)
+    data = [(rng.standard_normal((6, 4)).astype(np.float32), rng.integers(0, 3, 6))
+            for _ in range(CALLS)]
+    data[4] = (data[4][0], np.full(6, 2))  # every target ignored: 0/0, NaN, zero gradient
+    twins = Twins(setup)
+    with np.errstate(invalid="ignore"):
+        twins.check(data)
+    assert twins.programs() == 1, twins.compiled.explain()

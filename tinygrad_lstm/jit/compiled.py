@@ -379,9 +379,10 @@ def _fill(template, outputs):
 
 
 def _same_module(a, b) -> bool:
-    """The same module, or two of one class without state (`nn.MSELoss()` made in the step)."""
+    """The same module, or two of one class without parameters and with the same settings and
+    buffers (`nn.CrossEntropyLoss(weight=w)` made in the step)."""
     return a is b or (type(a) is type(b) and not any(True for _ in a.parameters()) and
-                      not any(True for _ in a.buffers()) and vars(a).keys() == vars(b).keys()
+                      vars(a).keys() == vars(b).keys()
                       and all(_same_setting(x, vars(b)[k]) for k, x in vars(a).items()
                               if k not in ("_scope_name", "_compiled")))
 
