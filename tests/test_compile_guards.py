@@ -809,3 +809,61 @@ def test_weighted_cross_entropy_made_in_the_step_compiles(reduction):
     with np.errstate(invalid="ignore"):
         twins.check(data)
     assert twins.programs() == 1, twins.compiled.explain()
+
+
+def test_a_gan_whose_two_steps_freeze_each_other_replays_both():
+    """The discriminator's step and the generator's are compiled separately; each sets D's
+    requires_grad at its start (requires_grad_, a call of the program)."""
+    class GAN(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.G = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 4))
+            self.D = nn.Sequential(nn.Linear(4, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1))
+
+    def setup():
+        gan = GAN()
+        opt_g = optim.Adam(gan.G.parameters(), lr=1e-3, betas=(0.5, 0.999))
+        opt_d = optim.Adam(gan.D.parameters(), lr=1e-3, betas=(0.5, 0.999))
+        bce = nn.BCEWithLogitsLoss()
+
+        def d_step(real, z):
+            gan.D.requires_grad_(True)
+            opt_d.zero_grad()
+            with tl.no_grad():
+                fake = gan.G(z)
+            loss = (bce(gan.D(real), tl.ones(6, 1)) + bce(gan.D(fake), tl.zeros(6, 1))) * 0.5
+            loss.backward()
+            opt_d.step()
+            return loss
+
+        def g_step(real, z):
+            gan.D.requires_grad_(False)
+            opt_g.zero_grad()
+            loss = bce(gan.D(gan.G(z)), tl.ones(6, 1))
+            loss.backward()
+            opt_g.step()
+            return loss
+        return gan, (d_step, g_step)
+
+    def play(steps, model, compiled):
+        tl.manual_seed(1)
+        snaps = []
+        for i in range(2 * CALLS):
+            rng = np.random.default_rng(i)
+            args = (Tensor(rng.standard_normal((6, 4)).astype(np.float32)),
+                    Tensor(rng.standard_normal((6, 3)).astype(np.float32)))
+            snaps.append([steps[0](*args).numpy().copy(), steps[1](*args).numpy().copy()] +
+                         [p.numpy().copy() for p in model.parameters()])
+        return snaps
+
+    tl.manual_seed(0)
+    model, steps = setup()
+    eager = play(steps, model, False)
+    tl.manual_seed(0)
+    cmodel, (d_step, g_step) = setup()
+    compiled = tl.compile(d_step), tl.compile(g_step)
+    for i, (want, got) in enumerate(zip(eager, play(compiled, cmodel, True))):
+        for w, g in zip(want, got):
+            np.testing.assert_array_equal(g, w, err_msg=f"call {i + 1}")
+    for c in compiled:
+        assert c.explain().startswith("built a program"), c.explain()

@@ -225,7 +225,12 @@ class Tensor(Composites, Conversions):
         if requires_grad and self._array.dtype.type not in _FLOATS:
             raise RuntimeError(f"requires_grad_: only tensors of floating point dtype can "
                                f"require gradients, got {self.dtype}")
-        self.requires_grad = bool(requires_grad)
+        if _state.tracer is not None and bool(requires_grad) != self.requires_grad:
+            # tl.compile: on a tensor made before the call, a call of the program (a GAN's
+            # freezing of its discriminator)
+            _state.tracer.requires_grad_changes(self, bool(requires_grad), _set_requires_grad)
+        else:
+            self.requires_grad = bool(requires_grad)
         return self
 
     def register_hook(self, fn) -> "_HookHandle":
@@ -651,6 +656,10 @@ def where(condition: "Tensor | np.ndarray", x: "Tensor | float",
 # they are imported once it is defined. Below it (imported at the top) nothing imports upwards.
 def _set_grad(t: Tensor, value: Tensor | None) -> None:
     t._grad = value
+
+
+def _set_requires_grad(t: Tensor, value: bool) -> None:
+    t.requires_grad = value
 
 
 from . import array_protocol, inplace, ops  # noqa: E402

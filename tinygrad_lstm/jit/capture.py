@@ -31,6 +31,7 @@ class Capture(Tracer):
         self._grads_at_start: set[int] = set()  # ids of .grad tensors the call found
         self.grads_changed = False  # a backward or a replayed call may have replaced .grad
         self.grad_guards: dict[int, tuple] = {}  # id(leaf) -> (leaf, .grad was None) at start
+        self._requires_grad: dict[int, tuple] = {}  # id -> (tensor, requires_grad at start)
         self.modules: dict[int, tuple] = {}  # id -> (module, training) of each module called
         self.calls: dict[int, int] = {}  # id(module) -> how many times it was called
         self.backwards = 0
@@ -140,6 +141,19 @@ class Capture(Tracer):
         count = self.calls.get(id(module), 0)
         self.calls[id(module)] = count + 1
         return CallLabel(label, id(module), count)
+
+    def requires_grad_changes(self, t: Tensor, value: bool, setter) -> None:
+        """`t.requires_grad_(value)` on a tensor made before the call is a call of the program,
+        which needs the value the call found; on one made in the call it just happens."""
+        var = self.var_of(t._array) if type(t._array) is Traced else None
+        if var is not None and var.kind == "op":
+            setter(t, value)
+            return
+        self._requires_grad.setdefault(id(t), (t, t.requires_grad))
+        self.call(setter, (t, value), {})
+
+    def requires_grad_at_start(self, t: Tensor) -> bool:
+        return self._requires_grad.get(id(t), (t, t.requires_grad))[1]
 
     @staticmethod
     def mark_module(module) -> None:

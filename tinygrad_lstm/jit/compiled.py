@@ -160,6 +160,9 @@ class CompiledFunction:
             return self._refuse(entry, f"{TRACE_LIMIT} traced calls made no program (the "
                                 f"function changes what its next call sees: a module's mode, "
                                 f"a global, the model)", self._fn(*args, **kwargs))
+        # before the call: it may change what is compared (a mode, a tensor's requires_grad)
+        twin = entry.pending if entry.pending is not None and entry.pending.still_matches() \
+            else None
         capture = Capture()
         names = iter(_arg_paths(self._arg_names, args, kwargs))
         positions = iter(range(1 << 30))
@@ -184,10 +187,10 @@ class CompiledFunction:
         capture.forget_arrays()
         if capture.refusals:
             return self._refuse(entry, "; ".join(capture.refusals), traced.result)
-        if entry.pending is None or not entry.pending.still_matches():
+        if twin is None:
             entry.pending = traced
             return traced.result
-        difference = entry.pending.difference(traced)
+        difference = twin.difference(traced)
         entry.pending = None
         if difference is not None:
             return self._refuse(entry, f"two calls ran different programs: {difference}",
@@ -240,8 +243,9 @@ class _Traced:
     def __init__(self, capture: Capture, result, reads: PythonReads) -> None:
         self.capture, self.reads = capture, reads
         self.changes = _state.changes
-        self.requires_grad = [(v.source[1], v.source[1].requires_grad) for v in capture.vars
-                              if v.kind == "input" and v.source[0] == "tensor"]
+        self.requires_grad = [(t, capture.requires_grad_at_start(t)) for t in
+                              (v.source[1] for v in capture.vars
+                               if v.kind == "input" and v.source[0] == "tensor")]
         self.outputs: list[Var] = []
         self.template = self._template(result)
         self.result = result
@@ -305,7 +309,7 @@ class _Traced:
         program = Program(capture.tape, capture.vars, arg_vars, self.outputs, tensor_names,
                           capture.calls)
         return _Runner(program, [var.source[1] for var in arg_vars], self.template,
-                       list(capture.modules.values()), capture.vars, self.reads,
+                       list(capture.modules.values()), self.requires_grad, self.reads,
                        capture.grad_guards)
 
 
@@ -324,7 +328,7 @@ class _Runner:
     traced in, the parameters whose shapes it assumed."""
 
     def __init__(self, program: Program, arg_positions: list, template, modules: list,
-                 vars_: list, reads: PythonReads, grad_guards: dict) -> None:
+                 requires_grad: list, reads: PythonReads, grad_guards: dict) -> None:
         self.program = program
         self.source = program.source
         self._positions = arg_positions
@@ -333,9 +337,8 @@ class _Runner:
         self._reads = reads
         self.changes = _state.changes
         self.runs = 0
-        self._tensors = [(t, t._array.shape, t._array.dtype, t.requires_grad)
-                         for t in (v.source[1] for v in vars_
-                                   if v.kind == "input" and v.source[0] == "tensor")]
+        # requires_grad as the traced call found it (it may have toggled it: a replayed call)
+        self._tensors = [(t, t._array.shape, t._array.dtype, r) for t, r in requires_grad]
         self._grads = list(grad_guards.values())  # (leaf, its .grad was None at the start)
         self.modes = ", ".join(f"{type(m).__name__} in {'train' if t else 'eval'}"
                                for m, t in modules[:1])
