@@ -12,6 +12,34 @@ import tinygrad_lstm as tl
 import tinygrad_lstm.nn.functional as F
 from tinygrad_lstm import Tensor, nn, optim
 
+def _sgd_step(model, body):
+    """A training step whose loss is body(model, x, y), with SGD."""
+    opt = optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = body(model, x, y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+def _mse_step(build):
+    """A setup: the model build() makes, trained by SGD on the MSE loss."""
+    def setup():
+        model = build()
+        return model, _sgd_step(model, lambda m, x, y: F.mse_loss(m(x), y))
+    return setup
+
+
+def check_across(setup, change) -> Twins:
+    """Calls, then change(model), then more calls: each one equal to eager's."""
+    twins, data = Twins(setup), regression()
+    twins.check([data(i) for i in range(CALLS)] + [change] + [data(i) for i in range(CALLS)])
+    return twins
+
+
 # ---------------------------------------------------------------- arguments
 
 
@@ -176,15 +204,7 @@ def test_class_weights_updated_between_calls_are_read_at_each_replay():
 def test_python_side_effects_inside_the_function_keep_it_eager(body, reason):
     def setup():
         model = mlp()()
-        opt = optim.SGD(model.parameters(), lr=0.1)
-
-        def step(x, y):
-            opt.zero_grad()
-            loss = body(model, x, y)
-            loss.backward()
-            opt.step()
-            return loss
-        return model, step
+        return model, _sgd_step(model, body)
 
     twins = Twins(setup)
     twins.check([regression()(i) for i in range(CALLS)])
@@ -238,15 +258,7 @@ def _hand_sgd_first(model):
 
 
 def _counter(model):
-    opt = optim.SGD(model.parameters(), lr=0.1)
-
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.mse_loss(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+    return _sgd_step(model, lambda m, x, y: F.mse_loss(m(x), y))
 
 
 @pytest.mark.parametrize("make, build", [(_hand_sgd_first, mlp()), (_counter, Counted)],
@@ -390,19 +402,6 @@ def test_an_index_out_of_range_at_a_replay_raises_naming_the_programs_line():
 # ---------------------------------------------------------------- a second review's cases
 
 
-def _sgd_step(model, body):
-    """A training step whose loss is body(model, x, y), with SGD."""
-    opt = optim.SGD(model.parameters(), lr=0.1)
-
-    def step(x, y):
-        opt.zero_grad()
-        loss = body(model, x, y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
-
-
 def test_a_loop_variable_named_like_a_method_is_not_a_guard():
     model = nn.Linear(4, 3)
     compiled = tl.compile(_sgd_step(model, lambda m, x, y: F.mse_loss(m(x), y)))
@@ -438,13 +437,7 @@ def test_a_replaced_buffer_is_seen():
     def replace(model):
         model.register_buffer("shift", tl.ones(3))
 
-    def setup():
-        model = Shifted()
-        return model, _sgd_step(model, lambda m, x, y: F.mse_loss(m(x), y))
-
-    twins = Twins(setup)
-    data = regression()
-    twins.check([data(i) for i in range(CALLS)] + [replace] + [data(i) for i in range(CALLS)])
+    check_across(_mse_step(Shifted), replace)
 
 
 def test_globals_of_code_made_by_exec_are_guarded():
@@ -731,13 +724,7 @@ def _grow(model):
 
 
 def test_a_list_of_modules_grown_in_place_is_seen():
-    def setup():
-        model = Blocks()
-        return model, _sgd_step(model, lambda m, x, y: F.mse_loss(m(x), y))
-
-    twins = Twins(setup)
-    data = regression()
-    twins.check([data(i) for i in range(CALLS)] + [_grow] + [data(i) for i in range(CALLS)])
+    check_across(_mse_step(Blocks), _grow)
 
 
 def test_an_attribute_assigned_at_every_call_ends_in_eager():
