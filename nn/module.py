@@ -98,7 +98,8 @@ class Module:
         if old is value or (type(old) is type(value) and type(value) in (int, float, bool, str)
                             and old == value):
             return
-        model_changed(f"{type(self).__name__}.{name} is {how}")
+        self.__dict__["_compiled"] += 1  # its version: the programs that called it check it
+        model_changed(f"{type(self).__name__}.{name} is {how}", everywhere=False)
 
     def _check_init(self, name: str, value) -> None:
         if "_buffers" not in self.__dict__:

@@ -11,6 +11,7 @@ from test_compile import CALLS, EAGER_CALLS, Twins, counting, mlp, regression
 import tinygrad_lstm as tl
 import tinygrad_lstm.nn.functional as F
 from tinygrad_lstm import Tensor, nn, optim
+from tinygrad_lstm.jit import NotTraceable
 
 def _sgd_step(model, body):
     """A training step whose loss is body(model, x, y), with SGD."""
@@ -854,3 +855,95 @@ def test_a_gan_whose_two_steps_freeze_each_other_replays_both():
             np.testing.assert_array_equal(g, w, err_msg=f"call {i + 1}")
     for c in compiled:
         assert c.explain().startswith("built a program"), c.explain()
+
+
+# ---------------------------------------------------------------- a fourth review's cases
+
+
+NORM = (np.zeros(3, np.float32), [1.0])
+
+
+def test_a_global_tuple_of_arrays_changed_in_place_is_seen():
+    compiled = tl.compile(lambda x: (x - tl.tensor(NORM[0])) * NORM[1][0])
+    x = Tensor(np.ones(3, np.float32))
+    for _ in range(CALLS):
+        compiled(x)
+    NORM[0][:], NORM[1][0] = 5.0, 2.0
+    try:
+        np.testing.assert_array_equal(compiled(x).numpy(), [-8.0, -8.0, -8.0])
+    finally:
+        NORM[0][:], NORM[1][0] = 0.0, 1.0
+
+
+def test_requires_grad_set_to_what_it_was_is_still_guarded():
+    def setup():
+        model = nn.Linear(4, 3)
+        model.extra = nn.Linear(2, 2)  # never read by the step
+
+        def step(x, y):
+            model.extra.requires_grad_(True)
+            return _sgd_step(model, lambda m, x, y: F.mse_loss(m(x), y))(x, y)
+        return model, step
+
+    twins = check_across(setup, lambda model: model.extra.requires_grad_(False))
+    assert all(p.requires_grad for p in twins.cmodel.extra.parameters())
+
+
+def test_a_change_to_a_module_another_function_calls_keeps_this_program():
+    model, other = nn.Linear(4, 3), nn.Linear(4, 3)
+    compiled = tl.compile(_sgd_step(model, lambda m, x, y: F.mse_loss(m(x), y)))
+    probe = tl.compile(lambda x: other(x).detach())
+    for i in range(4 * CALLS):
+        compiled(*map(Tensor, regression()(i)))
+        probe(Tensor(np.ones((2, 4), np.float32)))
+        other.last_seen = i  # only `probe`'s programs depend on `other`
+    assert compiled.explain().count("built a program") == 1, compiled.explain()
+
+
+def test_fullgraph_raises_at_every_call_once_the_signature_is_eager():
+    model = nn.Linear(4, 2)
+    model.temp = 1.0
+    compiled = tl.compile(lambda x: (model(x) * model.temp).sum().detach(), fullgraph=True)
+    raised = 0
+    for i in range(40):
+        if i % 4 == 3:
+            model.temp = float(i)
+        try:
+            with tl.no_grad():
+                compiled(Tensor(np.ones((3, 4), np.float32)))
+        except NotTraceable:
+            raised += 1
+    assert raised > 0
+    with pytest.raises(NotTraceable, match="changes between calls too often"):
+        with tl.no_grad():
+            compiled(Tensor(np.ones((3, 4), np.float32)))
+
+
+def test_self_attributes_are_guarded_under_a_profiler_too():
+    import cProfile
+
+    def setup():
+        model = Annealed()
+        return model, _sgd_step(model, lambda m, x, y: m.loss(x, y))
+
+    with cProfile.Profile():
+        check_across(setup, _anneal)
+
+
+class Runner:
+    """Not a module, but with a `training` flag of its own."""
+
+    def __init__(self) -> None:
+        self.model, self.training = nn.Linear(4, 3), True
+
+    def step(self, x):
+        with tl.no_grad():
+            return self.model(x).sum()
+
+
+def test_an_object_with_a_training_flag_that_is_no_module():
+    runner = Runner()
+    compiled = tl.compile(runner.step)
+    for _ in range(CALLS):
+        compiled(Tensor(np.ones((2, 4), np.float32)))
+    assert compiled.explain().startswith("built a program"), compiled.explain()

@@ -99,11 +99,12 @@ def read_array(t):
     return t._array
 
 
-def model_changed(what: str) -> None:
-    """A module attribute was assigned or deleted, or the default dtype set: the programs of
-    tl.compile, built on the old model, stop matching. Inside a traced call it is a Python side
-    effect a program would not repeat, so that call stays eager."""
-    _state.changes += 1
+def model_changed(what: str, everywhere: bool = True) -> None:
+    """The default dtype was set (everywhere), or a module's attribute assigned (which bumps that
+    module's own version): the programs of tl.compile built before stop matching. Inside a
+    traced call it is a Python side effect a program would not repeat: that call stays eager."""
+    if everywhere:
+        _state.changes += 1
     if _state.tracer is not None:
         _state.tracer.changes_model(what)
 

@@ -225,7 +225,7 @@ class Tensor(Composites, Conversions):
         if requires_grad and self._array.dtype.type not in _FLOATS:
             raise RuntimeError(f"requires_grad_: only tensors of floating point dtype can "
                                f"require gradients, got {self.dtype}")
-        if _state.tracer is not None and bool(requires_grad) != self.requires_grad:
+        if _state.tracer is not None:
             # tl.compile: on a tensor made before the call, a call of the program (a GAN's
             # freezing of its discriminator)
             _state.tracer.requires_grad_changes(self, bool(requires_grad), _set_requires_grad)

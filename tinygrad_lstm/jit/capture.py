@@ -33,6 +33,7 @@ class Capture(Tracer):
         self.grad_guards: dict[int, tuple] = {}  # id(leaf) -> (leaf, .grad was None) at start
         self._requires_grad: dict[int, tuple] = {}  # id -> (tensor, requires_grad at start)
         self.modules: dict[int, tuple] = {}  # id -> (module, training) of each module called
+        self.marked: dict[int, object] = {}  # id -> module whose version the programs check
         self.calls: dict[int, int] = {}  # id(module) -> how many times it was called
         self.backwards = 0
         self.first_node = next(_sequence)  # nodes numbered below were recorded before the call
@@ -150,18 +151,26 @@ class Capture(Tracer):
             setter(t, value)
             return
         self._requires_grad.setdefault(id(t), (t, t.requires_grad))
-        self.call(setter, (t, value), {})
+        if value != t.requires_grad:
+            self.call(setter, (t, value), {})
+
+    def requires_grad_set(self) -> list:
+        """The tensors made before the call whose requires_grad_() it called."""
+        return [t for t, _ in self._requires_grad.values()]
 
     def requires_grad_at_start(self, t: Tensor) -> bool:
         return self._requires_grad.get(id(t), (t, t.requires_grad))[1]
 
-    @staticmethod
-    def mark_module(module) -> None:
-        """From now on, assigning an attribute of the module or its submodules is a change
-        programs check (Module._changed)."""
+    def mark_module(self, module) -> None:
+        """From now on, assigning an attribute of the module or its submodules bumps its
+        version (Module._changed), which the programs of this call check."""
+        from ..nn.module import Module
+        if not isinstance(module, Module):
+            return
         for m in module.modules():
             if "_compiled" not in m.__dict__:
-                object.__setattr__(m, "_compiled", True)
+                object.__setattr__(m, "_compiled", 0)
+            self.marked[id(m)] = m
 
     def leaves_done(self, write):
         """The engine's last step, writing the leaves' gradients into `.grad`, as one call of

@@ -117,6 +117,9 @@ class CompiledFunction:
                                    kwargs)
             entry = self._entries[key] = _Entry(_describe_key(flat))
         if entry.refused is not None:
+            if self.fullgraph:
+                raise NotTraceable(f"compile(fullgraph=True): {entry.key} runs eagerly: "
+                                   f"{entry.refused}")
             return self._fn(*args, **kwargs)
         for program in entry.programs:
             if program.guards_hold():
@@ -141,10 +144,10 @@ class CompiledFunction:
         """Programs built before the model changed never hold again. One that ran fewer than
         three times was built in vain: after three such, the model changes too often (an
         attribute assigned at every step) and the signature stays eager."""
-        stale = [p for p in entry.programs if p.changes != _state.changes]
+        stale = [p for p in entry.programs if p.model_changed()]
         if not stale:
             return
-        entry.programs = [p for p in entry.programs if p.changes == _state.changes]
+        entry.programs = [p for p in entry.programs if not p.model_changed()]
         entry.wasted = entry.wasted + 1 if any(p.runs < 3 for p in stale) else 0
         if entry.wasted >= 3:
             self._refuse(entry, "the model changes between calls too often to keep a program "
@@ -243,9 +246,10 @@ class _Traced:
     def __init__(self, capture: Capture, result, reads: PythonReads) -> None:
         self.capture, self.reads = capture, reads
         self.changes = _state.changes
-        self.requires_grad = [(t, capture.requires_grad_at_start(t)) for t in
-                              (v.source[1] for v in capture.vars
-                               if v.kind == "input" and v.source[0] == "tensor")]
+        self.versions = [(m, m.__dict__["_compiled"]) for m in capture.marked.values()]
+        read = [v.source[1] for v in capture.vars if v.kind == "input" and v.source[0] == "tensor"]
+        set_ = [t for t in capture.requires_grad_set() if all(t is not r for r in read)]
+        self.requires_grad = [(t, capture.requires_grad_at_start(t)) for t in read + set_]
         self.outputs: list[Var] = []
         self.template = self._template(result)
         self.result = result
@@ -277,7 +281,7 @@ class _Traced:
     def still_matches(self) -> bool:
         """Nothing changed since this traced call (a module's mode, the model, a tensor's
         requires_grad): else the next traced call is compared with the one after it."""
-        return self.changes == _state.changes and \
+        return not _model_changed(self.changes, self.versions) and \
             all(m.training == training for m, training in self.capture.modules.values()) and \
             all(t.requires_grad == r for t, r in self.requires_grad)
 
@@ -310,7 +314,7 @@ class _Traced:
                           capture.calls)
         return _Runner(program, [var.source[1] for var in arg_vars], self.template,
                        list(capture.modules.values()), self.requires_grad, self.reads,
-                       capture.grad_guards)
+                       capture.grad_guards, self.changes, self.versions)
 
 
 class _Output:
@@ -328,14 +332,15 @@ class _Runner:
     traced in, the parameters whose shapes it assumed."""
 
     def __init__(self, program: Program, arg_positions: list, template, modules: list,
-                 requires_grad: list, reads: PythonReads, grad_guards: dict) -> None:
+                 requires_grad: list, reads: PythonReads, grad_guards: dict, changes: int,
+                 versions: list) -> None:
         self.program = program
         self.source = program.source
         self._positions = arg_positions
         self._template = template
         self._modules = modules
         self._reads = reads
-        self.changes = _state.changes
+        self.changes, self._versions = changes, versions  # of the model, when traced
         self.runs = 0
         # requires_grad as the traced call found it (it may have toggled it: a replayed call)
         self._tensors = [(t, t._array.shape, t._array.dtype, r) for t, r in requires_grad]
@@ -343,8 +348,11 @@ class _Runner:
         self.modes = ", ".join(f"{type(m).__name__} in {'train' if t else 'eval'}"
                                for m, t in modules[:1])
 
+    def model_changed(self) -> bool:
+        return _model_changed(self.changes, self._versions)
+
     def guards_hold(self) -> bool:
-        if _state.changes != self.changes:
+        if _model_changed(self.changes, self._versions):
             return False
         for module, training in self._modules:
             if module.training != training:
@@ -369,6 +377,16 @@ class _Runner:
                 raise  # a subclass may take other arguments (np.exceptions.AxisError)
             raise type(e)(f"{e}, {self.program.where(e)}") from e  # and the line
         return _fill(self._template, outputs)
+
+
+def _model_changed(changes: int, versions: list) -> bool:
+    """The default dtype was set, or an attribute of a module the program called assigned."""
+    if _state.changes != changes:
+        return True
+    for module, version in versions:
+        if module.__dict__["_compiled"] != version:
+            return True
+    return False
 
 
 def _fill(template, outputs):

@@ -7,8 +7,9 @@ loads, the attributes the user's methods load from `self`, and fn's closure cell
 at each replay that they are the same: numbers and strings by value, small arrays by their
 bytes, short lists, tuples and dicts by their items, anything else by identity. Not seen:
 values read through other objects (`config.lr` where `config` is no `self`), changes inside a
-global array of more than 4096 elements. Under a profiler (sys.setprofile is taken) only the
-functions fn names are read, without running them. Module attributes assigned are covered by
+global array of more than 4096 elements. Under a profiler (sys.setprofile is taken) the calls
+are followed with sys.settrace; when that is taken too, only the functions fn names are read,
+without running them. Module attributes assigned are covered by
 `recording.model_changed` too.
 """
 
@@ -117,17 +118,27 @@ class PythonReads:
                 self._closures(value, depth=1)
                 self._static(value, depth - 1)
 
+    def _trace_hook(self, frame, event: str, arg):
+        self._hook(frame, event, arg)  # no local tracing: None
+
     def __enter__(self) -> PythonReads:
-        self._outer = sys.getprofile()
-        if self._outer is None:
+        # a profiler (cProfile) owns sys.setprofile: then sys.settrace, unless a debugger or
+        # coverage owns that too, and then only what fn names, without running it
+        self._via = "profile" if sys.getprofile() is None else \
+            "trace" if sys.gettrace() is None else "static"
+        if self._via == "profile":
             sys.setprofile(self._hook)
+        elif self._via == "trace":
+            sys.settrace(self._trace_hook)
         else:
             self._static(None)
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._outer is None:
+        if self._via == "profile":
             sys.setprofile(None)
+        elif self._via == "trace":
+            sys.settrace(None)
         self._seen = [_read(place) for place in self._places]
         self.values = [_value(v) for v in self._seen]
 
@@ -136,7 +147,7 @@ class PythonReads:
         for place, seen, value in zip(self._places, self._seen, self.values):
             now = _read(place)
             # perf: the same object, unless its contents may have changed
-            if now is seen and type(now) not in (list, dict, np.ndarray):
+            if now is seen and type(now) not in (list, tuple, dict, np.ndarray):
                 continue
             if not _same(_value(now), value):
                 return False
