@@ -947,3 +947,20 @@ def test_an_object_with_a_training_flag_that_is_no_module():
     for _ in range(CALLS):
         compiled(Tensor(np.ones((2, 4), np.float32)))
     assert compiled.explain().startswith("built a program"), compiled.explain()
+
+
+@pytest.mark.parametrize("read", [lambda t: t.item(), lambda t: float(t), lambda t: bool(t > 0),
+                                  lambda t: t.tolist()[0]], ids=["item", "float", "bool", "tolist"])
+def test_a_value_read_of_a_tensor_made_before_the_call_keeps_it_eager(read):
+    bias = Tensor(np.array([0.5], np.float32))
+
+    def f(x):
+        with tl.no_grad():
+            return x * 2 + (1.0 if read(bias) else 0.0) + bias
+
+    compiled, x = tl.compile(f), Tensor(np.ones(2, np.float32))
+    for _ in range(CALLS):
+        compiled(x)
+    bias.fill_(-3.0)  # eager now takes the other branch
+    np.testing.assert_array_equal(compiled(x).numpy(), f(x).numpy())
+    assert "read into Python" in compiled.explain()

@@ -306,3 +306,12 @@ def test_optimizer_style_update():
     np.testing.assert_allclose(w.numpy(), [0.8, 1.6])
     w.grad.zero_()
     np.testing.assert_array_equal(w.grad.numpy(), [0, 0])
+
+
+def test_a_zero_d_tensor_formats_as_its_number():
+    t = tl.tensor(1.23456)
+    assert "{:+.2f} x^{}".format(t, 2) == "+1.23 x^2"  # noqa: UP032 (the example's own call)
+    assert f"{t:.3f}" == "1.235" and f"{t}" == format(np.float32(1.23456).item(), "")
+    assert f"{tl.ones(2)}" == str(tl.ones(2))
+    with pytest.raises(TypeError):
+        f"{tl.ones(2):.2f}"

@@ -12,6 +12,7 @@ import numpy as np
 
 from . import dtypes
 from .device import as_device, cpu, is_device
+from .recording import read_array
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -86,7 +87,7 @@ class Conversions:
         if self._array.size != 1:
             raise ValueError(f"{op}: only one element tensors can be converted to Python "
                              f"scalars, got {self._array.size} elements")
-        return self._array.reshape(()).item()
+        return read_array(self).reshape(()).item()
 
     def __float__(self) -> builtins.float: return builtins.float(self._scalar("float"))
     def __int__(self) -> builtins.int: return builtins.int(self._scalar("int"))
@@ -96,7 +97,7 @@ class Conversions:
         if self._array.dtype.kind not in "biu" or self._array.size != 1:
             raise TypeError(f"only integer tensors of a single element can be converted to an "
                             f"index, got dtype {self.dtype} with {self._array.size} elements")
-        return builtins.int(self._array.reshape(()).item())
+        return builtins.int(read_array(self).reshape(()).item())
 
     # ------------------------------------------------------------ new tensors like this one
 

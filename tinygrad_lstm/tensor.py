@@ -144,10 +144,10 @@ class Tensor(Composites, Conversions):
         if self._array.size != 1:
             raise ValueError(f"item: a Tensor with {self._array.size} elements cannot be "
                              f"converted to a Python number")
-        return self._array.item()
+        return read_array(self).item()  # under tl.compile: a value read, refused
 
     def tolist(self) -> list:
-        return self._array.tolist()
+        return read_array(self).tolist()
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         if _state.differentiating and self.requires_grad:
@@ -180,7 +180,11 @@ class Tensor(Composites, Conversions):
         if self._array.size != 1:
             raise RuntimeError(f"Boolean value of a Tensor with {self._array.size} values is "
                                f"ambiguous")
-        return bool(self._array)
+        return bool(read_array(self))
+
+    def __format__(self, spec: str) -> str:
+        """A 0-d tensor formats as its number (`f"{loss:.3f}"`), as in PyTorch."""
+        return format(self.item(), spec) if self.ndim == 0 else object.__format__(self, spec)
 
     __hash__ = object.__hash__  # identity, although == is elementwise
 
