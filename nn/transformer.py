@@ -17,7 +17,7 @@ from tinygrad_lstm.nn.dropout import Dropout
 from tinygrad_lstm.nn.linear import Linear
 from tinygrad_lstm.nn.module import Module
 from tinygrad_lstm.nn.normalization import LayerNorm
-from tinygrad_lstm.recording import read_array
+from tinygrad_lstm.recording import guard_on_result, read_array
 from tinygrad_lstm.tensor import Tensor
 
 
@@ -61,6 +61,7 @@ def _get_seq_len(src: Tensor, batch_first: bool) -> int:
     return src.shape[0] if src.ndim == 2 else src.shape[1 if batch_first else 0]
 
 
+@guard_on_result  # tl.compile: a mask made before the call is checked again at each replay
 def _detect_is_causal_mask(mask: Tensor | None, is_causal: bool | None, size: int) -> bool:
     """PyTorch's rule: is_causal if given, else whether `mask` is the causal mask of `size`."""
     if is_causal is not None or mask is None:

@@ -964,3 +964,30 @@ def test_a_value_read_of_a_tensor_made_before_the_call_keeps_it_eager(read):
     bias.fill_(-3.0)  # eager now takes the other branch
     np.testing.assert_array_equal(compiled(x).numpy(), f(x).numpy())
     assert "read into Python" in compiled.explain()
+
+
+def test_a_causal_mask_made_before_the_call_is_checked_again_at_each_replay():
+    """nn.TransformerEncoder asks whether its mask is the causal one, in Python: a guard."""
+    mask = nn.Transformer.generate_square_subsequent_mask(3)
+
+    def setup():
+        layer = nn.TransformerEncoderLayer(4, 2, dim_feedforward=8, dropout=0.0)
+        model = nn.TransformerEncoder(layer, 1, enable_nested_tensor=False)
+
+        def step(x, y):
+            with tl.no_grad():
+                return model(x, mask=mask).sum()
+        return model, step
+
+    def loosen(model):  # no longer causal: the encoder takes the other path
+        mask.fill_(0.0)
+
+    def reset(model):
+        mask.copy_(nn.Transformer.generate_square_subsequent_mask(3))
+
+    rng = np.random.default_rng(0)
+    data = [(rng.standard_normal((3, 2, 4)).astype(np.float32), np.zeros(1, np.float32))
+            for _ in range(CALLS)]
+    twins = Twins(setup)
+    twins.check([reset] + data + [loosen] + data)
+    assert twins.programs() >= 1, twins.compiled.explain()

@@ -120,6 +120,17 @@ def one_call(fn):
     return wrapper
 
 
+def guard_on_result(fn):
+    """Under tl.compile, fn (a Python answer about tensors made before the call: is this mask
+    the causal one?) runs for real, and the program holds only while it gives the same answer
+    again, checked before each replay."""
+    @functools.wraps(fn)
+    def wrapper(*args):
+        tracer = _state.tracer
+        return fn(*args) if tracer is None else tracer.guard_on_result(fn, args)
+    return wrapper
+
+
 def replay_as_calls(cls: type, *names: str) -> None:
     """Make the methods `names` that `cls` itself defines `replayed_as_call`."""
     for name in names:

@@ -34,6 +34,7 @@ class Capture(Tracer):
         self._requires_grad: dict[int, tuple] = {}  # id -> (tensor, requires_grad at start)
         self.modules: dict[int, tuple] = {}  # id -> (module, training) of each module called
         self.marked: dict[int, object] = {}  # id -> module whose version the programs check
+        self.value_guards: list = []  # (fn, args, its result): the same again before a replay
         self.calls: dict[int, int] = {}  # id(module) -> how many times it was called
         self.backwards = 0
         self.first_node = next(_sequence)  # nodes numbered below were recorded before the call
@@ -225,6 +226,19 @@ class Capture(Tracer):
         else:
             self.record(Replayed(fn), args, kwargs, None)
         self.op, self.scope = outer
+        return result
+
+    def guard_on_result(self, fn, args: tuple):
+        """fn(*args) for real; its result becomes a guard of the program, unless an argument
+        was computed in the call (then it is a value read)."""
+        for a in args:
+            if isinstance(a, Tensor) and type(a._array) is Traced and \
+                    self.var_of(a._array).kind == "op":
+                self.refuse(f"{_qualname(fn)} reads the value of a tensor computed in the "
+                            f"function, at {_user_frame()}")
+        with paused():
+            result = fn(*args)
+        self.value_guards.append((fn, args, result))
         return result
 
     def generator(self, generator):

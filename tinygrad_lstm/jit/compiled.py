@@ -314,7 +314,7 @@ class _Traced:
                           capture.calls)
         return _Runner(program, [var.source[1] for var in arg_vars], self.template,
                        list(capture.modules.values()), self.requires_grad, self.reads,
-                       capture.grad_guards, self.changes, self.versions)
+                       capture.grad_guards, self.changes, self.versions, capture.value_guards)
 
 
 class _Output:
@@ -333,7 +333,7 @@ class _Runner:
 
     def __init__(self, program: Program, arg_positions: list, template, modules: list,
                  requires_grad: list, reads: PythonReads, grad_guards: dict, changes: int,
-                 versions: list) -> None:
+                 versions: list, value_guards: list) -> None:
         self.program = program
         self.source = program.source
         self._positions = arg_positions
@@ -341,6 +341,7 @@ class _Runner:
         self._modules = modules
         self._reads = reads
         self.changes, self._versions = changes, versions  # of the model, when traced
+        self._answers = value_guards  # (fn, args, result): recording.guard_on_result
         self.runs = 0
         # requires_grad as the traced call found it (it may have toggled it: a replayed call)
         self._tensors = [(t, t._array.shape, t._array.dtype, r) for t, r in requires_grad]
@@ -363,6 +364,9 @@ class _Runner:
                 return False
         for leaf, was_none in self._grads:
             if (leaf._grad is None) != was_none:
+                return False
+        for fn, args, result in self._answers:
+            if fn(*args) != result:
                 return False
         return self._reads.hold()
 
