@@ -991,3 +991,22 @@ def test_a_causal_mask_made_before_the_call_is_checked_again_at_each_replay():
     twins = Twins(setup)
     twins.check([reset] + data + [loosen] + data)
     assert twins.programs() >= 1, twins.compiled.explain()
+
+
+def test_an_optimizer_step_with_a_closure_says_why_it_stays_eager():
+    def setup():
+        model = nn.Linear(4, 3)
+        opt = optim.Adam(model.parameters(), lr=1e-2)
+
+        def step(x, y):
+            def closure():
+                opt.zero_grad()
+                loss = F.mse_loss(model(x), y)
+                loss.backward()
+                return loss
+            return opt.step(closure)
+        return model, step
+
+    twins = Twins(setup)
+    twins.check([regression()(i) for i in range(CALLS)])
+    assert "optimizer.step(closure)" in twins.compiled.explain(), twins.compiled.explain()

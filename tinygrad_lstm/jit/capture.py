@@ -11,6 +11,7 @@ program, run for real at each replay (`call`, `generator`, `leaves_done`).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import FunctionType, MethodType
 
 import numpy as np
 
@@ -210,6 +211,10 @@ class Capture(Tracer):
         """fn runs for real, unrecorded, and is one call of the program (on the same objects,
         and on the values of the arrays it was given)."""
         args = tuple(list(a) if isinstance(a, Iterator) else a for a in args)
+        if any(isinstance(a, (FunctionType, MethodType)) for a in (*args, *kwargs.values())):
+            self.refuse(f"{_qualname(fn)} is given a function (optimizer.step(closure)): its "
+                        f"forward and backward would run outside the program; call the "
+                        f"closure's body in the function, then step() without it")
         for a in (*args, *kwargs.values()):
             for t in (a if isinstance(a, (list, tuple)) else (a,)):
                 if isinstance(t, Tensor) and type(t._array) is Traced and \
