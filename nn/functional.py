@@ -43,10 +43,10 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 @replayed_as_call  # a check on values: tl.compile's program makes it at every call
 def _check_rows(idx: np.ndarray, num: int) -> None:
-    bad = (idx < 0) | (idx >= num)
-    if bad.any():
-        raise IndexError(f"embedding: index {idx[bad].flat[0]} is out of range for an embedding "
-                         f"with {num} rows")
+    bad = ops.nn.first_out_of_range(idx, num)
+    if bad is not None:
+        raise IndexError(f"embedding: index {bad} is out of range for an embedding with {num} "
+                         f"rows")
 
 
 def embedding(input, weight: Tensor, padding_idx: int | None = None,

@@ -86,20 +86,22 @@ class Module:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
                                 f"(Tensor or None expected)")
-        if "_compiled" in self.__dict__ and name != "training":  # train()/eval(): a mode guard
+        if name != "training":  # train()/eval(): tl.compile guards the mode itself
             self._changed(name, value, "assigned")
         object.__setattr__(self, name, value)
 
     def _changed(self, name: str, value, how: str) -> None:
-        """A module a tl.compile program called gets another attribute: its programs stop
-        matching. `self.count += 1` on a tensor assigns the same object back, and an equal
-        number is no change."""
+        """A module a tl.compile program called (it has a `_compiled` version) gets another
+        attribute: its programs stop matching. `self.count += 1` on a tensor assigns the same
+        object back, and an equal number is no change."""
+        if "_compiled" not in self.__dict__:
+            return
         old = self.__dict__.get(name, _UNSET)
         if old is value or (type(old) is type(value) and type(value) in (int, float, bool, str)
                             and old == value):
             return
         self.__dict__["_compiled"] += 1  # its version: the programs that called it check it
-        model_changed(f"{type(self).__name__}.{name} is {how}", everywhere=False)
+        model_changed(f"{type(self).__name__}.{name} is {how}")
 
     def _check_init(self, name: str, value) -> None:
         if "_buffers" not in self.__dict__:
@@ -107,8 +109,7 @@ class Module:
                                  f"Module.__init__() call")
 
     def __delattr__(self, name: str) -> None:
-        if "_compiled" in self.__dict__:
-            self._changed(name, _UNSET, "deleted")
+        self._changed(name, _UNSET, "deleted")
         object.__delattr__(self, name)
         self.__dict__.get("_buffers", {}).pop(name, None)
 
@@ -136,8 +137,7 @@ class Module:
             raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
                             f"(Tensor or None required)")
         self._buffers[name] = bool(persistent)
-        if "_compiled" in self.__dict__:
-            self._changed(name, tensor, "replaced")
+        self._changed(name, tensor, "replaced")
         object.__setattr__(self, name, tensor)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:

@@ -17,7 +17,7 @@ class _GradState:
     caches for every later read."""
 
     __slots__ = ("grad_enabled", "anomaly", "last_inplace", "scope", "rebased",
-                 "differentiating", "tracer", "changes")
+                 "differentiating", "tracer")
 
     def __init__(self) -> None:
         self.grad_enabled = True
@@ -27,7 +27,6 @@ class _GradState:
         self.rebased = False  # a recorded in-place op has happened: views may need new history
         self.differentiating = False  # backward(create_graph=True) runs VJPs on Tensors
         self.tracer = None  # tl.compile's recorder of the current run (jit/capture.py)
-        self.changes = 0  # model_changed() calls: a compiled program holds while this does
 
 
 _state = _GradState()
@@ -99,12 +98,10 @@ def read_array(t):
     return t._array
 
 
-def model_changed(what: str, everywhere: bool = True) -> None:
-    """The default dtype was set (everywhere), or a module's attribute assigned (which bumps that
-    module's own version): the programs of tl.compile built before stop matching. Inside a
-    traced call it is a Python side effect a program would not repeat: that call stays eager."""
-    if everywhere:
-        _state.changes += 1
+def model_changed(what: str) -> None:
+    """A module's attribute was assigned or the default dtype set: inside a call tl.compile
+    traces, a Python side effect a program would not repeat, so that call stays eager. (Out
+    of one, a module's own version tells its programs; the default dtype is in their key.)"""
     if _state.tracer is not None:
         _state.tracer.changes_model(what)
 

@@ -656,8 +656,7 @@ def where(condition: "Tensor | np.ndarray", x: "Tensor | float",
     return ops.Where.apply(np.asarray(_array_of(condition), dtype=bool), x, y)
 
 
-# The layers above Tensor, which Tensor's methods call: each of their modules imports Tensor, so
-# they are imported once it is defined. Below it (imported at the top) nothing imports upwards.
+# tl.compile replays these as calls of a program (Tensor.grad's setter, requires_grad_)
 def _set_grad(t: Tensor, value: Tensor | None) -> None:
     t._grad = value
 
@@ -666,5 +665,7 @@ def _set_requires_grad(t: Tensor, value: bool) -> None:
     t.requires_grad = value
 
 
+# The layers above Tensor, which Tensor's methods call: each of their modules imports Tensor, so
+# they are imported once it is defined. Below it (imported at the top) nothing imports upwards.
 from . import array_protocol, inplace, ops  # noqa: E402
 from .autograd.primitive import fresh, set_history  # noqa: E402

@@ -75,6 +75,16 @@ class Capture(Tracer):
         else:  # a parameter, a buffer, a tensor made before the call
             self.adopt(t, ("tensor", t))
 
+    def _made_here(self, t) -> bool:
+        """t is a tensor this call computed (not one made before it)."""
+        return self._kind(t) == "op"
+
+    def _kind(self, t: Tensor) -> str | None:
+        """'op', 'input' or 'const' for a tensor whose array the tape knows, else None."""
+        if not isinstance(t, Tensor) or type(t._array) is not Traced:
+            return None
+        return self.var_of(t._array).kind
+
     def grad_read(self, leaf: Tensor) -> None:
         """`leaf.grad` is read: when an op reads it, it is the .grad of that leaf at each call
         (a new tensor each time), not this tensor. Read before any backward or replayed call
@@ -91,15 +101,12 @@ class Capture(Tracer):
 
     def enter(self, cls: type, args: tuple) -> None:
         """A primitive's forward is about to run on `args`."""
-        self.op, self.scope = cls.__name__, _state.scope
-        for a in args:
-            if isinstance(a, Tensor):
-                self.know(a)
+        self.writes_into(cls.__name__, args)
 
     def writes_into(self, op: str, args: tuple) -> None:
-        """An in-place op (`x.add_(y)`, `x[i] = v`) is about to write into x: its arrays
-        become values of the tape, so the NumPy write is recorded even where no op read them
-        yet (a counter, `p.grad.zero_()`)."""
+        """Op is about to run on args; an in-place one (`x.add_(y)`, `x[i] = v`) writes into
+        x, so its tensors become values of the tape first and the NumPy write is recorded even
+        where no op read them yet (a counter, `p.grad.zero_()`)."""
         self.op, self.scope = op, _state.scope
         for a in args:
             if isinstance(a, Tensor):
@@ -136,8 +143,7 @@ class Capture(Tracer):
         # its own parameters and buffers become inputs now, not at the first op that reads
         # them: a forward may read `weight._array` directly
         for t in (*module.parameters(recurse=False), *module.buffers(recurse=False)):
-            var = self.var_of(t._array) if type(t._array) is Traced else None
-            if var is not None and var.kind == "input" and var.source[0] == "arg":
+            if self._kind(t) == "input" and self.var_of(t._array).source[0] == "arg":
                 self.refuse(f"an argument of the function is a parameter or buffer of "
                             f"{type(module).__name__}: a replay would not follow another one")
             self.know(t)
@@ -148,8 +154,7 @@ class Capture(Tracer):
     def requires_grad_changes(self, t: Tensor, value: bool, setter) -> None:
         """`t.requires_grad_(value)` on a tensor made before the call is a call of the program,
         which needs the value the call found; on one made in the call it just happens."""
-        var = self.var_of(t._array) if type(t._array) is Traced else None
-        if var is not None and var.kind == "op":
+        if self._made_here(t):
             setter(t, value)
             return
         self._requires_grad.setdefault(id(t), (t, t.requires_grad))
@@ -216,10 +221,8 @@ class Capture(Tracer):
                         f"forward and backward would run outside the program; call the "
                         f"closure's body in the function, then step() without it")
         for a in (*args, *kwargs.values()):
-            for t in (a if isinstance(a, (list, tuple)) else (a,)):
-                if isinstance(t, Tensor) and type(t._array) is Traced and \
-                        self.var_of(t._array).kind == "op":
-                    self.refuse(f"{_qualname(fn)} is given a tensor computed in the function")
+            if any(self._made_here(t) for t in (a if isinstance(a, (list, tuple)) else (a,))):
+                self.refuse(f"{_qualname(fn)} is given a tensor computed in the function")
         self.grads_changed = True  # zero_grad(), `p.grad = None`
         outer = self.op, self.scope
         self.op, self.scope = _qualname(fn), _state.scope
@@ -236,11 +239,9 @@ class Capture(Tracer):
     def guard_on_result(self, fn, args: tuple):
         """fn(*args) for real; its result becomes a guard of the program, unless an argument
         was computed in the call (then it is a value read)."""
-        for a in args:
-            if isinstance(a, Tensor) and type(a._array) is Traced and \
-                    self.var_of(a._array).kind == "op":
-                self.refuse(f"{_qualname(fn)} reads the value of a tensor computed in the "
-                            f"function, at {_user_frame()}")
+        if any(self._made_here(a) for a in args):
+            self.refuse(f"{_qualname(fn)} reads the value of a tensor computed in the "
+                        f"function, at {_user_frame()}")
         with paused():
             result = fn(*args)
         self.value_guards.append((fn, args, result))

@@ -6,7 +6,7 @@ and array arguments, the other arguments' values, the grad mode, the default dty
     call 2: eager, traced
     call 3: eager, traced again; if both tapes are the same program, it is built
     call 4+: the program runs while its guards hold: the modules it called are in the same
-             train/eval mode, no module attribute was assigned since (`model_changed`), the
+             train/eval mode, no attribute of them was assigned since (their versions), the
              tensors it reads have the same shapes, dtypes and requires_grad, and the Python
              globals and closure values it read are the same (guards.PythonReads);
              otherwise it is traced again
@@ -35,6 +35,7 @@ log = logging.getLogger("tinygrad_lstm.compile")
 
 CACHE_SIZE_LIMIT = 8  # programs per function, as torch._dynamo.config.cache_size_limit
 TRACE_LIMIT = 6  # traced calls of one signature without a program before it stays eager
+_VALUE_ERRORS = (IndexError, ValueError, FloatingPointError)  # a replay's, named with its line
 _MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
@@ -154,8 +155,7 @@ class CompiledFunction:
                                 "(a module attribute assigned at every call?)", None)
         else:
             self._note(f"{entry.key}: the model changed since its program was built (a module "
-                       f"attribute or parameter was assigned, or the default dtype set): "
-                       f"tracing again")
+                       f"attribute or parameter was assigned): tracing again")
 
     def _trace(self, entry: _Entry, args, kwargs):
         entry.traces += 1
@@ -245,11 +245,11 @@ class _Traced:
 
     def __init__(self, capture: Capture, result, reads: PythonReads) -> None:
         self.capture, self.reads = capture, reads
-        self.changes = _state.changes
         self.versions = [(m, m.__dict__["_compiled"]) for m in capture.marked.values()]
         read = [v.source[1] for v in capture.vars if v.kind == "input" and v.source[0] == "tensor"]
-        set_ = [t for t in capture.requires_grad_set() if all(t is not r for r in read)]
-        self.requires_grad = [(t, capture.requires_grad_at_start(t)) for t in read + set_]
+        ids = {id(t) for t in read}
+        toggled = [t for t in capture.requires_grad_set() if id(t) not in ids]
+        self.requires_grad = [(t, capture.requires_grad_at_start(t)) for t in read + toggled]
         self.outputs: list[Var] = []
         self.template = self._template(result)
         self.result = result
@@ -281,7 +281,7 @@ class _Traced:
     def still_matches(self) -> bool:
         """Nothing changed since this traced call (a module's mode, the model, a tensor's
         requires_grad): else the next traced call is compared with the one after it."""
-        return not _model_changed(self.changes, self.versions) and \
+        return not _model_changed(self.versions) and \
             all(m.training == training for m, training in self.capture.modules.values()) and \
             all(t.requires_grad == r for t, r in self.requires_grad)
 
@@ -314,7 +314,7 @@ class _Traced:
                           capture.calls)
         return _Runner(program, [var.source[1] for var in arg_vars], self.template,
                        list(capture.modules.values()), self.requires_grad, self.reads,
-                       capture.grad_guards, self.changes, self.versions, capture.value_guards)
+                       capture.grad_guards, self.versions, capture.value_guards)
 
 
 class _Output:
@@ -332,15 +332,15 @@ class _Runner:
     traced in, the parameters whose shapes it assumed."""
 
     def __init__(self, program: Program, arg_positions: list, template, modules: list,
-                 requires_grad: list, reads: PythonReads, grad_guards: dict, changes: int,
-                 versions: list, value_guards: list) -> None:
+                 requires_grad: list, reads: PythonReads, grad_guards: dict, versions: list,
+                 value_guards: list) -> None:
         self.program = program
         self.source = program.source
         self._positions = arg_positions
         self._template = template
         self._modules = modules
         self._reads = reads
-        self.changes, self._versions = changes, versions  # of the model, when traced
+        self._versions = versions  # of the modules it called, when traced
         self._answers = value_guards  # (fn, args, result): recording.guard_on_result
         self.runs = 0
         # requires_grad as the traced call found it (it may have toggled it: a replayed call)
@@ -350,10 +350,10 @@ class _Runner:
                                for m, t in modules[:1])
 
     def model_changed(self) -> bool:
-        return _model_changed(self.changes, self._versions)
+        return _model_changed(self._versions)
 
     def guards_hold(self) -> bool:
-        if _model_changed(self.changes, self._versions):
+        if _model_changed(self._versions):
             return False
         for module, training in self._modules:
             if module.training != training:
@@ -376,17 +376,15 @@ class _Runner:
         try:
             outputs = self.program.run(*[a if isinstance(a, np.ndarray) else a._array
                                          for a in arrays])
-        except (IndexError, ValueError, FloatingPointError) as e:  # caused by the values
-            if type(e) not in (IndexError, ValueError, FloatingPointError):
+        except _VALUE_ERRORS as e:  # caused by the values: NumPy's words, then the line
+            if type(e) not in _VALUE_ERRORS:
                 raise  # a subclass may take other arguments (np.exceptions.AxisError)
-            raise type(e)(f"{e}, {self.program.where(e)}") from e  # and the line
+            raise type(e)(f"{e}, {self.program.where(e)}") from e
         return _fill(self._template, outputs)
 
 
-def _model_changed(changes: int, versions: list) -> bool:
-    """The default dtype was set, or an attribute of a module the program called assigned."""
-    if _state.changes != changes:
-        return True
+def _model_changed(versions: list) -> bool:
+    """An attribute of a module the program called was assigned since (Module._changed)."""
     for module, version in versions:
         if module.__dict__["_compiled"] != version:
             return True

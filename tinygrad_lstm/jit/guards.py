@@ -108,15 +108,15 @@ class PythonReads:
         if self._mark_module is not None and "training" in attributes:
             self._mark_module(obj)
 
-    def _static(self, fn, depth: int = 3) -> None:
-        """Under a profiler (which sys.setprofile would replace): the functions fn's code
-        names as globals, found without running it."""
+    def _static(self, depth: int = 3) -> None:
+        """Under a profiler and a debugger (sys.setprofile and sys.settrace taken): the
+        functions the places found so far name, found without running them, `depth` deep."""
         for where, name in list(self._places):
             value = _read((where, name)) if name is not None else None
             if depth > 0 and isinstance(value, types.FunctionType) and \
                     value.__code__ not in self._codes:
                 self._closures(value, depth=1)
-                self._static(value, depth - 1)
+                self._static(depth - 1)
 
     def _trace_hook(self, frame, event: str, arg):
         self._hook(frame, event, arg)  # no local tracing: None
@@ -131,7 +131,7 @@ class PythonReads:
         elif self._via == "trace":
             sys.settrace(self._trace_hook)
         else:
-            self._static(None)
+            self._static()
         return self
 
     def __exit__(self, *exc) -> None:

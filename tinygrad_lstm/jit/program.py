@@ -106,9 +106,8 @@ class Program:
                 const = self._global(var.source, f"const{var.number}")
                 lines.append(f"{self._names[var.number]} = {const}.copy()")
                 defined.add(var.number)
-        used = {v.number for call in tape for v in vars_in((call.args, call.kwargs))}
         for var in vars_:  # a .grad as the call found it: read before anything replaces it
-            if var.kind == "input" and var.source[0] == "grad0" and var.number in used:
+            if var.kind == "input" and var.source[0] == "grad0" and var.number in last_use:
                 lines.append(f"{self._names[var.number]} = {self._read(var)}")
                 defined.add(var.number)
         for i, call in enumerate(tape):

@@ -36,12 +36,19 @@ def class_targets(target: np.ndarray, ignore_index: int, n_classes: int, op: str
     return t, valid
 
 
+def first_out_of_range(indices: np.ndarray, n: int):
+    """The first of the indices outside [0, n), or None."""
+    if indices.size and (indices.min() < 0 or indices.max() >= n):
+        return indices[(indices < 0) | (indices >= n)].flat[0]
+    return None
+
+
 @replayed_as_call  # a check on values: tl.compile's program makes it at every call
 def check_classes(t: np.ndarray, n_classes: int, op: str) -> None:
     """Raise IndexError naming the first target outside [0, n_classes)."""
-    if t.size and (t.min() < 0 or t.max() >= n_classes):
-        bad = t[(t < 0) | (t >= n_classes)]
-        raise IndexError(f"{op}: target {bad[0]} is out of bounds for {n_classes} classes")
+    bad = first_out_of_range(t, n_classes)
+    if bad is not None:
+        raise IndexError(f"{op}: target {bad} is out of bounds for {n_classes} classes")
 
 
 def _log_softmax_of_input(ctx, logp: np.ndarray):
