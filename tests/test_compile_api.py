@@ -27,7 +27,7 @@ def test_every_form_of_the_call_compiles_and_gives_eager_results(make):
     assert results == [30.0] * 5
     assert isinstance(fn, CompiledFunction) and fn.__name__ == "double_sum"
     assert "built a program of 2 NumPy calls" in fn.explain()
-    assert "np.multiply(x, 2)" in fn.code and fn.code.startswith("def step(x):")
+    assert "mul1 = np.multiply(x, 2, out=MUL1)" in fn.code and fn.code.startswith("def step(x):")
 
 
 def test_the_program_runs_from_the_fourth_call_and_reads_new_inputs():
@@ -151,3 +151,74 @@ def test_a_compiled_function_called_inside_another_becomes_part_of_its_program()
     for k in range(6):
         assert np.array_equal(outer(tl.ones(2) * k).numpy(), [2.0 * k + 1] * 2)
     assert "np.multiply(x, 2)" in outer.code and "np.add(" in outer.code
+
+
+def test_a_call_from_inside_its_own_program_runs_eagerly_and_gives_eager_results():
+    """An optimizer's step() is Python the program runs at every replay; if it calls the
+    compiled function again, that call must not run the program whose arena is in use."""
+    def train(compile_it):
+        tl.manual_seed(0)
+        model = nn.Linear(3, 2)
+        x = tl.Tensor(np.arange(6.0, dtype=np.float32).reshape(2, 3))
+        inner, depth = [], [0]
+
+        class Probing(tl.optim.SGD):
+            def step(self, closure=None):
+                if depth[0] == 0:
+                    depth[0] += 1
+                    inner.append(step(x * 0.5).item())
+                    depth[0] -= 1
+                return super().step()
+        optimizer = Probing(model.parameters(), lr=0.01)
+
+        def f(x):
+            loss = model(x).pow(2).sum()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            return loss
+        step = tl.compile(f) if compile_it else f
+        outer = [step(x).item() for _ in range(6)]
+        return outer, inner, step
+
+    eager_outer, eager_inner, _ = train(False)
+    outer, inner, compiled = train(True)
+    assert (outer, inner) == (eager_outer, eager_inner)
+    assert compiled.explain().startswith("built a program")
+
+
+def test_arrays_a_program_returns_are_its_callers_and_stay_as_they_were():
+    """plan_buffers reuses memory across runs only for arrays that never leave the program:
+    a returned value, a view of one, or one handed to Python are new at every run."""
+    def f(x):
+        doubled = x * 2.0
+        shifted = (x + 1.0).exp()
+        return doubled, shifted[1:], (doubled * shifted).sum()
+
+    fn = tl.compile(f)
+    kept = []
+    for k in range(6):
+        x = tl.Tensor(np.linspace(0.0, 1.0, 4) + k)
+        results = fn(x)
+        kept.append((x.numpy(), [t.numpy().copy() for t in results], results))
+    for x, first, results in kept:  # each call's results, after every later call ran
+        assert np.array_equal(results[0].numpy(), x * 2.0)
+        assert np.array_equal(results[1].numpy(), np.exp(x + 1.0)[1:])
+        assert [t.numpy().tolist() for t in results] == [a.tolist() for a in first]
+
+
+def test_values_whose_lifetimes_do_not_overlap_share_the_arena():
+    """Eight matmul results in a chain: each is dead once the next is made, so two places
+    hold them all (white-box: the program's arena size)."""
+    def f(x, w):
+        for _ in range(8):
+            x = (x @ w).tanh()  # tanh writes into the product in place (reuse pass)
+        return x.sum()
+
+    fn = tl.compile(f)
+    x, w = tl.Tensor(np.ones((16, 32))), tl.Tensor(np.eye(32) * 0.5)
+    results = [fn(x, w).item() for _ in range(5)]
+    assert results == [f(x, w).item()] * 5
+    program = fn._last.program
+    assert fn.code.count("out=") >= 8
+    assert program.arena_bytes == 2 * 16 * 32 * 8

@@ -74,7 +74,8 @@ class CompiledFunction:
         functools.update_wrapper(self, fn, updated=())
         self._entries: dict = {}
         self._log: list[str] = []
-        self._last: Program | None = None
+        self._last: _Runner | None = None
+        self._busy = False  # tracing or running a program
         try:
             self._arg_names = list(inspect.signature(fn).parameters)
         except (TypeError, ValueError):
@@ -107,8 +108,18 @@ class CompiledFunction:
     # ------------------------------------------------------------ calls
 
     def __call__(self, *args, **kwargs):
-        if self.disable or _state.tracer is not None:  # inside another's trace: its calls are
-            return self._fn(*args, **kwargs)  # part of that program
+        # inside another's trace its calls are part of that program; inside its own trace or
+        # program (Python that a replayed call runs calls it, or another thread) eager: the
+        # program's arena is in use
+        if self.disable or _state.tracer is not None or self._busy:
+            return self._fn(*args, **kwargs)
+        self._busy = True
+        try:
+            return self._call(args, kwargs)
+        finally:
+            self._busy = False
+
+    def _call(self, args, kwargs):
         flat, key = _flatten((args, kwargs))
         key = (key, _state.grad_enabled, default_float())
         entry = self._entries.get(key)
@@ -308,11 +319,13 @@ class _Traced:
         return self.reads.difference(other.reads)
 
     def program(self, tensor_names: dict) -> _Runner:
-        capture = self.capture
+        capture, outputs = self.capture, self.outputs
         arg_vars = [v for v in capture.vars if v.kind == "input" and v.source[0] == "arg"]
-        program = Program(capture.tape, capture.vars, arg_vars, self.outputs, tensor_names,
-                          capture.calls)
-        return _Runner(program, [var.source[1] for var in arg_vars], self.template,
+
+        def build() -> Program:
+            return Program(capture.tape, capture.vars, arg_vars, outputs, tensor_names,
+                           capture.calls)
+        return _Runner(build, [var.source[1] for var in arg_vars], self.template,
                        list(capture.modules.values()), self.requires_grad, self.reads,
                        capture.grad_guards, self.versions, capture.value_guards)
 
@@ -328,14 +341,15 @@ class _Output:
 
 
 class _Runner:
-    """A built program and what it needs: which flat arguments it takes, the modes it was
-    traced in, the parameters whose shapes it assumed."""
+    """A program and what it needs: which flat arguments it takes, the modes it was traced in,
+    the parameters whose shapes it assumed. The source is written and compiled when first
+    needed (its first run, or `.code`), not in the traced call that found it: the traced call's
+    arrays are freed by then, so compile() and the program's arena do not add to them."""
 
-    def __init__(self, program: Program, arg_positions: list, template, modules: list,
+    def __init__(self, build, arg_positions: list, template, modules: list,
                  requires_grad: list, reads: PythonReads, grad_guards: dict, versions: list,
                  value_guards: list) -> None:
-        self.program = program
-        self.source = program.source
+        self._build, self._program = build, None
         self._positions = arg_positions
         self._template = template
         self._modules = modules
@@ -348,6 +362,16 @@ class _Runner:
         self._grads = list(grad_guards.values())  # (leaf, its .grad was None at the start)
         self.modes = ", ".join(f"{type(m).__name__} in {'train' if t else 'eval'}"
                                for m, t in modules[:1])
+
+    @property
+    def program(self) -> Program:
+        if self._program is None:
+            self._program, self._build = self._build(), None
+        return self._program
+
+    @property
+    def source(self) -> str:
+        return self.program.source
 
     def model_changed(self) -> bool:
         return _model_changed(self._versions)
@@ -373,6 +397,8 @@ class _Runner:
     def __call__(self, flat: list):
         self.runs += 1
         arrays = [flat[i] for i in self._positions]
+        if self.program.arena is None:
+            self.program.allocate()
         try:
             outputs = self.program.run(*[a if isinstance(a, np.ndarray) else a._array
                                          for a in arrays])

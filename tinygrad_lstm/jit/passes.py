@@ -4,6 +4,9 @@
   VJP never uses: a split's unused block).
 - `reuse_dying_operands`: an elementwise op whose operand dies there writes into it
   (`np.exp(a, out=a)`), so a chain of them makes one array, not one per op.
+- `plan_buffers`: every other array the program makes and keeps to itself gets a place in
+  one arena allocated once, shared by values whose lifetimes do not overlap
+  (`addmm12 = np.dot(h3, w, out=ADDMM12)`).
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ import numpy as np
 
 from .capture import AccumulateGrads, Draw, Replayed
 from .trace import Call, Var
+
+# NumPy functions that take out= and whose result is a new array of its own
+_PLANNED_FUNCTIONS = {"dot", "matmul", "concatenate", "stack"}
 
 # functions and methods whose result is a new array that nothing else refers to
 _FRESH_FUNCTIONS = {"dot", "matmul", "concatenate", "stack", "where", "empty",
@@ -102,3 +108,105 @@ def reuse_dying_operands(tape: list[Call], outputs: list[Var]) -> list[Call]:
                     break
         rewritten.append(call)
     return rewritten
+
+
+def plan_buffers(tape: list[Call], outputs: list[Var],
+                 first_number: int) -> tuple[list[Call], list[int]]:
+    """Give each array the program makes (a ufunc's, dot's, concatenate's, stack's result;
+    C-ordered, not 0-d) and keeps to itself a place in one arena allocated once: the call writes
+    there with `out=`, the same NumPy call into memory that is not new. Values whose lifetimes
+    (until the last read of any view of them) do not overlap share bytes: largest first, each
+    goes into the smallest gap between the live values placed so far that fits it, else above
+    them (TFLite's greedy-by-size), so the arena is about the largest set alive at once. A value
+    that leaves the program (returned, handed to Python code such as a replayed call or `.grad`,
+    directly or through a view) is allocated at every run, as before. Returns the tape and the
+    sizes of the arena's pieces in bytes.
+
+    perf: bench_lstm's step against the same program without it, alternating, one run: tiny
+    1.56 -> 1.50 ms, small 16.3 -> 14.5, medium 84.9 -> 73.8, large 865 -> 848 (no malloc and no
+    new ndarray object per result, and memory that stays in cache)."""
+    roots: dict[int, frozenset] = {}  # var number -> the fresh arrays it may share memory with
+    made_at: dict[int, tuple[int, Var]] = {}  # plannable array -> (its call, its Var)
+    escaped: set[int] = set()
+    end: dict[int, int] = {}  # fresh array -> the last call that reads it or a view of it
+
+    def roots_of(a) -> frozenset:
+        return frozenset().union(*[roots.get(v.number, frozenset()) for v in vars_in(a)])
+
+    for i, call in enumerate(tape):
+        used = roots_of((call.args, call.kwargs))
+        for r in used:
+            end[r] = i
+        numpy_call = type(call.fn) is tuple or _ufunc(call.fn) or \
+            (getattr(call.fn, "__module__", None) or "").startswith("numpy")
+        if not numpy_call:  # Python code may keep what it is handed
+            escaped |= used
+        for res in call.results:
+            if "out" in call.kwargs:
+                mine = roots_of(call.kwargs["out"])
+            elif not numpy_call or _ufunc(call.fn) or _name(call.fn) in _NOT_ALIASING:
+                mine = frozenset([res.number])
+                if numpy_call and _plannable(call, res):
+                    made_at[res.number] = (i, res)
+            else:  # a view, a reshape, np.split: it may share its operands' memory
+                mine = used
+            roots[res.number] = mine
+            for r in mine:
+                end[r] = max(end.get(r, i), i)
+    escaped |= roots_of(tuple(outputs))
+
+    placed: list[tuple[int, int, int, int]] = []  # (offset, size, first call, last call)
+    offsets: dict[int, int] = {}
+    values = [(-_aligned(v.dtype, v.shape), i, n) for n, (i, v) in made_at.items()
+              if n not in escaped]
+    for minus_size, start, number in sorted(values):
+        size, stop = -minus_size, end[number]
+        taken = sorted((o, s) for o, s, a, b in placed if a <= stop and start <= b)
+        offset, best = 0, None  # the smallest gap between live neighbours that fits
+        for o, s in taken:
+            if o - offset >= size and (best is None or o - offset < best[1]):
+                best = (offset, o - offset)
+            offset = max(offset, o + s)
+        offset = best[0] if best is not None else offset
+        placed.append((offset, size, start, stop))
+        offsets[number] = offset
+    # the arena in pieces that no value straddles: allocated one by one, the small ones fill the
+    # holes that freed arrays left in the heap, where one large block would be new memory
+    # (perf: peak RSS of the medium benchmark 120 -> 95 MiB; 94 before plan_buffers)
+    pieces: list[int] = []  # their sizes
+    where: dict[int, tuple[int, int]] = {}  # offset -> (piece, offset in it)
+    piece_start, piece_end = 0, 0
+    for offset, size in sorted({(o, s) for o, s, _, _ in placed}):
+        if offset >= piece_end and piece_end:
+            pieces.append(piece_end - piece_start)
+            piece_start = offset
+        where[offset] = (len(pieces), offset - piece_start)
+        piece_end = max(piece_end, offset + size)
+    if piece_end:
+        pieces.append(piece_end - piece_start)
+    numbers = iter(range(first_number, 1 << 62))
+    rewritten = []
+    for call in tape:
+        for res in call.results:
+            if res.number in offsets:
+                out = Var(next(numbers), "buffer", (*where[offsets[res.number]], res), res.label)
+                call = Call(call.fn, call.args, {**call.kwargs, "out": out}, call.results,
+                            call.scope, call.op, call.writes, call.unpack)
+        rewritten.append(call)
+    return rewritten, pieces
+
+
+def _aligned(dtype, shape: tuple) -> int:
+    """Bytes of an array, rounded up to a cache line (where each buffer starts)."""
+    return -(-int(np.prod(shape)) * np.dtype(dtype).itemsize // 64) * 64
+
+
+def _plannable(call: Call, result: Var) -> bool:
+    fn = call.fn
+    if isinstance(fn, np.ufunc):
+        if fn.nout != 1 or len(call.results) != 1:
+            return False
+    elif _name(fn) not in _PLANNED_FUNCTIONS or type(fn) is tuple:
+        return False
+    return result.shape != () and not result.scalar and result.c_contiguous and \
+        result.dtype is not None and np.dtype(result.dtype).kind in "biufc"

@@ -22,7 +22,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from .capture import AccumulateGrads, CallLabel, Draw, GradOf, Replayed
-from .passes import live_calls, reuse_dying_operands, vars_in
+from .passes import live_calls, plan_buffers, reuse_dying_operands, vars_in
 from .trace import Call, Var
 
 
@@ -46,12 +46,26 @@ class Program:
                 self._names[var.number] = _unique(self._label(var), taken, var.number)
         self._taken = taken
         tape = reuse_dying_operands(live_calls(tape, outputs), outputs)
+        self._buffers: dict[int, tuple] = {}  # buffer var -> (name, piece, offset, value)
+        tape, self._pieces = plan_buffers(tape, outputs, first_number=len(vars_))
         lines = self._body(tape, vars_, arg_vars, outputs)
         params = ", ".join(self._names[v.number] for v in arg_vars)
         self.source = f"def step({params}):\n" + "\n".join("    " + line for line in lines) + "\n"
-        namespace = dict(self._globals)
-        exec(compile(self.source, "<tl.compile>", "exec"), namespace)  # noqa: S102
-        self.run = namespace["step"]
+        self._namespace = dict(self._globals)
+        exec(compile(self.source, "<tl.compile>", "exec"), self._namespace)  # noqa: S102
+        self.run = self._namespace.pop("step")  # its globals do not hold it: no cycle
+        self.arena: list[np.ndarray] | None = None
+        self.arena_bytes = sum(self._pieces)
+
+    def allocate(self) -> None:
+        """Make the arena of plan_buffers and the program's views into it (at its first run, not
+        when it is built: the traced call's arrays are gone by then)."""
+        self.arena = [np.empty(size, np.uint8) for size in self._pieces]
+        for name, piece, offset, value in self._buffers.values():
+            dtype = np.dtype(value.dtype)
+            nbytes = int(np.prod(value.shape)) * dtype.itemsize
+            memory = self.arena[piece][offset:offset + nbytes]
+            self._namespace[name] = memory.view(dtype).reshape(value.shape)
 
     def where(self, error: BaseException) -> str:
         """'at the program's line N, `code` (module, Op)': the innermost line of the program
@@ -122,7 +136,8 @@ class Program:
                     defined.add(var.number)
             lines.append(self._line(call))
             used = {v.number: v for v in vars_in((call.args, call.kwargs))}
-            dead = [v for n, v in sorted(used.items()) if last_use[n] == i and v.kind != "const"]
+            dead = [v for n, v in sorted(used.items())
+                    if last_use[n] == i and v.kind not in ("const", "buffer")]
             dead += [v for v in call.results if v.number not in last_use]  # never read
             if dead:
                 lines.append("del " + ", ".join(self._names[v.number] for v in dead))
@@ -154,6 +169,12 @@ class Program:
 
     def _value(self, a, index: bool = False) -> str:
         if isinstance(a, Var):
+            if a.kind == "buffer":  # plan_buffers: a view into the arena, made at the first run
+                if a.number not in self._buffers:
+                    piece, offset, value = a.source
+                    name = _unique(self._names[value.number].upper(), self._taken)
+                    self._buffers[a.number] = (name, piece, offset, value)
+                return self._buffers[a.number][0]
             if a.kind == "const" and not a.written:
                 return self._global(a.source, _const_name(a))
             return self._names[a.number]
