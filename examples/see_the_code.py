@@ -7,9 +7,11 @@ program is plain NumPy, printed in full. Read it top to bottom: the forward runs
 call 0, 1, 2, then the backward runs each op's VJP at call 2, 1, 0: the gradient of h flows
 back through the steps (each cell's AddmmBackward hands it to the call before), and the
 gradients of the shared weights are summed over the steps (for weight_ih as one matmul over
-all steps: the engine keeps a weight's gradient lazy). That is BPTT, the loop people write by
-hand, written by the engine. The script then checks the program's gradient of weight_hh
-against central finite differences of the loss in float64.
+all steps: the engine keeps a weight's gradient lazy). What a VJP needs only forward values for
+(tanh' = 1 - tanh**2, sigmoid' = s * (1 - s)) is computed once for all calls, from the forward
+values stacked as they were made (`lstmcell calls 0-2`), as one does by hand. That is BPTT, the
+loop people write by hand, written by the engine. The script then checks the program's gradient
+of weight_hh against central finite differences of the loss in float64.
 """
 
 import argparse
@@ -52,10 +54,12 @@ def main() -> None:
     blocks = [line.strip()[2:] for line in step.code.splitlines() if line.strip().startswith("#")]
     print(f"# {step.explain()}")
     for part, is_backward in (("forward", False), ("backward", True)):
-        order = [b.split(", ")[0] for b in blocks
-                 if b.startswith("lstmcell") and b.endswith("Backward") == is_backward]
+        order = [b.split(", ")[0] for b in blocks if b.startswith("lstmcell") and
+                 " calls " not in b and b.endswith("Backward") == is_backward]
         calls = [c for i, c in enumerate(order) if i == 0 or c != order[i - 1]]
         print(f"# the {part}: {' -> '.join(calls)}")
+    batched = dict.fromkeys(b for b in blocks if " calls " in b)  # scope, op
+    print(f"# once for all calls: {'; '.join(batched)}")
 
     w = cell.weight_hh
     numeric = np.zeros_like(w.numpy())

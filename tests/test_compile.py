@@ -764,6 +764,21 @@ def test_code_is_python_of_numpy_calls_with_comments_naming_the_modules():
     compile(code, "<tl.compile>", "exec")  # and the builtin compiles it
 
 
+
+@pytest.mark.parametrize("build", [lstm(num_layers=2, bidirectional=True), gru()],
+                         ids=["lstm-2-layers-bidirectional", "gru"])
+def test_what_the_backward_needs_only_forward_values_for_is_computed_once_for_all_steps(build):
+    """batch_over_steps: 1 - tanh**2 and s * (1 - s) as one call over the stacked forward values
+    of every step (`steps 0-3`), bitwise equal to eager; each step reads its slice."""
+    twins = Twins(training(build, lambda p: optim.Adam(p, lr=1e-2)))
+    twins.check([sequences()(i) for i in range(5)])
+    code = twins.compiled.code
+    batched = re.findall(r"^\s*# (.*steps 0-3, \w+Backward)$", code, re.M)
+    assert len(batched) >= 2, code
+    assert re.search(r"= np\.empty\(\(4, ", code)  # a stack of a forward value per step
+    assert re.search(r"= d_steps_\w+\[3\]$", code, re.M)  # the last step's slice, read first
+
+
 # ---------------------------------------------------------------- packaging
 
 
