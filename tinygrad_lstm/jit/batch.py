@@ -55,6 +55,19 @@ def batch_over_steps(tape: list[Call], outputs: list[Var], first_number: int,
             continue
         if any(first < b < max(positions) for b in barriers):
             continue
+        if _name(calls[0].fn) in _CREATORS:  # np.zeros per step: one array, a slice each
+            if any(c.results[0].shape != result.shape or c.results[0].dtype != result.dtype
+                   for c in calls):
+                continue
+            out = _new(made, numbers, (n, *result.shape), result.dtype, "steps_" + result.label)
+            creator = getattr(np, _CREATORS[_name(calls[0].fn)])
+            hoisted[first] = Call(creator, (out.shape, out.dtype), {}, (out,),
+                                  _batched_scope(calls), calls[0].op)
+            for k, i in enumerate(positions):
+                member_of[i] = (out, k)
+                stack_of[tape[i].results[0].number] = (out, k)
+                defined[tape[i].results[0].number] = first
+            continue
         operands = _operands(calls, result)
         if operands is None:
             continue
@@ -197,9 +210,19 @@ def _groups(tape: list[Call]) -> list[list[tuple[int, int]]]:
     return sorted(groups, key=lambda g: min(i for i, _ in g))
 
 
+# array creators (the values of the prototype of `zeros_like` are not read) -> the function
+# that makes the batched array
+_CREATORS = {"zeros": "zeros", "zeros_like": "zeros", "ones": "ones", "ones_like": "ones",
+             "empty": "empty", "empty_like": "empty"}
+
+
 def _batchable_fn(call: Call) -> bool:
-    """An elementwise ufunc making one C-ordered array, or writing into one of its operands."""
+    """An elementwise ufunc making one C-ordered array, or writing into one of its operands;
+    an array creator (np.zeros)."""
     fn = call.fn
+    if _name(fn) in _CREATORS and (getattr(fn, "__module__", None) or "").startswith("numpy"):
+        return len(call.results) == 1 and call.results[0].c_contiguous and \
+            call.results[0].shape != () and "out" not in call.kwargs
     if not (isinstance(fn, np.ufunc) and fn.nout == 1 and fn.signature is None):
         return False
     if not call.kwargs:
@@ -266,7 +289,8 @@ def _stack_for(column: list[Var], stack_of, defined, roots, writes, tape, first,
         if at is None or at >= first or _written(v, roots, writes):
             return None
         producer = tape[at]
-        if not (_batchable_fn(producer) or _name(producer.fn) in ("dot", "matmul")) or \
+        if not (isinstance(producer.fn, np.ufunc) and _batchable_fn(producer) or
+                _name(producer.fn) in ("dot", "matmul")) or \
                 producer.kwargs or len(producer.results) != 1:
             return None
     return True
