@@ -765,9 +765,11 @@ def test_code_is_python_of_numpy_calls_with_comments_naming_the_modules():
 
 
 
-@pytest.mark.parametrize("build", [lstm(num_layers=2, bidirectional=True), gru()],
+@pytest.mark.parametrize("build, split_in_place", [(lstm(num_layers=2, bidirectional=True), True),
+                                                   (gru(), False)],
                          ids=["lstm-2-layers-bidirectional", "gru"])
-def test_what_the_backward_needs_only_forward_values_for_is_computed_once_for_all_steps(build):
+def test_what_the_backward_needs_only_forward_values_for_is_computed_once_for_all_steps(
+        build, split_in_place):
     """batch_over_steps: 1 - tanh**2 and s * (1 - s) as one call over the stacked forward values
     of every step (`steps 0-3`), bitwise equal to eager; each step reads its slice."""
     twins = Twins(training(build, lambda p: optim.Adam(p, lr=1e-2)))
@@ -777,6 +779,17 @@ def test_what_the_backward_needs_only_forward_values_for_is_computed_once_for_al
     assert len(batched) >= 2, code
     assert re.search(r"= np\.empty\(\(4, ", code)  # a stack of a forward value per step
     assert re.search(r"= d_steps_\w+\[3\]$", code, re.M)  # the last step's slice, read first
+    if not split_in_place:  # GRU: each part goes into two concatenations
+        return
+    # concatenate_in_place: a SplitBackward's parts are written into their slices, not copied
+    comment, concatenated_in = "", []
+    for line in code.splitlines():
+        if line.strip().startswith("#"):
+            comment = line.strip()
+        elif "np.concatenate(" in line:
+            concatenated_in.append(comment)
+    assert not [c for c in concatenated_in if c.endswith("SplitBackward")], concatenated_in
+    assert re.search(r"np\.multiply\(\w+, \w+, out=d_\w+\)$", code, re.M)
 
 
 # ---------------------------------------------------------------- packaging

@@ -2,6 +2,8 @@
 refused rather than ignored, and the state machine (eager, traced twice, then the program)
 seen from outside. Equality of compiled and eager training is tests/test_compile.py's."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -222,3 +224,23 @@ def test_values_whose_lifetimes_do_not_overlap_share_the_arena():
     program = fn._last.program
     assert fn.code.count("out=") >= 8
     assert program.arena_bytes == 2 * 16 * 32 * 8
+
+
+def test_parts_made_only_for_a_concatenation_are_written_into_it():
+    """concatenate_in_place: the arithmetic that makes a part writes into its slice; a part also
+    read after the concatenation stays a copy of its own. Either way the eager bits."""
+    def only_for_the_cat(a, b):
+        return tl.cat([a * 2.0, b - 1.0, tl.zeros(2, 1, dtype=tl.float64)], dim=1).exp().sum()
+
+    def also_read_later(a, b):
+        doubled = a * 2.0
+        return tl.cat([doubled, b - 1.0], dim=1).exp().sum() + doubled.sum()
+
+    for f, copies in ((only_for_the_cat, False), (also_read_later, True)):
+        fn = tl.compile(f)
+        for k in range(5):
+            a, b = tl.Tensor(np.full((2, 3), 0.1 * k)), tl.Tensor(np.full((2, 2), -0.2 * k))
+            assert fn(a, b).item() == f(a, b).item()
+        assert ("np.concatenate(" in fn.code) == copies, fn.code
+        if not copies:
+            assert re.search(r"np\.multiply\(a, 2\.0, out=\w+\)", fn.code), fn.code

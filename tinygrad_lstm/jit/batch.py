@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .capture import AccumulateGrads, CallLabel, Draw, GradOf, Replayed
-from .passes import _NOT_ALIASING, _name, _ufunc, vars_in
+from .passes import _name, uses
 from .trace import Call, Var
 
 
@@ -35,7 +35,7 @@ def batch_over_steps(tape: list[Call], outputs: list[Var], first_number: int,
     a step's array is at most `max_bytes` (see BATCH_MAX_BYTES in program.py)."""
     made: list[Var] = []
     numbers = iter(range(first_number, 1 << 62))
-    defined, roots, reads, writes = _positions(tape)
+    defined, roots, reads, writes = uses(tape)
     barriers = [i for i, c in enumerate(tape) if type(c.fn) in (AccumulateGrads, Replayed, Draw,
                                                                  GradOf)]
     groups = _groups(tape)
@@ -306,30 +306,3 @@ def _still(var: Var, first: int, positions: list, defined, roots, writes) -> boo
 
 def _written(var: Var, roots, writes) -> bool:
     return any(writes.get(r) for r in roots.get(var.number, ()))
-
-
-def _positions(tape: list[Call]):
-    """Where each value is made; the values each may share memory with (views: roots); the
-    positions of the calls that read, and that write into, each root."""
-    defined: dict[int, int] = {}
-    roots: dict[int, set] = {}
-    reads: dict[int, list[int]] = {}
-    writes: dict[int, list[int]] = {}
-    for i, call in enumerate(tape):
-        for var in call.writes:
-            for r in roots.get(var.number, {var.number}):
-                writes.setdefault(r, []).append(i)
-        for var in vars_in(call.args):
-            for r in roots.get(var.number, {var.number}):
-                reads.setdefault(r, []).append(i)
-        numpy_call = type(call.fn) is tuple or _ufunc(call.fn) or \
-            (getattr(call.fn, "__module__", None) or "").startswith("numpy")
-        view = numpy_call and not _ufunc(call.fn) and _name(call.fn) not in _NOT_ALIASING
-        for res in call.results:
-            defined[res.number] = i
-            if view:  # it may share memory with its operands
-                roots[res.number] = set().union(*[roots.get(v.number, {v.number})
-                                                  for v in call.args if isinstance(v, Var)])
-            else:
-                roots[res.number] = {res.number}
-    return defined, roots, reads, writes

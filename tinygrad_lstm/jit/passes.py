@@ -2,6 +2,8 @@
 
 - `live_calls`: drop calls whose results nothing reads (an op's forward computes things its
   VJP never uses: a split's unused block).
+- `concatenate_in_place`: the parts of a concatenation are written into it by the calls that
+  make them (`np.multiply(d, g, out=d_split[:, 0:100])`), not copied there afterwards.
 - `reuse_dying_operands`: an elementwise op whose operand dies there writes into it
   (`np.exp(a, out=a)`), so a chain of them makes one array, not one per op.
 - `plan_buffers`: every other array the program makes and keeps to itself gets a place in
@@ -58,6 +60,82 @@ def live_calls(tape: list[Call], outputs: list[Var]) -> list[Call]:
             kept.append(call)
             live.update(v.number for v in vars_in((call.args, call.kwargs)))
     return kept[::-1]
+
+
+def concatenate_in_place(tape: list[Call], outputs: list[Var]) -> list[Call]:
+    """`np.concatenate(parts)` where each part is made by an arithmetic ufunc (exact on any
+    memory layout, so the bits do not change) and read for the last time there, or is a fresh
+    `np.zeros`: the concatenation is made first (np.zeros, or np.empty when no part is zeros)
+    and each ufunc writes its part into its slice with `out=`; the copy is gone."""
+    defined, roots, reads, writes = uses(tape)
+    last = {n: max(r) for n, r in reads.items()}
+    for var in outputs:
+        last[var.number] = len(tape)
+    plans: dict[int, tuple] = {}  # concatenate's position -> (first producer, slices, zeros)
+    for i, call in enumerate(tape):
+        if _name(call.fn) != "concatenate" or len(call.results) != 1 or \
+                not (getattr(call.fn, "__module__", None) or "").startswith("numpy"):
+            continue
+        parts = call.args[0] if call.args else ()
+        axis = call.args[1] if len(call.args) > 1 else call.kwargs.get("axis", 0)
+        result = call.results[0]
+        if type(parts) not in (tuple, list) or type(axis) is not int or \
+                set(call.kwargs) - {"axis"} or len(call.args) > 2 or not result.c_contiguous or \
+                not all(isinstance(p, Var) and p.kind == "op" for p in parts) or \
+                len({p.number for p in parts}) != len(parts):
+            continue
+        axis %= len(result.shape)
+        slices, zeros, offset = [], False, 0
+        for part in parts:
+            at = defined.get(part.number)
+            producer = tape[at] if at is not None else None
+            width = part.shape[axis] if len(part.shape) == len(result.shape) else -1
+            index = (slice(None),) * axis + (slice(offset, offset + width),)
+            offset += width
+            if producer is None or part.dtype != result.dtype or width < 0 or \
+                    roots.get(part.number) != {part.number} or writes.get(part.number) or \
+                    last.get(part.number) != i:
+                break
+            if _name(producer.fn) in ("zeros", "zeros_like") and \
+                    (getattr(producer.fn, "__module__", None) or "").startswith("numpy"):
+                zeros = True
+                continue
+            if producer.fn not in _EXACT_ON_ANY_LAYOUT or producer.kwargs or \
+                    len(producer.results) != 1:
+                break
+            slices.append((at, index))
+        else:
+            if slices:
+                plans[i] = (min(at for at, _ in slices), slices, zeros)
+    if not plans:
+        return tape
+    made_before, slot_of = {}, {}
+    for i, (first, slices, zeros) in plans.items():
+        made_before[first] = (tape[i].results[0], zeros, tape[i])
+        for at, index in slices:
+            slot_of[at] = (tape[i].results[0], index)
+    rewritten = []
+    for i, call in enumerate(tape):
+        if i in plans:
+            continue  # the parts are in place
+        if i in made_before:
+            result, zeros, concat = made_before[i]
+            rewritten.append(Call(np.zeros if zeros else np.empty, (result.shape, result.dtype),
+                                  {}, (result,), concat.scope, concat.op))
+        if i in slot_of:
+            result, index = slot_of[i]
+            part = call.results[0]  # the same value, now a slice of the concatenation
+            rewritten.append(Call(("method", "__getitem__"), (result, index), {}, (part,),
+                                  call.scope, call.op))
+            call = Call(call.fn, call.args, {"out": part}, (), call.scope, call.op, (part,))
+        rewritten.append(call)
+    return rewritten
+
+
+# ufuncs whose every result is the correctly rounded value of its operands, whatever the memory
+# layout of the output (a transcendental one may take another code path on a strided output)
+_EXACT_ON_ANY_LAYOUT = {np.add, np.subtract, np.multiply, np.true_divide, np.negative,
+                        np.positive, np.square, np.sqrt, np.maximum, np.minimum, np.absolute}
 
 
 def _name(fn) -> str | None:
@@ -210,3 +288,30 @@ def _plannable(call: Call, result: Var) -> bool:
         return False
     return result.shape != () and not result.scalar and result.c_contiguous and \
         result.dtype is not None and np.dtype(result.dtype).kind in "biufc"
+
+
+def uses(tape: list[Call]):
+    """Where each value is made; the values each may share memory with (views: roots); the
+    positions of the calls that read, and that write into, each root."""
+    defined: dict[int, int] = {}
+    roots: dict[int, set] = {}
+    reads: dict[int, list[int]] = {}
+    writes: dict[int, list[int]] = {}
+    for i, call in enumerate(tape):
+        for var in call.writes:
+            for r in roots.get(var.number, {var.number}):
+                writes.setdefault(r, []).append(i)
+        for var in vars_in(call.args):
+            for r in roots.get(var.number, {var.number}):
+                reads.setdefault(r, []).append(i)
+        numpy_call = type(call.fn) is tuple or _ufunc(call.fn) or \
+            (getattr(call.fn, "__module__", None) or "").startswith("numpy")
+        view = numpy_call and not _ufunc(call.fn) and _name(call.fn) not in _NOT_ALIASING
+        for res in call.results:
+            defined[res.number] = i
+            if view:  # it may share memory with its operands
+                roots[res.number] = set().union(*[roots.get(v.number, {v.number})
+                                                  for v in call.args if isinstance(v, Var)])
+            else:
+                roots[res.number] = {res.number}
+    return defined, roots, reads, writes

@@ -23,7 +23,7 @@ import numpy as np
 
 from .capture import AccumulateGrads, CallLabel, Draw, GradOf, Replayed
 from .batch import batch_over_steps
-from .passes import live_calls, plan_buffers, reuse_dying_operands, vars_in
+from .passes import concatenate_in_place, live_calls, plan_buffers, reuse_dying_operands, vars_in
 from .trace import Call, Var
 
 
@@ -48,6 +48,7 @@ class Program:
         self._names: dict[int, str] = {}  # var number -> local name
         self._tensor_names = tensor_names
         self._calls = calls  # id(module) -> number of calls in the run
+        tape = concatenate_in_place(tape, outputs)
         tape, made = batch_over_steps(tape, outputs, len(vars_), BATCH_MAX_BYTES)
         vars_ = vars_ + made
         taken: set[str] = {"np", "tensors"}
