@@ -226,9 +226,10 @@ def test_values_whose_lifetimes_do_not_overlap_share_the_arena():
     assert program.arena_bytes == 2 * 16 * 32 * 8
 
 
-def test_parts_made_only_for_a_concatenation_are_written_into_it():
-    """concatenate_in_place: the arithmetic that makes a part writes into its slice; a part also
-    read after the concatenation stays a copy of its own. Either way the eager bits."""
+def test_parts_of_a_concatenation_are_written_into_it_unless_it_is_written_later():
+    """concatenate_in_place: the arithmetic that makes a part writes into its slice (the part
+    is then that slice, also where it is read later); where the concatenation is written into
+    afterwards, a part read later keeps its own copy. Either way the eager bits."""
     def only_for_the_cat(a, b):
         return tl.cat([a * 2.0, b - 1.0, tl.zeros(2, 1, dtype=tl.float64)], dim=1).exp().sum()
 
@@ -236,7 +237,13 @@ def test_parts_made_only_for_a_concatenation_are_written_into_it():
         doubled = a * 2.0
         return tl.cat([doubled, b - 1.0], dim=1).exp().sum() + doubled.sum()
 
-    for f, copies in ((only_for_the_cat, False), (also_read_later, True)):
+    def written_later(a, b):
+        doubled = a * 2.0
+        cat = tl.cat([doubled, b - 1.0], dim=1)
+        cat += 1.0  # into the concatenation: doubled must not change
+        return cat.exp().sum() + doubled.sum()
+
+    for f, copies in ((only_for_the_cat, False), (also_read_later, False), (written_later, True)):
         fn = tl.compile(f)
         for k in range(5):
             a, b = tl.Tensor(np.full((2, 3), 0.1 * k)), tl.Tensor(np.full((2, 2), -0.2 * k))

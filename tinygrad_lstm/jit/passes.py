@@ -18,8 +18,9 @@ import numpy as np
 from .capture import AccumulateGrads, Draw, Replayed
 from .trace import Call, Var
 
-# NumPy functions that take out= and whose result is a new array of its own
-_PLANNED_FUNCTIONS = {"dot", "matmul", "concatenate", "stack"}
+# NumPy functions that take out= and whose result is a new array of its own (and np.empty,
+# which becomes its place in the arena)
+_PLANNED_FUNCTIONS = {"dot", "matmul", "concatenate", "stack", "empty"}
 
 # functions and methods whose result is a new array that nothing else refers to
 _FRESH_FUNCTIONS = {"dot", "matmul", "concatenate", "stack", "where", "empty",
@@ -63,17 +64,21 @@ def live_calls(tape: list[Call], outputs: list[Var]) -> list[Call]:
 
 
 def concatenate_in_place(tape: list[Call], outputs: list[Var]) -> list[Call]:
-    """`np.concatenate(parts)` where each part is made by an arithmetic ufunc (exact on any
-    memory layout, so the bits do not change) and read for the last time there, or is a fresh
-    `np.zeros`: the concatenation is made first (np.zeros, or np.empty when no part is zeros)
-    and each ufunc writes its part into its slice with `out=`; the copy is gone."""
+    """`np.concatenate(parts)` or `np.stack(parts)` where each part is made by an arithmetic
+    ufunc (exact on any memory layout, so the bits do not change) or is a fresh `np.zeros`: the
+    result is made first (np.zeros, or np.empty when no part is zeros) and each ufunc writes its
+    part into its slice with `out=`; the copy is gone. A part read after the concatenation as
+    well must not be written, nor the concatenation: then the slice is the part. A part goes
+    into one concatenation only (the first)."""
     defined, roots, reads, writes = uses(tape)
     last = {n: max(r) for n, r in reads.items()}
     for var in outputs:
         last[var.number] = len(tape)
     plans: dict[int, tuple] = {}  # concatenate's position -> (first producer, slices, zeros)
+    placed: set[int] = set()  # parts already in a concatenation
     for i, call in enumerate(tape):
-        if _name(call.fn) != "concatenate" or len(call.results) != 1 or \
+        kind = _name(call.fn)
+        if kind not in ("concatenate", "stack") or len(call.results) != 1 or \
                 not (getattr(call.fn, "__module__", None) or "").startswith("numpy"):
             continue
         parts = call.args[0] if call.args else ()
@@ -86,15 +91,21 @@ def concatenate_in_place(tape: list[Call], outputs: list[Var]) -> list[Call]:
             continue
         axis %= len(result.shape)
         slices, zeros, offset = [], False, 0
-        for part in parts:
+        for k, part in enumerate(parts):
             at = defined.get(part.number)
             producer = tape[at] if at is not None else None
-            width = part.shape[axis] if len(part.shape) == len(result.shape) else -1
-            index = (slice(None),) * axis + (slice(offset, offset + width),)
-            offset += width
-            if producer is None or part.dtype != result.dtype or width < 0 or \
-                    roots.get(part.number) != {part.number} or writes.get(part.number) or \
-                    last.get(part.number) != i:
+            if kind == "stack":
+                index = (slice(None),) * axis + (k,)
+                fits = part.shape == result.shape[:axis] + result.shape[axis + 1:]
+            else:
+                width = part.shape[axis] if len(part.shape) == len(result.shape) else 0
+                index = (slice(None),) * axis + (slice(offset, offset + width),)
+                offset += width
+                fits = len(part.shape) == len(result.shape)
+            if producer is None or not fits or part.dtype != result.dtype or \
+                    part.number in placed or roots.get(part.number) != {part.number} or \
+                    writes.get(part.number) or \
+                    (last.get(part.number) != i and writes.get(result.number)):
                 break
             if _name(producer.fn) in ("zeros", "zeros_like") and \
                     (getattr(producer.fn, "__module__", None) or "").startswith("numpy"):
@@ -107,6 +118,7 @@ def concatenate_in_place(tape: list[Call], outputs: list[Var]) -> list[Call]:
         else:
             if slices:
                 plans[i] = (min(at for at, _ in slices), slices, zeros)
+                placed.update(p.number for p in parts)
     if not plans:
         return tape
     made_before, slot_of = {}, {}
@@ -268,8 +280,12 @@ def plan_buffers(tape: list[Call], outputs: list[Var],
         for res in call.results:
             if res.number in offsets:
                 out = Var(next(numbers), "buffer", (*where[offsets[res.number]], res), res.label)
-                call = Call(call.fn, call.args, {**call.kwargs, "out": out}, call.results,
-                            call.scope, call.op, call.writes, call.unpack)
+                if _name(call.fn) == "empty":  # no call at all: the place itself
+                    call = Call(("method", "__getitem__"), (out, Ellipsis), {}, call.results,
+                                call.scope, call.op)
+                else:
+                    call = Call(call.fn, call.args, {**call.kwargs, "out": out}, call.results,
+                                call.scope, call.op, call.writes, call.unpack)
         rewritten.append(call)
     return rewritten, pieces
 
@@ -284,7 +300,8 @@ def _plannable(call: Call, result: Var) -> bool:
     if isinstance(fn, np.ufunc):
         if fn.nout != 1 or len(call.results) != 1:
             return False
-    elif _name(fn) not in _PLANNED_FUNCTIONS or type(fn) is tuple:
+    elif _name(fn) not in _PLANNED_FUNCTIONS or type(fn) is tuple or \
+            not (getattr(fn, "__module__", None) or "").startswith("numpy"):
         return False
     return result.shape != () and not result.scalar and result.c_contiguous and \
         result.dtype is not None and np.dtype(result.dtype).kind in "biufc"
