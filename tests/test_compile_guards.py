@@ -4,6 +4,8 @@ parameters, bit for bit), and says whether the compiled side became a program or
 with its reason. Either is right; a replay that differs from eager is the bug these catch.
 """
 
+import re
+
 import numpy as np
 import pytest
 from test_compile import CALLS, EAGER_CALLS, Twins, counting, mlp, regression
@@ -1010,3 +1012,33 @@ def test_an_optimizer_step_with_a_closure_says_why_it_stays_eager():
     twins = Twins(setup)
     twins.check([regression()(i) for i in range(CALLS)])
     assert "optimizer.step(closure)" in twins.compiled.explain(), twins.compiled.explain()
+
+
+def test_a_program_compiled_in_pieces_runs_as_one_and_names_the_line_of_its_source(
+        monkeypatch):
+    """A long program is compiled in pieces (compile()'s memory grows with the function): the
+    values alive between pieces are handed on, results equal eager's, and an error in a later
+    piece names the line of `.code` where it happened."""
+    import tinygrad_lstm.jit.program as program
+
+    monkeypatch.setattr(program, "COMPILE_LINES", 7)
+    w = Tensor(np.arange(15, dtype=np.float32).reshape(5, 3))
+
+    def chain(x, idx):
+        a = (x * 2.0).exp()
+        b = (a - 1.0).tanh()
+        c = (b * a + x).sum(1)
+        with tl.no_grad():
+            picked = w[idx]  # checked against w's 5 rows at every replay
+        return (c * 3.0).sum() + picked.sum() + a.mean()
+
+    compiled = tl.compile(chain)
+    for k in range(CALLS):
+        x, idx = Tensor(np.full((2, 3), 0.1 * k)), Tensor(np.array([0, k % 5]))
+        assert compiled(x, idx).item() == chain(x, idx).item()
+    lines = compiled.code.splitlines()
+    assert len(lines) > 3 * 7, compiled.code
+    with pytest.raises(IndexError, match=r"compiled program's line (\d+): `getitem\d+ = ") as e:
+        compiled(Tensor(np.ones((2, 3))), Tensor(np.array([0, 7])))
+    number = int(re.search(r"line (\d+)", str(e.value)).group(1))
+    assert lines[number - 1].strip().startswith("getitem") and number > 7
