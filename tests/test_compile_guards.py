@@ -1024,10 +1024,10 @@ def test_a_program_compiled_in_pieces_runs_as_one_and_names_the_line_of_its_sour
     monkeypatch.setattr(program, "COMPILE_LINES", 7)
     w = Tensor(np.arange(15, dtype=np.float32).reshape(5, 3))
 
-    def chain(x, idx):
-        a = (x * 2.0).exp()
+    def chain(piece0, idx):  # named like a piece: the pieces' names are not the program's
+        a = (piece0 * 2.0).exp()
         b = (a - 1.0).tanh()
-        c = (b * a + x).sum(1)
+        c = (b * a + piece0).sum(1)
         with tl.no_grad():
             picked = w[idx]  # checked against w's 5 rows at every replay
         return (c * 3.0).sum() + picked.sum() + a.mean()

@@ -260,12 +260,16 @@ def _operands(calls: list[Call], result: Var) -> list | None:
                 columns.append(column)
             else:
                 return None
-        elif all(type(x) is type(a) and x == a for x in column) and \
-                isinstance(a, (int, float, bool)):
+        elif all(_same_number(x, a) for x in column) and isinstance(a, (int, float, bool)):
             columns.append(a)
         else:
             return None
     return columns
+
+
+def _same_number(x, y) -> bool:
+    """x and y are the same Python number, to the bit (-0.0 is not 0.0)."""
+    return type(x) is type(y) and (x.hex() == y.hex() if type(x) is float else x == y)
 
 
 def _stack_for(column: list[Var], stack_of, defined, roots, writes, tape, first, positions,

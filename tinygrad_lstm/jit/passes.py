@@ -71,9 +71,16 @@ def concatenate_in_place(tape: list[Call], outputs: list[Var]) -> list[Call]:
     well must not be written, nor the concatenation: then the slice is the part. A part goes
     into one concatenation only (the first)."""
     defined, roots, reads, writes = uses(tape)
-    last = {n: max(r) for n, r in reads.items()}
+    last = {n: max(r) for n, r in reads.items()}  # by root: reads of its views count
+    escaped = set()  # roots returned or handed to Python, directly or through a view
     for var in outputs:
-        last[var.number] = len(tape)
+        escaped |= roots.get(var.number, {var.number})
+    for call in tape:
+        if not _numpy_call(call):
+            for var in vars_in((call.args, call.kwargs)):
+                escaped |= roots.get(var.number, {var.number})
+    for r in escaped:
+        last[r] = len(tape)
     plans: dict[int, tuple] = {}  # concatenate's position -> (first producer, slices, zeros)
     placed: set[int] = set()  # parts already in a concatenation
     for i, call in enumerate(tape):
@@ -102,10 +109,15 @@ def concatenate_in_place(tape: list[Call], outputs: list[Var]) -> list[Call]:
                 index = (slice(None),) * axis + (slice(offset, offset + width),)
                 offset += width
                 fits = len(part.shape) == len(result.shape)
+            # read later too, the part is its slice: as eager made it (C-ordered, a reduction
+            # sums it in that order), unwritten, and not also the caller's (two arrays there)
+            read_later = last.get(part.number) != i
+            slot_contiguous = all(d == 1 for d in result.shape[:axis])
             if producer is None or not fits or part.dtype != result.dtype or \
-                    part.number in placed or roots.get(part.number) != {part.number} or \
-                    writes.get(part.number) or \
-                    (last.get(part.number) != i and writes.get(result.number)):
+                    part.shape == () or part.number in placed or \
+                    roots.get(part.number) != {part.number} or writes.get(part.number) or \
+                    (read_later and (writes.get(result.number) or part.number in escaped or
+                                     not (part.c_contiguous and slot_contiguous))):
                 break
             if _name(producer.fn) in ("zeros", "zeros_like") and \
                     (getattr(producer.fn, "__module__", None) or "").startswith("numpy"):
@@ -148,6 +160,12 @@ def concatenate_in_place(tape: list[Call], outputs: list[Var]) -> list[Call]:
 # layout of the output (a transcendental one may take another code path on a strided output)
 _EXACT_ON_ANY_LAYOUT = {np.add, np.subtract, np.multiply, np.true_divide, np.negative,
                         np.positive, np.square, np.sqrt, np.maximum, np.minimum, np.absolute}
+
+
+def _numpy_call(call: Call) -> bool:
+    """A NumPy function, ufunc or ndarray method: it keeps no reference to what it is handed."""
+    return type(call.fn) is tuple or _ufunc(call.fn) or \
+        (getattr(call.fn, "__module__", None) or "").startswith("numpy")
 
 
 def _name(fn) -> str | None:
@@ -227,8 +245,7 @@ def plan_buffers(tape: list[Call], outputs: list[Var],
         used = roots_of((call.args, call.kwargs))
         for r in used:
             end[r] = i
-        numpy_call = type(call.fn) is tuple or _ufunc(call.fn) or \
-            (getattr(call.fn, "__module__", None) or "").startswith("numpy")
+        numpy_call = _numpy_call(call)
         if not numpy_call:  # Python code may keep what it is handed
             escaped |= used
         for res in call.results:
@@ -321,8 +338,7 @@ def uses(tape: list[Call]):
         for var in vars_in(call.args):
             for r in roots.get(var.number, {var.number}):
                 reads.setdefault(r, []).append(i)
-        numpy_call = type(call.fn) is tuple or _ufunc(call.fn) or \
-            (getattr(call.fn, "__module__", None) or "").startswith("numpy")
+        numpy_call = _numpy_call(call)
         view = numpy_call and not _ufunc(call.fn) and _name(call.fn) not in _NOT_ALIASING
         for res in call.results:
             defined[res.number] = i

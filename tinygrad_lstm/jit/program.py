@@ -331,12 +331,12 @@ def _compiled(params: list[str], lines: list[str], local_names: set, namespace: 
         last = j == len(pieces) - 1
         given = [n for n in alive if n in later[j]] if not last else []
         body = piece + ([] if last else [f"return ({', '.join(given)}{',' if given else ''})"])
-        source = "\n" * start + f"def piece{j}({', '.join(taken_in)}):\n" + \
+        source = "\n" * start + f"def _piece{j}({', '.join(taken_in)}):\n" + \
             "\n".join("    " + t for t in body)
         exec(compile(source, "<tl.compile>", "exec"), namespace)  # noqa: S102
         result = "return " if last else (f"{', '.join(given)}{',' if len(given) == 1 else ''} = "
                                          if given else "")
-        calls.append(f"    {result}piece{j}({', '.join(taken_in)})")
+        calls.append(f"    {result}_piece{j}({', '.join(taken_in)})")  # locals never start with _
         start += len(piece)
     driver = f"def step({', '.join(params)}):\n" + "\n".join(calls)
     exec(compile(driver, "<tl.compile pieces>", "exec"), namespace)  # noqa: S102
