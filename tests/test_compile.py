@@ -91,8 +91,9 @@ def assert_same(eager: list[dict], compiled: list[dict], rtol: float = 0.0) -> N
                 assert want is None and got is None, where
                 continue
             assert got.dtype == want.dtype and got.shape == want.shape, where
-            if rtol == 0:
+            if rtol == 0:  # to the bit: -0.0 is not 0.0, a NaN's payload counts
                 np.testing.assert_array_equal(got, want, err_msg=where)
+                assert got.tobytes() == want.tobytes(), f"{where}: equal, but not to the bit"
             else:
                 np.testing.assert_allclose(got, want, rtol=rtol, atol=0, err_msg=where)
 
