@@ -18,9 +18,10 @@ import numpy as np
 from .capture import AccumulateGrads, Draw, Replayed
 from .trace import Call, Var
 
-# NumPy functions that take out= and whose result is a new array of its own (and np.empty,
-# which becomes its place in the arena)
-_PLANNED_FUNCTIONS = {"dot", "matmul", "concatenate", "stack", "empty"}
+# NumPy functions that take out= and whose result is a new array of its own (and np.empty and
+# np.zeros, which become their place in the arena, zeroed at each run for np.zeros)
+_PLANNED_FUNCTIONS = {"dot", "matmul", "concatenate", "stack", "empty", "zeros"}
+_CREATORS = {"empty", "zeros"}
 
 # functions and methods whose result is a new array that nothing else refers to
 _FRESH_FUNCTIONS = {"dot", "matmul", "concatenate", "stack", "where", "empty",
@@ -297,9 +298,14 @@ def plan_buffers(tape: list[Call], outputs: list[Var],
         for res in call.results:
             if res.number in offsets:
                 out = Var(next(numbers), "buffer", (*where[offsets[res.number]], res), res.label)
-                if _name(call.fn) == "empty":  # no call at all: the place itself
+                creator = _name(call.fn)
+                if creator in _CREATORS:  # the place itself (zeroed: no page faults)
                     call = Call(("method", "__getitem__"), (out, Ellipsis), {}, call.results,
                                 call.scope, call.op)
+                    if creator == "zeros":
+                        rewritten.append(call)
+                        call = Call(("method", "fill"), (res, 0), {}, (), call.scope, call.op,
+                                    (res,))
                 else:
                     call = Call(call.fn, call.args, {**call.kwargs, "out": out}, call.results,
                                 call.scope, call.op, call.writes, call.unpack)
