@@ -60,16 +60,6 @@ class Adam(Optimizer):
                         amsgrad=amsgrad, maximize=maximize,
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
-        self._scratch_memory = np.empty(0, np.uint8)
-
-    def _scratch(self, like: np.ndarray) -> np.ndarray:
-        """An uninitialised C-ordered array of like's shape and dtype, in memory this optimizer
-        keeps: the update's one temporary. perf: a new one per parameter and step was fresh
-        pages each step once it was large (256 KiB: glibc maps it afresh), about 100 page
-        faults a step of the small benchmark; one array for all, as large as the largest."""
-        if self._scratch_memory.nbytes < like.nbytes:
-            self._scratch_memory = np.empty(like.nbytes, np.uint8)
-        return self._scratch_memory[:like.nbytes].view(like.dtype).reshape(like.shape)
 
     @no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -101,9 +91,9 @@ class Adam(Optimizer):
                 b1, one_minus_b1, b2, one_minus_b2, epsilon, bias_correction2_sqrt, step_size = \
                     constants[key]
                 m, v = state["exp_avg"], state["exp_avg_sq"]
-                # one scratch array, kept between steps (an array even for a 0-d parameter);
-                # everything else is updated in place
-                buf = np.multiply(g, one_minus_b1, out=self._scratch(m))
+                # one scratch buffer per parameter (an array even for a 0-d one); everything else
+                # is updated in place
+                buf = np.multiply(g, one_minus_b1, out=np.empty_like(m))
                 m *= b1
                 m += buf
                 np.multiply(g, g, out=buf)
