@@ -793,6 +793,25 @@ def test_what_the_backward_needs_only_forward_values_for_is_computed_once_for_al
     assert re.search(r"np\.multiply\(\w+, \w+, out=d_\w+\)$", code, re.M)
 
 
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numpy_gives_an_element_the_same_bits_in_a_batched_call(dtype):
+    """batch_over_steps relies on it: a ufunc (a transcendental one too, whose SIMD loop handles
+    the tail of an array apart) computes each element alike whatever the length of the
+    contiguous array and where it starts, and into a slice of a stack (`out=`) as into a new
+    array."""
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((7, 3, 37)) * 4).astype(dtype)
+    for ufunc in (np.tanh, np.exp, np.log1p, np.sin, np.negative, np.reciprocal):
+        values = np.abs(x) if ufunc is np.log1p else x
+        stack = np.empty_like(values)
+        steps = [ufunc(values[t], out=stack[t]) for t in range(len(values))]
+        alone = [ufunc(values[t].copy()) for t in range(len(values))]
+        batched = ufunc(values)
+        for t in range(len(values)):
+            assert batched[t].tobytes() == alone[t].tobytes() == steps[t].tobytes(), ufunc
+
+
 # ---------------------------------------------------------------- packaging
 
 

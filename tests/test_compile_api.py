@@ -333,3 +333,70 @@ def test_steps_that_differ_by_the_sign_of_a_zero_constant_are_not_one_call():
 
     _bitwise_twins(f, [(np.random.default_rng(i).standard_normal((4, 2, 3)),)
                        for i in range(6)])
+
+
+def test_a_part_read_later_only_as_a_keyword_argument_is_still_read():
+    """(A second review.) `np.clip(a, a_min=p)` reads p after the concatenation it is part of,
+    which is written afterwards: p keeps its own array."""
+    class Weird(tl.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            a = x._array
+            p = np.multiply(a, 2.0)
+            c = np.concatenate([p, np.add(a, 1.0)])
+            np.multiply(c, 3.0, out=c)
+            return tl.Tensor(c[:len(a)] + np.clip(a, a_min=p, a_max=None))
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    _bitwise_twins(lambda x: Weird.apply(x), [(np.linspace(-1, 1, 6) + k,) for k in range(6)])
+
+
+def test_a_dropped_program_frees_its_arena_without_the_garbage_collector(monkeypatch):
+    """A program compiled in pieces holds no reference cycle (each piece's globals would hold
+    the piece): dropping the compiled function frees the arena at once."""
+    import gc
+    import weakref
+
+    import tinygrad_lstm.jit.program as program
+
+    monkeypatch.setattr(program, "COMPILE_LINES", 3)
+    fn = tl.compile(lambda x: ((x * 2.0).exp() - 1.0).tanh().sum() * 3.0)
+    for k in range(5):
+        fn(tl.Tensor(np.full((4, 4), 0.1 * k)))
+    assert len(fn.code.splitlines()) > 3 * 3, fn.code
+    arena = weakref.ref(fn._last.program.arena[0])
+    gc.disable()
+    try:
+        del fn
+        assert arena() is None
+    finally:
+        gc.enable()
+
+
+def test_names_of_a_line_are_found_by_pythons_tokenizer():
+    from tinygrad_lstm.jit.program import _names_in
+
+    assert _names_in("y = f('a\\'\"', x, 'b')") == {"y", "f", "x"}
+    assert _names_in("a = np.add(b, c.T, out=BUF)  # c.T") == {"a", "np", "b", "c", "out", "BUF"}
+
+
+def test_values_a_batched_recurrence_returns_are_arrays_of_their_own():
+    """Per-step values the caller gets are not slices of one array of all steps (as in eager,
+    each is its own array, and keeps no other step's memory alive)."""
+    class Scale(nn.Module):
+        def forward(self, h):
+            return h * 2.0
+
+    scale = Scale()
+
+    def f(xs):
+        hs = [xs[t].tanh() for t in range(5)]  # all made before the first product
+        return tuple(scale(h) for h in hs)
+
+    compiled = _bitwise_twins(f, [(np.random.default_rng(k).standard_normal((5, 2, 3)),)
+                                  for k in range(6)])
+    results = compiled(tl.Tensor(np.ones((5, 2, 3))))
+    assert all(t.numpy().base is None for t in results), compiled.code

@@ -13,7 +13,10 @@ at once, reading the forward values from a stack that their own calls wrote into
     d_tanh580 = steps_d_tanh9[24]                          # step 24's, where it was computed
 
 An elementwise ufunc computes each element on its own, so the batched call gives the same bits
-as the calls it replaces: the program stays bitwise equal to eager. perf: see `batch_over_steps`.
+as the calls it replaces: the program stays bitwise equal to eager (a transcendental ufunc too:
+NumPy's SIMD loops give each element the same bits at any length and alignment of a contiguous
+array, which tests/test_compile.py checks on this machine). perf: at BATCH_MAX_BYTES in
+program.py.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .capture import AccumulateGrads, CallLabel, Draw, GradOf, Replayed
-from .passes import _name, uses
+from .passes import _name, escaping, from_numpy, uses
 from .trace import Call, Var
 
 
@@ -36,6 +39,7 @@ def batch_over_steps(tape: list[Call], outputs: list[Var], first_number: int,
     made: list[Var] = []
     numbers = iter(range(first_number, 1 << 62))
     defined, roots, reads, writes = uses(tape)
+    escaped = escaping(tape, outputs, roots)  # the caller's arrays: each its own, as in eager
     barriers = [i for i, c in enumerate(tape) if type(c.fn) in (AccumulateGrads, Replayed, Draw,
                                                                  GradOf)]
     groups = _groups(tape)
@@ -53,7 +57,8 @@ def batch_over_steps(tape: list[Call], outputs: list[Var], first_number: int,
         n = len(members)
         if result.dtype.itemsize * int(np.prod(result.shape)) > max_bytes:
             continue
-        if any(first < b < max(positions) for b in barriers):
+        if any(first < b < max(positions) for b in barriers) or \
+                any(roots.get(r.number, {r.number}) & escaped for c in calls for r in c.results):
             continue
         if _name(calls[0].fn) in _CREATORS:  # np.zeros per step: one array, a slice each
             if any(c.results[0].shape != result.shape or c.results[0].dtype != result.dtype
@@ -92,6 +97,8 @@ def batch_over_steps(tape: list[Call], outputs: list[Var], first_number: int,
             else:
                 stack = _stack_for(column, stack_of, defined, roots, writes, tape, first,
                                    positions)
+            if stack is True and any(roots.get(v.number, {v.number}) & escaped for v in column):
+                stack = None  # a forward value the caller gets: not a slice of a stack
             if stack is None:
                 break
             batched_args.append(stack if isinstance(stack, Var) else None)
@@ -220,7 +227,7 @@ def _batchable_fn(call: Call) -> bool:
     """An elementwise ufunc making one C-ordered array, or writing into one of its operands;
     an array creator (np.zeros)."""
     fn = call.fn
-    if _name(fn) in _CREATORS and (getattr(fn, "__module__", None) or "").startswith("numpy"):
+    if _name(fn) in _CREATORS and from_numpy(fn):
         return len(call.results) == 1 and call.results[0].c_contiguous and \
             call.results[0].shape != () and "out" not in call.kwargs
     if not (isinstance(fn, np.ufunc) and fn.nout == 1 and fn.signature is None):

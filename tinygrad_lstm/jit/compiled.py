@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import threading
 
 import numpy as np
 
@@ -75,7 +76,7 @@ class CompiledFunction:
         self._entries: dict = {}
         self._log: list[str] = []
         self._last: _Runner | None = None
-        self._busy = False  # tracing or running a program
+        self._free = threading.Lock()  # held while it traces or runs a program
         try:
             self._arg_names = list(inspect.signature(fn).parameters)
         except (TypeError, ValueError):
@@ -111,13 +112,12 @@ class CompiledFunction:
         # inside another's trace its calls are part of that program; inside its own trace or
         # program (Python that a replayed call runs calls it, or another thread) eager: the
         # program's arena is in use
-        if self.disable or _state.tracer is not None or self._busy:
+        if self.disable or _state.tracer is not None or not self._free.acquire(blocking=False):
             return self._fn(*args, **kwargs)
-        self._busy = True
         try:
             return self._call(args, kwargs)
         finally:
-            self._busy = False
+            self._free.release()
 
     def _call(self, args, kwargs):
         flat, key = _flatten((args, kwargs))

@@ -21,7 +21,7 @@ from .trace import Call, Var
 # NumPy functions that take out= and whose result is a new array of its own (and np.empty and
 # np.zeros, which become their place in the arena, zeroed at each run for np.zeros)
 _PLANNED_FUNCTIONS = {"dot", "matmul", "concatenate", "stack", "empty", "zeros"}
-_CREATORS = {"empty", "zeros"}
+_ARENA_CREATORS = {"empty", "zeros"}  # become their place in the arena
 
 # functions and methods whose result is a new array that nothing else refers to
 _FRESH_FUNCTIONS = {"dot", "matmul", "concatenate", "stack", "where", "empty",
@@ -73,13 +73,7 @@ def concatenate_in_place(tape: list[Call], outputs: list[Var]) -> list[Call]:
     into one concatenation only (the first)."""
     defined, roots, reads, writes = uses(tape)
     last = {n: max(r) for n, r in reads.items()}  # by root: reads of its views count
-    escaped = set()  # roots returned or handed to Python, directly or through a view
-    for var in outputs:
-        escaped |= roots.get(var.number, {var.number})
-    for call in tape:
-        if not _numpy_call(call):
-            for var in vars_in((call.args, call.kwargs)):
-                escaped |= roots.get(var.number, {var.number})
+    escaped = escaping(tape, outputs, roots)
     for r in escaped:
         last[r] = len(tape)
     plans: dict[int, tuple] = {}  # concatenate's position -> (first producer, slices, zeros)
@@ -87,7 +81,7 @@ def concatenate_in_place(tape: list[Call], outputs: list[Var]) -> list[Call]:
     for i, call in enumerate(tape):
         kind = _name(call.fn)
         if kind not in ("concatenate", "stack") or len(call.results) != 1 or \
-                not (getattr(call.fn, "__module__", None) or "").startswith("numpy"):
+                not from_numpy(call.fn):
             continue
         parts = call.args[0] if call.args else ()
         axis = call.args[1] if len(call.args) > 1 else call.kwargs.get("axis", 0)
@@ -118,10 +112,11 @@ def concatenate_in_place(tape: list[Call], outputs: list[Var]) -> list[Call]:
                     part.shape == () or part.number in placed or \
                     roots.get(part.number) != {part.number} or writes.get(part.number) or \
                     (read_later and (writes.get(result.number) or part.number in escaped or
+                                     result.number in escaped or
                                      not (part.c_contiguous and slot_contiguous))):
                 break
             if _name(producer.fn) in ("zeros", "zeros_like") and \
-                    (getattr(producer.fn, "__module__", None) or "").startswith("numpy"):
+                    from_numpy(producer.fn):
                 zeros = True
                 continue
             if producer.fn not in _EXACT_ON_ANY_LAYOUT or producer.kwargs or \
@@ -165,8 +160,12 @@ _EXACT_ON_ANY_LAYOUT = {np.add, np.subtract, np.multiply, np.true_divide, np.neg
 
 def _numpy_call(call: Call) -> bool:
     """A NumPy function, ufunc or ndarray method: it keeps no reference to what it is handed."""
-    return type(call.fn) is tuple or _ufunc(call.fn) or \
-        (getattr(call.fn, "__module__", None) or "").startswith("numpy")
+    return type(call.fn) is tuple or _ufunc(call.fn) or from_numpy(call.fn)
+
+
+def from_numpy(fn) -> bool:
+    """A function of NumPy's own (np.concatenate, np.zeros), not one that shares its name."""
+    return (getattr(fn, "__module__", None) or "").startswith("numpy")
 
 
 def _name(fn) -> str | None:
@@ -299,7 +298,7 @@ def plan_buffers(tape: list[Call], outputs: list[Var],
             if res.number in offsets:
                 out = Var(next(numbers), "buffer", (*where[offsets[res.number]], res), res.label)
                 creator = _name(call.fn)
-                if creator in _CREATORS:  # the place itself (zeroed: no page faults)
+                if creator in _ARENA_CREATORS:  # the place itself (zeroed: no page faults)
                     call = Call(("method", "__getitem__"), (out, Ellipsis), {}, call.results,
                                 call.scope, call.op)
                     if creator == "zeros":
@@ -314,7 +313,8 @@ def plan_buffers(tape: list[Call], outputs: list[Var],
 
 
 def _aligned(dtype, shape: tuple) -> int:
-    """Bytes of an array, rounded up to a cache line (where each buffer starts)."""
+    """Bytes of an array, rounded up to 64: places in a piece of the arena start 64 bytes apart
+    (the piece itself is as aligned as malloc makes it, 16 bytes)."""
     return -(-int(np.prod(shape)) * np.dtype(dtype).itemsize // 64) * 64
 
 
@@ -324,7 +324,7 @@ def _plannable(call: Call, result: Var) -> bool:
         if fn.nout != 1 or len(call.results) != 1:
             return False
     elif _name(fn) not in _PLANNED_FUNCTIONS or type(fn) is tuple or \
-            not (getattr(fn, "__module__", None) or "").startswith("numpy"):
+            not from_numpy(fn):
         return False
     return result.shape != () and not result.scalar and result.c_contiguous and \
         result.dtype is not None and np.dtype(result.dtype).kind in "biufc"
@@ -341,7 +341,8 @@ def uses(tape: list[Call]):
         for var in call.writes:
             for r in roots.get(var.number, {var.number}):
                 writes.setdefault(r, []).append(i)
-        for var in vars_in(call.args):
+        operands = list(vars_in((call.args, call.kwargs)))
+        for var in operands:
             for r in roots.get(var.number, {var.number}):
                 reads.setdefault(r, []).append(i)
         numpy_call = _numpy_call(call)
@@ -350,7 +351,20 @@ def uses(tape: list[Call]):
             defined[res.number] = i
             if view:  # it may share memory with its operands
                 roots[res.number] = set().union(*[roots.get(v.number, {v.number})
-                                                  for v in call.args if isinstance(v, Var)])
+                                                  for v in operands])
             else:
                 roots[res.number] = {res.number}
     return defined, roots, reads, writes
+
+
+def escaping(tape: list[Call], outputs: list[Var], roots: dict) -> set:
+    """The roots (see `uses`) of what leaves the program: returned, or handed to Python code
+    (a replayed call, `.grad`), directly or through a view."""
+    escaped = set()
+    for var in outputs:
+        escaped |= roots.get(var.number, {var.number})
+    for call in tape:
+        if not _numpy_call(call):
+            for var in vars_in((call.args, call.kwargs)):
+                escaped |= roots.get(var.number, {var.number})
+    return escaped

@@ -15,8 +15,10 @@ their first use: an argument's array, a parameter's `._array`, a `.grad` written
 
 from __future__ import annotations
 
+import io
 import keyword
 import re
+import tokenize
 from types import SimpleNamespace
 
 import numpy as np
@@ -48,7 +50,7 @@ class Program:
         self._names: dict[int, str] = {}  # var number -> local name
         self._tensor_names = tensor_names
         self._calls = calls  # id(module) -> number of calls in the run
-        tape = concatenate_in_place(tape, outputs)
+        tape = concatenate_in_place(live_calls(tape, outputs), outputs)
         tape, made = batch_over_steps(tape, outputs, len(vars_), BATCH_MAX_BYTES)
         vars_ = vars_ + made
         taken: set[str] = {"np", "tensors"}
@@ -319,7 +321,7 @@ def _compiled(params: list[str], lines: list[str], local_names: set, namespace: 
     pieces = [lines[i:i + COMPILE_LINES] for i in range(0, len(lines), COMPILE_LINES)]
     uses = [set().union(*[_names_in(t) & local_names for t in piece]) for piece in pieces]
     later = [set().union(*uses[j + 1:]) for j in range(len(pieces))]
-    alive, calls, start = list(params), [], 0
+    alive, calls, start, functions = list(params), [], 0, {}
     for j, piece in enumerate(pieces):
         taken_in = [n for n in alive if n in uses[j] or n in later[j]]
         for text in piece:
@@ -334,18 +336,25 @@ def _compiled(params: list[str], lines: list[str], local_names: set, namespace: 
         source = "\n" * start + f"def _piece{j}({', '.join(taken_in)}):\n" + \
             "\n".join("    " + t for t in body)
         exec(compile(source, "<tl.compile>", "exec"), namespace)  # noqa: S102
+        functions[f"_piece{j}"] = namespace.pop(f"_piece{j}")  # not in its own globals: no cycle
         result = "return " if last else (f"{', '.join(given)}{',' if len(given) == 1 else ''} = "
                                          if given else "")
         calls.append(f"    {result}_piece{j}({', '.join(taken_in)})")  # locals never start with _
         start += len(piece)
     driver = f"def step({', '.join(params)}):\n" + "\n".join(calls)
-    exec(compile(driver, "<tl.compile pieces>", "exec"), namespace)  # noqa: S102
-    return namespace.pop("step")
+    exec(compile(driver, "<tl.compile pieces>", "exec"), functions)  # noqa: S102
+    return functions.pop("step")
 
 
 def _names_in(line: str) -> set:
-    """The identifiers a line of the program mentions, but not attributes or string contents."""
-    return set(re.findall(r"(?<![\w.])[A-Za-z_]\w*", re.sub(r"'[^']*'|\"[^\"]*\"", "", line)))
+    """The names a line of the program mentions (Python's tokenizer: not attributes, not what is
+    inside a string)."""
+    names, after_dot = set(), False
+    for token in tokenize.generate_tokens(io.StringIO(line).readline):
+        if token.type == tokenize.NAME and not after_dot:
+            names.add(token.string)
+        after_dot = token.type == tokenize.OP and token.string == "."
+    return names
 
 
 def _assigned(line: str) -> list[str] | None:
@@ -372,8 +381,6 @@ def _dtype_text(dtype: np.dtype) -> str:
     name = dtype.name
     return f"np.{name}" if getattr(np, name, None) is not None and \
         np.dtype(getattr(np, name)) == dtype else f"np.dtype({dtype.str!r})"
-
-
 
 
 def _identifier(text: str) -> str:
