@@ -167,8 +167,8 @@ def _getitem(array: Var, k: int, result: Var, where: Call) -> Call:
 
 
 def _new(made: list, numbers, shape: tuple, dtype, label: str) -> Var:
-    var = Var(next(numbers), "op", None, label)
-    var.shape, var.dtype, var.c_contiguous = tuple(shape), np.dtype(dtype), True
+    var = Var(next(numbers), "op", None, label, shape=tuple(shape), dtype=np.dtype(dtype),
+              c_contiguous=True)
     made.append(var)
     return var
 

@@ -21,6 +21,7 @@ import functools
 import inspect
 import logging
 import threading
+from collections.abc import Callable
 
 import numpy as np
 
@@ -346,7 +347,7 @@ class _Runner:
     needed (its first run, or `.code`), not in the traced call that found it: the traced call's
     arrays are freed by then, so compile() and the program's arena do not add to them."""
 
-    def __init__(self, build, arg_positions: list, template, modules: list,
+    def __init__(self, build: Callable[[], Program], arg_positions: list, template, modules: list,
                  requires_grad: list, reads: PythonReads, grad_guards: dict, versions: list,
                  value_guards: list) -> None:
         self._build, self._program = build, None

@@ -19,6 +19,7 @@ import io
 import keyword
 import re
 import tokenize
+from collections.abc import Callable
 from types import SimpleNamespace
 
 import numpy as np
@@ -308,7 +309,8 @@ class Program:
 COMPILE_LINES = 500
 
 
-def _compiled(params: list[str], lines: list[str], local_names: set, namespace: dict):
+def _compiled(params: list[str], lines: list[str], local_names: set,
+              namespace: dict) -> Callable:
     """`step(*params)` running `lines`, compiled in pieces of COMPILE_LINES lines: each piece a
     function that takes the values alive at its start and returns those alive at its end, at
     the line numbers of the whole source (an error names the line `.code` shows). perf: peak RSS
