@@ -400,3 +400,32 @@ def test_values_a_batched_recurrence_returns_are_arrays_of_their_own():
                                   for k in range(6)])
     results = compiled(tl.Tensor(np.ones((5, 2, 3))))
     assert all(t.numpy().base is None for t in results), compiled.code
+
+
+def test_a_tensor_written_between_steps_is_not_read_once_for_all_of_them():
+    """A per-step product with a tensor the loop writes in place between steps: batching the
+    products into one call would read the tensor once. (Inputs of the program count as written
+    like the arrays it makes: a helper read their writes under another default.)"""
+    class Scale(nn.Module):
+        def forward(self, h, w):
+            return (h * w).reshape(-1)
+
+    scale, w = Scale(), tl.Tensor(np.ones(3))
+
+    def f(xs):
+        hs = [xs[t].tanh() for t in range(3)]  # all made before the first product
+        outs = []
+        for t in range(3):
+            outs.append(scale(hs[t], w))
+            with tl.no_grad():
+                w.add_(1.0)
+        return tl.stack(outs)
+
+    compiled = tl.compile(f)
+    for k in range(6):
+        x = np.random.default_rng(k).standard_normal((3, 2, 3))
+        w_before = w.numpy().copy()
+        got = compiled(tl.Tensor(x)).numpy()
+        expected = np.stack([(np.tanh(x[t]) * (w_before + t)).reshape(-1) for t in range(3)])
+        assert got.tobytes() == expected.tobytes()
+    assert compiled.explain().startswith("built a program")

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .capture import AccumulateGrads, CallLabel, Draw, GradOf, Replayed
-from .passes import _name, escaping, from_numpy, uses
+from .passes import _name, escaping, from_numpy, roots_of, uses
 from .trace import Call, Var
 
 
@@ -58,7 +58,7 @@ def batch_over_steps(tape: list[Call], outputs: list[Var], first_number: int,
         if result.dtype.itemsize * int(np.prod(result.shape)) > max_bytes:
             continue
         if any(first < b < max(positions) for b in barriers) or \
-                any(roots.get(r.number, {r.number}) & escaped for c in calls for r in c.results):
+                roots_of([r for c in calls for r in c.results], roots) & escaped:
             continue
         if _name(calls[0].fn) in _CREATORS:  # np.zeros per step: one array, a slice each
             if any(c.results[0].shape != result.shape or c.results[0].dtype != result.dtype
@@ -82,7 +82,7 @@ def batch_over_steps(tape: list[Call], outputs: list[Var], first_number: int,
                                 written_by_group=True)
             if not isinstance(target, Var) or any(
                     first <= j < p for v, p in zip(column, positions)
-                    for r in roots.get(v.number, ()) for j in reads.get(r, ())):
+                    for r in roots_of([v], roots) for j in reads.get(r, ())):
                 continue
         batched_args, plan = [], []
         for column in operands:
@@ -97,7 +97,7 @@ def batch_over_steps(tape: list[Call], outputs: list[Var], first_number: int,
             else:
                 stack = _stack_for(column, stack_of, defined, roots, writes, tape, first,
                                    positions)
-            if stack is True and any(roots.get(v.number, {v.number}) & escaped for v in column):
+            if stack is True and roots_of(column, roots) & escaped:
                 stack = None  # a forward value the caller gets: not a slice of a stack
             if stack is None:
                 break
@@ -290,7 +290,7 @@ def _stack_for(column: list[Var], stack_of, defined, roots, writes, tape, first,
         if not all(s is stack and k == i for i, (s, k) in enumerate(known)):
             return None
         if any(first <= w < p + (not written_by_group) for v, p in zip(column, positions)
-               for r in roots.get(v.number, ()) for w in writes.get(r, ())):
+               for r in roots_of([v], roots) for w in writes.get(r, ())):
             return None
         return stack
     if any(k is not None for k in known):
@@ -311,9 +311,9 @@ def _still(var: Var, first: int, positions: list, defined, roots, writes) -> boo
     """var exists before `first` and nothing writes into it up to the last of `positions`."""
     if var.kind == "op" and defined.get(var.number, first) >= first:
         return False
-    return not any(first <= w <= max(positions) for r in roots.get(var.number, ())
+    return not any(first <= w <= max(positions) for r in roots_of([var], roots)
                    for w in writes.get(r, ()))
 
 
 def _written(var: Var, roots, writes) -> bool:
-    return any(writes.get(r) for r in roots.get(var.number, ()))
+    return any(writes.get(r) for r in roots_of([var], roots))

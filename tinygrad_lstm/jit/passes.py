@@ -244,12 +244,8 @@ def plan_buffers(tape: list[Call], outputs: list[Var],
     for number, i in defined.items():  # a view made (and never read) counts too
         for r in roots[number]:
             end[r] = max(end.get(r, i), i)
-    made_at: dict[int, tuple[int, Var]] = {}  # plannable array -> (its call, its Var)
-    for i, call in enumerate(tape):
-        if "out" not in call.kwargs and _numpy_call(call) and \
-                (_ufunc(call.fn) or _name(call.fn) in _NOT_ALIASING):
-            made_at.update((res.number, (i, res)) for res in call.results
-                           if _plannable(call, res))
+    made_at = {res.number: (i, res) for i, call in enumerate(tape) if "out" not in call.kwargs
+               for res in call.results if _plannable(call, res)}  # array -> (its call, its Var)
 
     placed: list[tuple[int, int, int, int]] = []  # (offset, size, first call, last call)
     offsets: dict[int, int] = {}
@@ -312,8 +308,7 @@ def _plannable(call: Call, result: Var) -> bool:
     if isinstance(fn, np.ufunc):
         if fn.nout != 1 or len(call.results) != 1:
             return False
-    elif _name(fn) not in _PLANNED_FUNCTIONS or type(fn) is tuple or \
-            not from_numpy(fn):
+    elif _name(fn) not in _PLANNED_FUNCTIONS or not from_numpy(fn):
         return False
     return result.shape != () and not result.scalar and result.c_contiguous and \
         result.dtype is not None and np.dtype(result.dtype).kind in "biufc"
@@ -328,36 +323,34 @@ def uses(tape: list[Call]):
     reads: dict[int, list[int]] = {}
     writes: dict[int, list[int]] = {}
     for i, call in enumerate(tape):
-        for var in call.writes:
-            for r in roots.get(var.number, {var.number}):
-                writes.setdefault(r, []).append(i)
+        for r in roots_of(call.writes, roots):
+            writes.setdefault(r, []).append(i)
         operands = list(vars_in((call.args, call.kwargs)))
-        for var in operands:
-            for r in roots.get(var.number, {var.number}):
-                reads.setdefault(r, []).append(i)
+        for r in roots_of(operands, roots):
+            reads.setdefault(r, []).append(i)
         numpy_call = _numpy_call(call)
         view = numpy_call and not _ufunc(call.fn) and _name(call.fn) not in _NOT_ALIASING
         for res in call.results:
             defined[res.number] = i
             if "out" in call.kwargs:  # the array it wrote into
-                roots[res.number] = set().union(*[roots.get(v.number, {v.number})
-                                                  for v in vars_in(call.kwargs["out"])])
+                roots[res.number] = roots_of(vars_in(call.kwargs["out"]), roots)
             elif view:  # it may share memory with its operands
-                roots[res.number] = set().union(*[roots.get(v.number, {v.number})
-                                                  for v in operands])
+                roots[res.number] = roots_of(operands, roots)
             else:
                 roots[res.number] = {res.number}
     return defined, roots, reads, writes
 
 
+def roots_of(values, roots: dict) -> set:
+    """The roots (see `uses`) of some Vars: an input or a constant is its own."""
+    return set().union(*[roots.get(v.number, {v.number}) for v in values])
+
+
 def escaping(tape: list[Call], outputs: list[Var], roots: dict) -> set:
     """The roots (see `uses`) of what leaves the program: returned, or handed to Python code
     (a replayed call, `.grad`), directly or through a view."""
-    escaped = set()
-    for var in outputs:
-        escaped |= roots.get(var.number, {var.number})
+    escaped = roots_of(outputs, roots)
     for call in tape:
         if not _numpy_call(call):
-            for var in vars_in((call.args, call.kwargs)):
-                escaped |= roots.get(var.number, {var.number})
+            escaped |= roots_of(vars_in((call.args, call.kwargs)), roots)
     return escaped
