@@ -260,9 +260,10 @@ def test_parts_of_a_concatenation_are_written_into_it_unless_it_is_written_later
             assert re.search(r"np\.multiply\(a, 2\.0, out=\w+\)", fn.code), fn.code
 
 
-def _bitwise_twins(f, inputs: list) -> list:
+def assert_bitwise_twins(f, inputs: list) -> CompiledFunction:
     """f eagerly and compiled over `inputs` (argument tuples of arrays): every result equal to
-    the bit (-0.0 is not 0.0), and no later call changed a result returned earlier."""
+    the bit (-0.0 is not 0.0), no later call changed a result returned earlier, and a program
+    was built. Returns the compiled function."""
     compiled, kept = tl.compile(f), []
     for args in inputs:
         eager = f(*[tl.Tensor(a.copy()) for a in args])
@@ -306,12 +307,12 @@ def test_concatenation_parts_found_by_a_review_stay_eagers():
         a = x * 2.0
         return a, tl.cat([a, x - 1.0], 0)
 
-    _bitwise_twins(view_before, small)
-    _bitwise_twins(scalar_parts, small)
-    _bitwise_twins(f_ordered, [(rng.standard_normal((300, 64)).astype(np.float32),
+    assert_bitwise_twins(view_before, small)
+    assert_bitwise_twins(scalar_parts, small)
+    assert_bitwise_twins(f_ordered, [(rng.standard_normal((300, 64)).astype(np.float32),
                                 rng.standard_normal((5, 300)).astype(np.float32))
                                for _ in range(6)])
-    compiled = _bitwise_twins(returned_with_it, small)
+    compiled = assert_bitwise_twins(returned_with_it, small)
     part, concatenation = compiled(tl.Tensor(np.ones((2, 3))))
     with tl.no_grad():
         concatenation.mul_(0.0)  # the caller's to change: the part is another array
@@ -331,7 +332,7 @@ def test_steps_that_differ_by_the_sign_of_a_zero_constant_are_not_one_call():
         hs = [x[t].tanh() for t in range(4)]  # all made before the first product
         return tl.stack([scale(hs[t], signs[t]) for t in range(4)])
 
-    _bitwise_twins(f, [(np.random.default_rng(i).standard_normal((4, 2, 3)),)
+    assert_bitwise_twins(f, [(np.random.default_rng(i).standard_normal((4, 2, 3)),)
                        for i in range(6)])
 
 
@@ -351,7 +352,7 @@ def test_a_part_read_later_only_as_a_keyword_argument_is_still_read():
         def backward(ctx, g):
             return g
 
-    _bitwise_twins(lambda x: Weird.apply(x), [(np.linspace(-1, 1, 6) + k,) for k in range(6)])
+    assert_bitwise_twins(lambda x: Weird.apply(x), [(np.linspace(-1, 1, 6) + k,) for k in range(6)])
 
 
 def test_a_dropped_program_frees_its_arena_without_the_garbage_collector(monkeypatch):
@@ -396,7 +397,7 @@ def test_values_a_batched_recurrence_returns_are_arrays_of_their_own():
         hs = [xs[t].tanh() for t in range(5)]  # all made before the first product
         return tuple(scale(h) for h in hs)
 
-    compiled = _bitwise_twins(f, [(np.random.default_rng(k).standard_normal((5, 2, 3)),)
+    compiled = assert_bitwise_twins(f, [(np.random.default_rng(k).standard_normal((5, 2, 3)),)
                                   for k in range(6)])
     results = compiled(tl.Tensor(np.ones((5, 2, 3))))
     assert all(t.numpy().base is None for t in results), compiled.code
