@@ -29,7 +29,7 @@ def test_every_form_of_the_call_compiles_and_gives_eager_results(make):
     assert results == [30.0] * 5
     assert isinstance(fn, CompiledFunction) and fn.__name__ == "double_sum"
     assert "built a program of 2 NumPy calls" in fn.explain()
-    assert "mul1 = np.multiply(x, 2, out=MUL1)" in fn.code and fn.code.startswith("def step(x):")
+    assert "\n    np.multiply(x, 2, out=MUL1)\n" in fn.code and fn.code.startswith("def step(x):")
 
 
 def test_the_program_runs_from_the_fourth_call_and_reads_new_inputs():
@@ -430,3 +430,22 @@ def test_a_tensor_written_between_steps_is_not_read_once_for_all_of_them():
         expected = np.stack([(np.tanh(x[t]) * (w_before + t)).reshape(-1) for t in range(3)])
         assert got.tobytes() == expected.tobytes()
     assert compiled.explain().startswith("built a program")
+
+
+def test_views_of_the_arena_are_made_once_and_a_reshape_that_copies_at_every_run():
+    """fixed_views: a transpose or a slice of an array in the arena is the same view at every
+    run, made with the arena; a reshape of the transposed array copies, so it stays a call of
+    every run (made once, it would keep the first run's values)."""
+    rng = np.random.default_rng(1)
+
+    def f(x):
+        with tl.no_grad():
+            a = x * 2.0  # a place in the arena
+            b = a.t().reshape(-1) + 1.0  # .t(): a fixed view; its reshape: a copy per run
+            c = a[1:] * 3.0
+            return b.sum() + c.sum()
+    compiled = assert_bitwise_twins(f, [(rng.standard_normal((3, 4)),) for _ in range(6)])
+    step, views = compiled.code.split("\n# made once")
+    assert re.search(r"^PERMUTE\d+ = MUL\d+\.transpose\(\(1, 0\)\)$", views, re.M), views
+    assert re.search(r"^GETITEM\d+ = MUL\d+\[1:, \.\.\.\]$", views, re.M), views
+    assert re.search(r"^    reshape\d+ = PERMUTE\d+\.reshape\(\(-1,\)\)$", step, re.M), step

@@ -297,6 +297,72 @@ def plan_buffers(tape: list[Call], outputs: list[Var],
     return rewritten, pieces
 
 
+def fixed_views(tape: list[Call]) -> tuple[list[Call], list[Call], dict[int, Var]]:
+    """The arena's places are the same arrays at every run, and so is a view of one taken with
+    constant indices (`d_split[:, 300:400]`, `steps_tanh[3]`, `.T`): such views are made once,
+    with the arena, not at each run; a call with `out=` one of them returns that array, so its
+    result is named by it. Returns the tape without the views, the calls that make them (in
+    order), and for each Var that is a fixed array the Var naming it (an arena place or a view).
+
+    perf: a view costs ~0.2 µs, and the tiny benchmark's step made 517 of them at each run;
+    its compiled step against the same program without this, alternating in one process: tiny
+    1.52 -> 1.33 ms (1.16x), small 13.4 -> 12.9 ms (1.03x)."""
+    fixed: dict[int, Var] = {}
+    kept, views = [], []
+    for call in tape:
+        base = call.args[0] if call.args else None
+        if type(call.fn) is tuple and _fixed_base(base, fixed) and _constant_view(call, fixed):
+            res = call.results[0]
+            if call.fn[1] == "__getitem__" and call.args[1] is Ellipsis:  # the array itself
+                fixed[res.number] = fixed.get(base.number, base)
+            else:
+                fixed[res.number] = res
+                views.append(call)
+            continue
+        out = call.kwargs.get("out")
+        out = out[0] if type(out) is tuple and len(out) == 1 else out
+        if _fixed_base(out, fixed) and len(call.results) == 1 and _returns_out(call.fn):
+            fixed[call.results[0].number] = fixed.get(out.number, out)
+        kept.append(call)
+    return kept, views, fixed
+
+
+def _fixed_base(var, fixed: dict) -> bool:
+    return isinstance(var, Var) and (var.kind == "buffer" or var.number in fixed)
+
+
+def _constant_view(call: Call, fixed: dict) -> bool:
+    """`x[i, a:b]` with constant basic indices, `x.T`, `x.transpose(axes)`, `x.reshape(shape)`
+    of a C-ordered x: always a view, never a copy (nor a NumPy scalar)."""
+    name, res = call.fn[1], call.results[0] if len(call.results) == 1 else None
+    if res is None or call.kwargs or call.writes or res.shape == () or res.scalar or \
+            any(vars_in(call.args[1:])):
+        return False
+    if name == "__getitem__":
+        return _basic_index(call.args[1])
+    if name in ("T", "transpose"):
+        return True
+    if name == "reshape":
+        origin = fixed.get(call.args[0].number, call.args[0])
+        contiguous = origin.kind == "buffer" or origin.c_contiguous
+        return contiguous and all(_basic_index(a) for a in call.args[1:])
+    return False
+
+
+def _basic_index(index) -> bool:
+    if type(index) is tuple:
+        return all(_basic_index(i) for i in index)
+    if type(index) is slice:
+        return all(v is None or type(v) is int for v in (index.start, index.stop, index.step))
+    return index is None or index is Ellipsis or type(index) is int
+
+
+def _returns_out(fn) -> bool:
+    """A call that returns the array it was given as `out=`."""
+    return (isinstance(fn, np.ufunc) and fn.nout == 1) or \
+        (_name(fn) in ("dot", "matmul", "concatenate", "stack") and from_numpy(fn))
+
+
 def _aligned(dtype, shape: tuple) -> int:
     """Bytes of an array, rounded up to 64: places in a piece of the arena start 64 bytes apart
     (the piece itself is as aligned as malloc makes it, 16 bytes)."""

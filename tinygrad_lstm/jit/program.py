@@ -26,7 +26,8 @@ import numpy as np
 
 from .capture import AccumulateGrads, CallLabel, Draw, GradOf, Replayed
 from .batch import batch_over_steps
-from .passes import concatenate_in_place, live_calls, plan_buffers, reuse_dying_operands, vars_in
+from .passes import (concatenate_in_place, fixed_views, live_calls, plan_buffers,
+                     reuse_dying_operands, uses, vars_in)
 from .trace import Call, Var
 
 
@@ -64,10 +65,16 @@ class Program:
         tape = reuse_dying_operands(live_calls(tape, outputs), outputs)
         self._buffers: dict[int, tuple] = {}  # buffer var -> (name, piece, offset, value)
         tape, self._pieces = plan_buffers(tape, outputs, first_number=len(vars_))
+        tape, views, self._fixed = fixed_views(tape)
+        self._view_names: dict[int, str] = {}  # a fixed view's Var number -> its global name
         lines = self._body(tape, vars_, arg_vars, outputs)
+        self._views_source = "\n".join(self._line(call) for call in views)
         params = [self._names[v.number] for v in arg_vars]
         self.source = f"def step({', '.join(params)}):\n" + \
             "\n".join("    " + line for line in lines) + "\n"
+        if views:  # after the function: its line numbers are the ones errors name
+            self.source += "\n\n# made once, with the arena: views of its places (the UPPERCASE " \
+                "names) that every run reads\n" + self._views_source + "\n"
         self._namespace = dict(self._globals)
         self.run = _compiled(params, lines, set(self._names.values()), self._namespace)
         self.arena: list[np.ndarray] | None = None
@@ -82,6 +89,7 @@ class Program:
             nbytes = int(np.prod(value.shape)) * dtype.itemsize
             memory = self.arena[piece][offset:offset + nbytes]
             self._namespace[name] = memory.view(dtype).reshape(value.shape)
+        exec(compile(self._views_source, "<tl.compile views>", "exec"), self._namespace)  # noqa: S102
 
     def where(self, error: BaseException) -> str:
         """'at the program's line N, `code` (module, Op)': the innermost line of the program
@@ -128,6 +136,11 @@ class Program:
                 last_use[var.number] = i
         for var in outputs:
             last_use[var.number] = len(tape)
+        # `del` where it frees memory: a name that may hold the last reference to an array the
+        # program made afresh (not a view of the arena, a parameter or an argument)
+        _, roots, _, _ = uses(tape)
+        fresh = {res.number for call in tape for res in call.results
+                 if roots.get(res.number) == {res.number}}
         defined = {v.number for v in arg_vars}  # inputs read so far
         lines, where = [], None
         for var in vars_:  # a constant written in place: every run starts from its value
@@ -152,9 +165,9 @@ class Program:
                     defined.add(var.number)
             lines.append(self._line(call))
             used = {v.number: v for v in vars_in((call.args, call.kwargs))}
-            dead = [v for n, v in sorted(used.items())
-                    if last_use[n] == i and v.kind not in ("const", "buffer")]
+            dead = [v for n, v in sorted(used.items()) if last_use[n] == i]
             dead += [v for v in call.results if v.number not in last_use]  # never read
+            dead = [v for v in dead if roots.get(v.number, set()) & fresh]
             if dead:
                 lines.append("del " + ", ".join(self._names[v.number] for v in dead))
         lines.append("return " + self._value(tuple(outputs)))
@@ -185,6 +198,12 @@ class Program:
 
     def _value(self, a, index: bool = False) -> str:
         if isinstance(a, Var):
+            a = self._fixed.get(a.number, a)
+            if a.number in self._fixed:  # a fixed view of the arena: a global made with it
+                if a.number not in self._view_names:
+                    self._view_names[a.number] = _unique(self._names[a.number].upper(),
+                                                         self._taken)
+                return self._view_names[a.number]
             if a.kind == "buffer":  # plan_buffers: a view into the arena, made at the first run
                 if a.number not in self._buffers:
                     piece, offset, value = a.source
@@ -239,6 +258,10 @@ class Program:
         if call.unpack is not None:  # np.split, np.divmod: a name (or _) per result
             names = [self._names[v.number] if v is not None else "_" for v in call.unpack]
             results = ", ".join(names) + ("," if len(names) == 1 else "")
+        elif len(call.results) == 1 and call.results[0].number in self._fixed:
+            results = self._value(call.results[0])  # a fixed view, or the out= array itself
+            if "out" in call.kwargs:
+                return self._expression(call)
         else:
             results = ", ".join(self._names[v.number] for v in call.results)
         expression = self._expression(call)
