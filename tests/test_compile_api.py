@@ -29,7 +29,8 @@ def test_every_form_of_the_call_compiles_and_gives_eager_results(make):
     assert results == [30.0] * 5
     assert isinstance(fn, CompiledFunction) and fn.__name__ == "double_sum"
     assert "built a program of 2 NumPy calls" in fn.explain()
-    assert "\n    np.multiply(x, 2, out=MUL1)\n" in fn.code and fn.code.startswith("def step(x):")
+    assert fn.code.startswith("from numpy import multiply\n\ndef step(x):\n")
+    assert "\n    multiply(x, 2, out=MUL1)\n" in fn.code
 
 
 def test_the_program_runs_from_the_fourth_call_and_reads_new_inputs():
@@ -152,7 +153,7 @@ def test_a_compiled_function_called_inside_another_becomes_part_of_its_program()
     outer = tl.compile(lambda x: inner(x) + 1)
     for k in range(6):
         assert np.array_equal(outer(tl.ones(2) * k).numpy(), [2.0 * k + 1] * 2)
-    assert "np.multiply(x, 2)" in outer.code and "np.add(" in outer.code
+    assert "multiply(x, 2)" in outer.code and "add(" in outer.code
 
 
 def test_a_call_from_inside_its_own_program_runs_eagerly_and_gives_eager_results():
@@ -255,9 +256,9 @@ def test_parts_of_a_concatenation_are_written_into_it_unless_it_is_written_later
         for k in range(5):
             a, b = tl.Tensor(np.full((2, 3), 0.1 * k)), tl.Tensor(np.full((3, 2), -0.2 * k))
             assert fn(a, b).item() == f(a, b).item()
-        assert ("np.concatenate(" in fn.code) == copies, (f.__name__, fn.code)
+        assert ("concatenate(" in fn.code) == copies, (f.__name__, fn.code)
         if not copies:
-            assert re.search(r"np\.multiply\(a, 2\.0, out=\w+\)", fn.code), fn.code
+            assert re.search(r"multiply\(a, 2\.0, out=\w+\)", fn.code), fn.code
 
 
 def assert_bitwise_twins(f, inputs: list) -> CompiledFunction:

@@ -155,8 +155,9 @@ def test_see_the_code_prints_bptt_and_its_gradient_matches_finite_differences():
     assert out.returncode == 0, out.stderr
     code = out.stdout.split("\n# built")[0]
     compile(code, "<printed program>", "exec")  # the printed program is valid Python
-    assert code.startswith("def step(xs_0, xs_1, xs_2, target):")
-    assert "np.dot(" in code and "Tensor" not in code
+    assert code.startswith("from numpy import (add, ")
+    assert "\n\ndef step(xs_0, xs_1, xs_2, target):\n" in code
+    assert re.search(r"^    dot\(", code, re.M) and "Tensor" not in code
     assert "# the forward: lstmcell call 0 -> lstmcell call 1 -> lstmcell call 2" in out.stdout
     assert "# the backward: lstmcell call 2 -> lstmcell call 1 -> lstmcell call 0" in out.stdout
     # 1 - tanh**2 and s * (1 - s) need only forward values: computed once for the three calls
