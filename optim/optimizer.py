@@ -54,6 +54,15 @@ def check_nonnegative(**hyperparameters) -> None:
             raise ValueError(f"Invalid {label}: {value}")
 
 
+# PyTorch's implementation switches that this library does not have, and why; `foreach` (its
+# multi-tensor ops in place of a loop over parameters) gives the same numbers: any value is kept
+UNSUPPORTED_IMPLEMENTATIONS = {
+    "fused": "there are no fused kernels here, a step is a loop over NumPy arrays",
+    "capturable": "there are no CUDA graphs to capture, the CPU is the only device",
+    "differentiable": "step() updates the parameters under no_grad and records no graph",
+}
+
+
 def scalars(dtype: np.dtype, *values: float) -> list[np.ndarray]:
     """`values` as 0-d arrays of `dtype`, for the elementwise updates of a step: each rounded to
     the parameter's dtype once, as PyTorch rounds a scalar operand (and NumPy a Python float, at
@@ -70,7 +79,9 @@ class Optimizer:
     Any leaf Tensor can be optimised; parameters whose .grad is None are skipped by step().
     step() computes on the NumPy arrays and writes each parameter with an in-place Tensor op
     (sub_/mul_), which bumps its version: a graph that saved the old values refuses backward.
-    `state[p]` holds the per-parameter buffers under PyTorch's keys.
+    `state[p]` holds the per-parameter buffers under PyTorch's keys. PyTorch's implementation
+    switches are accepted and kept in the groups: any `foreach` (same numbers), and fused,
+    capturable, differentiable when None or False; True raises NotImplementedError.
     """
 
     def __init_subclass__(cls, **kwargs) -> None:
@@ -130,7 +141,18 @@ class Optimizer:
         param_group["params"] = params
         for name, default in self.defaults.items():
             param_group.setdefault(name, default)
+        self._check_implementation(param_group)
         self.param_groups.append(param_group)
+
+    def _check_implementation(self, group: dict[str, Any], where: str = "") -> None:
+        """Refuse fused=True, capturable=True or differentiable=True (constructor, added group or
+        loaded state dict): a step here would not be what they ask for."""
+        for name, why in UNSUPPORTED_IMPLEMENTATIONS.items():
+            if group.get(name):
+                raise NotImplementedError(
+                    f"{type(self).__name__}: {name}={group[name]!r}{where} is not supported: "
+                    f"{why} (use {name}=False)"
+                )
 
     @replayed_as_call
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -187,9 +209,12 @@ class Optimizer:
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a `state_dict()` onto this optimizer's parameters, matched by index.
 
-        The number of groups and each group's size must match. Arrays are copied into the
-        parameter's dtype (their shapes checked); 'step' becomes a Python number. The saved
-        group options (lr, betas, ...) replace the current ones.
+        The number of groups and each group's size must match. Arrays (and the tensors of a
+        torch.save file) are copied into the parameter's dtype (their shapes checked); 'step'
+        becomes a Python number. The saved group options (lr, betas, ...) replace the current
+        ones; an option the saved group lacks (a checkpoint from before PyTorch added 'foreach'
+        or 'maximize') takes this optimizer's default. fused, capturable or differentiable saved
+        as True is refused, as in the constructor.
         """
         groups, saved_groups = self.param_groups, state_dict["param_groups"]
         if len(groups) != len(saved_groups):
@@ -206,6 +231,7 @@ class Optimizer:
                     f"the state dict, {len(group['params'])} in the optimizer"
                 )
             param_of.update(zip((int(k) for k in saved["params"]), group["params"], strict=True))
+            self._check_implementation(saved, f" in param_groups[{i}] of the state dict")
         state = _StateByParam()
         for k, saved_state in state_dict["state"].items():
             if int(k) not in param_of:
@@ -217,7 +243,7 @@ class Optimizer:
             state[p] = {name: _load_value(name, v, p) for name, v in saved_state.items()}
         self.state = state
         self.param_groups = [
-            {**{k: _python_value(v) for k, v in saved.items() if k != "params"},
+            {**self.defaults, **{k: _python_value(v) for k, v in saved.items() if k != "params"},
              "params": group["params"]}
             for group, saved in zip(groups, saved_groups, strict=True)
         ]
@@ -241,6 +267,10 @@ def _python_value(v):
 
 
 def _load_value(name: str, v, p):
+    """A saved state value for parameter p: an array as a copy in p's dtype (shape checked),
+    anything else as _python_value gives it."""
+    if isinstance(v, Tensor):  # from a torch.save file: PyTorch keeps even 'step' in a tensor
+        v = v._array
     if isinstance(v, np.ndarray) and v.ndim > 0:
         if v.shape != p._array.shape:
             raise ValueError(

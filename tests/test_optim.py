@@ -208,15 +208,19 @@ def test_float32_stays_float32_and_updates_in_place(case):
 
 DEFAULTS = [
     (optim.SGD, dict(lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
-                     maximize=False)),
+                     maximize=False, foreach=None, differentiable=False, fused=None)),
     (optim.Adagrad, dict(lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
-                         eps=1e-10, maximize=False)),
+                         eps=1e-10, foreach=None, maximize=False, differentiable=False,
+                         fused=None)),
     (optim.RMSprop, dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
-                         centered=False, maximize=False)),
+                         centered=False, capturable=False, foreach=None, maximize=False,
+                         differentiable=False)),
     (optim.Adam, dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
-                      maximize=False, decoupled_weight_decay=False)),
+                      foreach=None, maximize=False, capturable=False, differentiable=False,
+                      fused=None, decoupled_weight_decay=False)),
     (optim.AdamW, dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                       amsgrad=False, maximize=False, decoupled_weight_decay=True)),
+                       amsgrad=False, maximize=False, foreach=None, capturable=False,
+                       differentiable=False, fused=None, decoupled_weight_decay=True)),
 ]
 
 
