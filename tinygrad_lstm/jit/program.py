@@ -75,7 +75,10 @@ class Program:
         tape, views, self._fixed = fixed_views(tape)
         self._view_names: dict[int, str] = {}  # a fixed view's Var number -> its global name
         lines = self._body(tape, vars_, arg_vars, outputs)
-        self._views_source = "\n".join(self._line(call) for call in views)
+        # (name, method, arguments, base's name) of each fixed view, in the order made
+        self._views = [(self._value(c.results[0]), c.fn[1], c.args[1:], self._value(c.args[0]))
+                       for c in views]
+        views_source = "\n".join(self._line(call) for call in views)
         params = [self._names[v.number] for v in arg_vars]
         used = sorted(self._imported & self._globals.keys())
         header = f"from numpy import {', '.join(used)}"
@@ -87,7 +90,7 @@ class Program:
             "\n".join("    " + line for line in lines) + "\n"
         if views:  # after the function: its line numbers are the ones errors name
             self.source += "\n\n# made once, with the arena: views of its places (the UPPERCASE " \
-                "names) that every run reads\n" + self._views_source + "\n"
+                "names) that every run reads\n" + views_source + "\n"
         self._namespace = dict(self._globals)
         self.run = _compiled(params, lines, set(self._names.values()), self._namespace,
                              header.count("\n"))
@@ -103,7 +106,10 @@ class Program:
             nbytes = int(np.prod(value.shape)) * dtype.itemsize
             memory = self.arena[piece][offset:offset + nbytes]
             self._namespace[name] = memory.view(dtype).reshape(value.shape)
-        exec(compile(self._views_source, "<tl.compile views>", "exec"), self._namespace)  # noqa: S102
+        for name, method, args, base in self._views:  # the lines after the function, run as
+            array = self._namespace[base]  # such without compiling them (memory)
+            self._namespace[name] = array.T if method == "T" else \
+                array[args[0]] if method == "__getitem__" else getattr(array, method)(*args)
 
     def where(self, error: BaseException) -> str:
         """'at the program's line N, `code` (module, Op)': the innermost line of the program
@@ -345,8 +351,10 @@ class Program:
 
 
 # source lines per compile(): its memory (the syntax tree, the compiler's tables) grows with the
-# function, 7.3 MiB of peak for the 2,300 lines of the tiny LSTM's step in one piece
-COMPILE_LINES = 500
+# function, 3.6 MiB of peak for the 1,150 lines of the tiny LSTM's step in one piece. perf: peak
+# RSS of the benchmark's compiled run with 250 rather than 500, tiny 47.4 -> 46.6 MiB, small 62.3
+# -> 61.8, medium unchanged; the step's speed unchanged
+COMPILE_LINES = 250
 
 
 def _compiled(params: list[str], lines: list[str], local_names: set,
