@@ -436,7 +436,9 @@ def test_a_tensor_written_between_steps_is_not_read_once_for_all_of_them():
 def test_views_of_the_arena_are_made_once_and_a_reshape_that_copies_at_every_run():
     """fixed_views: a transpose or a slice of an array in the arena is the same view at every
     run, made with the arena; a reshape of the transposed array copies, so it stays a call of
-    every run (made once, it would keep the first run's values)."""
+    every run (made once, it would keep the first run's values). So does a reshape of a part
+    that concatenate_in_place made a strided slice of the concatenation (a review found it
+    made once: the trace had seen the part C-ordered)."""
     rng = np.random.default_rng(1)
 
     def f(x):
@@ -450,3 +452,34 @@ def test_views_of_the_arena_are_made_once_and_a_reshape_that_copies_at_every_run
     assert re.search(r"^PERMUTE\d+ = MUL\d+\.transpose\(\(1, 0\)\)$", views, re.M), views
     assert re.search(r"^GETITEM\d+ = MUL\d+\[1:, \.\.\.\]$", views, re.M), views
     assert re.search(r"^    reshape\d+ = PERMUTE\d+\.reshape\(\(-1,\)\)$", step, re.M), step
+
+    def part_reshaped(x, y):
+        with tl.no_grad():
+            a = x * 2.0
+            flat = a.reshape(6) * 1.0  # read before the concatenation: a is c[:, 0:3] there
+            c = tl.cat([a, y * 3.0], 1)
+            return flat, c.sum()
+    pairs = [(rng.standard_normal((2, 3)), rng.standard_normal((2, 3))) for _ in range(6)]
+    compiled = assert_bitwise_twins(part_reshaped, pairs)
+    assert re.search(r"^MUL\d+ = CAT\d+\[:, 0:3\]$", compiled.code, re.M), compiled.code
+
+
+def test_a_copy_a_method_makes_is_deleted_after_its_last_use():
+    """A copy made by advanced indexing or astype (which the alias analysis counts as possible
+    views) is deleted after its last use, not kept to the end of the run: four such copies
+    alive at once (a review found it) would be four times the memory."""
+    rng = np.random.default_rng(2)
+    index = rng.permutation(50)
+
+    def f(x, i):
+        with tl.no_grad():
+            total = x.double().sum()
+            for k in range(4):
+                total = total + (x[i] * float(k + 1)).exp().sum()
+            return total
+    compiled = assert_bitwise_twins(f, [(rng.standard_normal(50), index) for _ in range(6)])
+    step = compiled.code.split("\n# made once")[0]
+    copies = re.findall(r"^    (getitem\d+|cast\d+) = ", step, re.M)
+    assert len(copies) >= 5, step
+    for name in copies:  # each deleted before the next line that makes one
+        assert re.search(rf"^    del (\w+, )*{name}\b", step, re.M), (name, step)

@@ -29,7 +29,7 @@ import numpy as np
 from .capture import AccumulateGrads, CallLabel, Draw, GradOf, Replayed
 from .batch import batch_over_steps
 from .passes import (concatenate_in_place, fixed_views, live_calls, plan_buffers,
-                     reuse_dying_operands, uses, vars_in)
+                     reuse_dying_operands, vars_in)
 from .trace import Call, Var
 
 
@@ -156,11 +156,6 @@ class Program:
                 last_use[var.number] = i
         for var in outputs:
             last_use[var.number] = len(tape)
-        # `del` where it frees memory: a name that may hold the last reference to an array the
-        # program made afresh (not a view of the arena, a parameter or an argument)
-        _, roots, _, _ = uses(tape)
-        fresh = {res.number for call in tape for res in call.results
-                 if roots.get(res.number) == {res.number}}
         defined = {v.number for v in arg_vars}  # inputs read so far
         lines, where = [], None
         for var in vars_:  # a constant written in place: every run starts from its value
@@ -187,7 +182,8 @@ class Program:
             used = {v.number: v for v in vars_in((call.args, call.kwargs))}
             dead = [v for n, v in sorted(used.items()) if last_use[n] == i]
             dead += [v for v in call.results if v.number not in last_use]  # never read
-            dead = [v for v in dead if roots.get(v.number, set()) & fresh]
+            dead = [v for v in dead if v.kind not in ("const", "buffer") and
+                    v.number not in self._fixed]  # the arena and its views stay
             if dead:
                 lines.append("del " + ", ".join(self._names[v.number] for v in dead))
         lines.append("return " + self._value(tuple(outputs)))
