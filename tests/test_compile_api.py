@@ -30,7 +30,8 @@ def test_every_form_of_the_call_compiles_and_gives_eager_results(make):
     assert isinstance(fn, CompiledFunction) and fn.__name__ == "double_sum"
     assert "built a program of 2 NumPy calls" in fn.explain()
     assert fn.code.startswith("from numpy import multiply\n\ndef step(x):\n")
-    assert "\n    multiply(x, 2, out=MUL1)\n" in fn.code
+    assert "\n    multiply(x, TWO_FLOAT64, out=MUL1)\n" in fn.code  # 2, as the array NumPy makes
+    assert fn.code.endswith("\nTWO_FLOAT64 = np.float64(2.0)\n")
 
 
 def test_the_program_runs_from_the_fourth_call_and_reads_new_inputs():
@@ -153,7 +154,7 @@ def test_a_compiled_function_called_inside_another_becomes_part_of_its_program()
     outer = tl.compile(lambda x: inner(x) + 1)
     for k in range(6):
         assert np.array_equal(outer(tl.ones(2) * k).numpy(), [2.0 * k + 1] * 2)
-    assert "multiply(x, 2)" in outer.code and "add(" in outer.code
+    assert "multiply(x, TWO_FLOAT32)" in outer.code and "add(" in outer.code
 
 
 def test_a_call_from_inside_its_own_program_runs_eagerly_and_gives_eager_results():
@@ -258,7 +259,7 @@ def test_parts_of_a_concatenation_are_written_into_it_unless_it_is_written_later
             assert fn(a, b).item() == f(a, b).item()
         assert ("concatenate(" in fn.code) == copies, (f.__name__, fn.code)
         if not copies:
-            assert re.search(r"multiply\(a, 2\.0, out=\w+\)", fn.code), fn.code
+            assert re.search(r"multiply\(a, TWO_FLOAT64, out=\w+\)", fn.code), fn.code
 
 
 def assert_bitwise_twins(f, inputs: list) -> CompiledFunction:
@@ -483,3 +484,30 @@ def test_a_copy_a_method_makes_is_deleted_after_its_last_use():
     assert len(copies) >= 5, step
     for name in copies:  # each deleted before the next line that makes one
         assert re.search(rf"^    del (\w+, )*{name}\b", step, re.M), (name, step)
+
+
+def test_python_numbers_become_arrays_of_the_dtype_numpy_casts_them_to():
+    """typed_scalars: a Python number beside float32 or int8 arrays is the 0-d array NumPy
+    would cast it to (NEP 50), made once; the bits are eager's, -0.0 stays -0.0, a number that
+    rounds (0.1, 1e-45) rounds alike. A number whose cast overflows stays a Python number, so
+    the program warns as eager does."""
+    rng = np.random.default_rng(3)
+
+    def f(x, i):
+        with tl.no_grad():
+            a = (x * 0.1 + 3).sigmoid() - (-0.0)
+            b = x * 1e-45 + x.tanh() * 1e300  # 1e300: inf in float32, with a warning
+            c = (i + 7) // 2 + i * 0.5
+            return a, b, c
+    inputs = [(rng.standard_normal((2, 3)).astype(np.float32),
+               rng.integers(-5, 5, (2, 3)).astype(np.int8)) for _ in range(6)]
+    with pytest.warns(RuntimeWarning, match="overflow"):
+        compiled = assert_bitwise_twins(f, inputs)
+    step, numbers = compiled.code.split("\n# the numbers it reads")
+    for text in ("np.float32(0.1)", "np.float32(3.0)", "np.float32(-0.0)", "np.float32(1e-45)",
+                 "np.int8(7)", "np.int8(2)", "np.float32(0.5)"):
+        assert re.search(rf"^[A-Z_0-9]+ = {re.escape(text)}$", numbers, re.M), (text, numbers)
+    assert "MINUS_ZERO_FLOAT32 = np.float32(-0.0)" in numbers
+    assert ", 1e+300, out=" in step  # left to NumPy, which warns at each call
+    with pytest.warns(RuntimeWarning, match="overflow"):
+        compiled(*[tl.Tensor(a) for a in inputs[0]])

@@ -45,6 +45,8 @@ class Capture(Tracer):
     def adopt(self, t: Tensor, source: tuple, label: str = "") -> Var:
         """Make t's array an input of the program, read from `source` at each replay."""
         var = self.new_var("input", source, label)
+        if source[0] in ("arg", "tensor"):  # guarded: the call's signature, the tensors read
+            var.dtype = t._array.dtype
         self._swap(t, self.traced(t._array, var))
         return var
 

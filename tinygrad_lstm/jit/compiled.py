@@ -187,7 +187,9 @@ class CompiledFunction:
             if isinstance(value, Tensor) and type(value._array) is not Traced:
                 capture.adopt(value, ("arg", i), name)
             elif isinstance(value, np.ndarray) and type(value) is not Traced:
-                return capture.traced(value, capture.new_var("input", ("arg", i), name))
+                var = capture.new_var("input", ("arg", i), name)
+                var.dtype = value.dtype  # the signature's: a replay gets it
+                return capture.traced(value, var)
             return value
         traced_args, traced_kwargs = _map_leaves((args, kwargs), as_input)
         reads = PythonReads(self._fn, capture.mark_module)

@@ -368,6 +368,56 @@ def _returns_out(fn) -> bool:
         (_name(fn) in ("dot", "matmul", "concatenate", "stack") and from_numpy(fn))
 
 
+def typed_scalars(tape: list[Call], first_number: int) -> list[Call]:
+    """A Python number beside arrays of one dtype in a ufunc's arguments (`add(1, s, out=s)`)
+    becomes a 0-d array of that dtype, made once (`add(ONE_FLOAT32, s, out=s)`): NumPy casts the
+    number to that dtype anyway (NEP 50: a Python scalar is weak), so the loop and the bits are
+    the same. Only where the cast is exact for an integer dtype and finite for a float one (else
+    NumPy raises or warns at each call, and the program does too). The constants' Vars are
+    numbered from first_number.
+
+    perf: NumPy converts a Python number at every call, ~0.45 µs (add on a (1, 400) float32
+    array: 0.91 -> 0.44 µs); bench_lstm's compiled step against the same program without this,
+    alternating in one process: tiny 1.03x, small 1.04x."""
+    numbers = iter(range(first_number, 1 << 62))
+    made: dict[tuple, Var] = {}
+    rewritten = []
+    for call in tape:
+        if isinstance(call.fn, np.ufunc) and call.fn.nin >= 2 and \
+                any(type(a) in (int, float) for a in call.args):
+            dtypes = {_dtype_of(a) for a in call.args if isinstance(a, Var)}
+            dtype = dtypes.pop() if len(dtypes) == 1 and None not in dtypes and all(
+                isinstance(a, Var) or type(a) in (int, float)
+                for a in call.args[:call.fn.nin]) else None
+            if dtype is not None and dtype.kind in "fiu":
+                args = tuple(_typed(a, dtype, made, numbers) for a in call.args)
+                call = Call(call.fn, args, call.kwargs, call.results, call.scope, call.op,
+                            call.writes, call.unpack)
+        rewritten.append(call)
+    return rewritten
+
+
+def _dtype_of(var: Var) -> np.dtype | None:
+    if var.kind == "const" and isinstance(var.source, np.ndarray):
+        return var.source.dtype
+    return None if var.dtype is None else np.dtype(var.dtype)
+
+
+def _typed(a, dtype: np.dtype, made: dict, numbers) -> object:
+    """`a`, or the 0-d array of `dtype` NumPy would make of the Python number a (its Var)."""
+    if type(a) not in (int, float) or (type(a) is float and dtype.kind in "iu"):
+        return a
+    with np.errstate(all="ignore"):
+        value = np.array(a).astype(dtype) if dtype.kind == "f" or \
+            np.iinfo(dtype).min <= a <= np.iinfo(dtype).max else None
+    if value is None or (dtype.kind == "f" and np.isfinite(a) and not np.isfinite(value)):
+        return a
+    key = (value.tobytes(), dtype.str)  # -0.0 is not 0.0
+    if key not in made:
+        made[key] = Var(next(numbers), "const", value, dtype=dtype)
+    return made[key]
+
+
 def _aligned(dtype, shape: tuple) -> int:
     """Bytes of an array, rounded up to 64: places in a piece of the arena start 64 bytes apart
     (the piece itself is as aligned as malloc makes it, 16 bytes)."""

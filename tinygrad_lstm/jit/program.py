@@ -29,7 +29,7 @@ import numpy as np
 from .capture import AccumulateGrads, CallLabel, Draw, GradOf, Replayed
 from .batch import batch_over_steps
 from .passes import (concatenate_in_place, fixed_views, live_calls, plan_buffers,
-                     reuse_dying_operands, vars_in)
+                     reuse_dying_operands, typed_scalars, vars_in)
 from .trace import Call, Var
 
 
@@ -73,6 +73,8 @@ class Program:
         self._buffers: dict[int, tuple] = {}  # buffer var -> (name, piece, offset, value)
         tape, self._pieces = plan_buffers(tape, outputs, first_number=len(vars_))
         tape, views, self._fixed = fixed_views(tape)
+        tape = typed_scalars(tape, 1 + max(v.number for call in tape for v in vars_in(
+            (call.args, call.kwargs, call.results))))
         self._view_names: dict[int, str] = {}  # a fixed view's Var number -> its global name
         lines = self._body(tape, vars_, arg_vars, outputs)
         # (name, method, arguments, base's name) of each fixed view, in the order made
@@ -91,6 +93,12 @@ class Program:
         if views:  # after the function: its line numbers are the ones errors name
             self.source += "\n\n# made once, with the arena: views of its places (the UPPERCASE " \
                 "names) that every run reads\n" + views_source + "\n"
+        numbers = [f"{name} = {value[()]!r}" for name, value in self._globals.items()
+                   if isinstance(value, np.ndarray) and value.shape == () and
+                   value.dtype.kind in "biuf"]  # np.float32(0.1)
+        if numbers:
+            self.source += "\n\n# the numbers it reads, as arrays of their dtype\n" + \
+                "\n".join(numbers) + "\n"
         self._namespace = dict(self._globals)
         self.run = _compiled(params, lines, set(self._names.values()), self._namespace,
                              header.count("\n"))
@@ -429,9 +437,10 @@ def _name_of(fn) -> str | None:
 def _const_name(var: Var) -> str:
     """ONE_FLOAT32 for a 0-d one, CONST7 for anything else."""
     array = var.source
-    words = {0: "zero", 1: "one", 2: "two", 0.5: "half"}
+    words = {0: "zero", 1: "one", 2: "two", 0.5: "half", -1: "minus_one"}
     if array.ndim == 0 and array.dtype.kind in "fiu" and array.item() in words:
-        return f"{words[array.item()]}_{array.dtype.name}"
+        minus = "minus_" if array.item() == 0 and np.signbit(array) else ""  # -0.0
+        return f"{minus}{words[array.item()]}_{array.dtype.name}"
     return f"const{var.number}"
 
 
