@@ -10,6 +10,8 @@ import pytest
 import tinygrad_lstm as tl
 from tinygrad_lstm import nn
 from tinygrad_lstm.jit import CompiledFunction, NotTraceable
+from tinygrad_lstm.jit.passes import typed_scalars
+from tinygrad_lstm.jit.trace import Call, Var
 
 
 def double_sum(x):
@@ -511,3 +513,29 @@ def test_python_numbers_become_arrays_of_the_dtype_numpy_casts_them_to():
     assert ", 1e+300, out=" in step  # left to NumPy, which warns at each call
     with pytest.warns(RuntimeWarning, match="overflow"):
         compiled(*[tl.Tensor(a) for a in inputs[0]])
+
+
+@pytest.mark.parametrize("ufunc, dtype, number, typed", [
+    (np.add, np.float32, 1, True),
+    (np.multiply, np.float32, 0.1, True),  # rounds to float32 as NumPy rounds it
+    (np.subtract, np.float64, -0.0, True),
+    (np.not_equal, np.int64, -100, True),
+    (np.power, np.int8, 2, True),
+    (np.ldexp, np.float32, 2, False),  # its loop is (float, int): a float32 2 has none
+    (np.add, np.int8, 300, False),  # NumPy raises at each call
+    (np.add, np.int8, 7.0, False),  # a float beside integers: a float64 result
+    (np.multiply, np.float32, 1e300, False),  # NumPy warns (overflow) at each call
+    (np.logical_and, np.bool_, 1, False),
+])
+def test_typed_scalars_only_where_numpy_casts_the_number_to_the_arrays_dtype(ufunc, dtype,
+                                                                            number, typed):
+    """typed_scalars, one call at a time: the number becomes a 0-d array of the dtype only where
+    the ufunc then runs the same loop on the same values, and gives the same bits."""
+    x = Var(0, "op", None, "x", shape=(5,), dtype=np.dtype(dtype))
+    (call,) = typed_scalars([Call(ufunc, (x, number), {}, ())], first_number=1)
+    constant = call.args[1]
+    assert isinstance(constant, Var) == typed, call.args
+    if typed:
+        values = np.array([0.5, -3, 7, -0.0, 100]).astype(dtype)
+        with np.errstate(all="ignore"):
+            assert ufunc(values, constant.source).tobytes() == ufunc(values, number).tobytes()

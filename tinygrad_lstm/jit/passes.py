@@ -389,7 +389,9 @@ def typed_scalars(tape: list[Call], first_number: int) -> list[Call]:
             dtype = dtypes.pop() if len(dtypes) == 1 and None not in dtypes and all(
                 isinstance(a, Var) or type(a) in (int, float)
                 for a in call.args[:call.fn.nin]) else None
-            if dtype is not None and dtype.kind in "fiu":
+            # a loop of the ufunc on D alone (not ldexp's float and int): the one NumPy picks
+            if dtype is not None and dtype.kind in "fiu" and \
+                    any(t.startswith(dtype.char * call.fn.nin + "->") for t in call.fn.types):
                 args = tuple(_typed(a, dtype, made, numbers) for a in call.args)
                 call = Call(call.fn, args, call.kwargs, call.results, call.scope, call.op,
                             call.writes, call.unpack)
