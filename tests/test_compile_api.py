@@ -526,6 +526,8 @@ def test_python_numbers_become_arrays_of_the_dtype_numpy_casts_them_to():
     (np.add, np.int8, 7.0, False),  # a float beside integers: a float64 result
     (np.multiply, np.float32, 1e300, False),  # NumPy warns (overflow) at each call
     (np.logical_and, np.bool_, 1, False),
+    (np.add, np.float32, 2**53, True),
+    (np.add, np.float32, 2**70 + 1, False),  # beyond a double's integers: left to NumPy
 ])
 def test_typed_scalars_only_where_numpy_casts_the_number_to_the_arrays_dtype(ufunc, dtype,
                                                                             number, typed):

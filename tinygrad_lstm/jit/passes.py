@@ -407,7 +407,8 @@ def _dtype_of(var: Var) -> np.dtype | None:
 
 def _typed(a, dtype: np.dtype, made: dict, numbers) -> object:
     """`a`, or the 0-d array of `dtype` NumPy would make of the Python number a (its Var)."""
-    if type(a) not in (int, float) or (type(a) is float and dtype.kind in "iu"):
+    if type(a) not in (int, float) or (type(a) is float and dtype.kind in "iu") or \
+            (type(a) is int and dtype.kind == "f" and abs(a) > 2**53):  # one rounding, not two
         return a
     with np.errstate(all="ignore"):
         value = np.array(a).astype(dtype) if dtype.kind == "f" or \
