@@ -389,14 +389,27 @@ def typed_scalars(tape: list[Call], first_number: int) -> list[Call]:
             dtype = dtypes.pop() if len(dtypes) == 1 and None not in dtypes and all(
                 isinstance(a, Var) or type(a) in (int, float)
                 for a in call.args[:call.fn.nin]) else None
-            # a loop of the ufunc on D alone (not ldexp's float and int): the one NumPy picks
-            if dtype is not None and dtype.kind in "fiu" and \
-                    any(t.startswith(dtype.char * call.fn.nin + "->") for t in call.fn.types):
+            if dtype is not None and dtype.kind in "fiu" and _loop_on(call, dtype):
                 args = tuple(_typed(a, dtype, made, numbers) for a in call.args)
                 call = Call(call.fn, args, call.kwargs, call.results, call.scope, call.op,
                             call.writes, call.unpack)
         rewritten.append(call)
     return rewritten
+
+
+def _loop_on(call: Call, dtype: np.dtype) -> bool:
+    """NumPy runs the ufunc on `dtype` for every input, the Python numbers as they are (weak):
+    not ldexp's (float, int) loop, nor logical_and's (bool, bool), nor one that `dtype=` or
+    `signature=` picks."""
+    fn = call.fn
+    if "dtype" in call.kwargs or "signature" in call.kwargs:
+        return False
+    inputs = tuple(dtype if isinstance(a, Var) else type(a) for a in call.args[:fn.nin])
+    try:
+        loop = fn.resolve_dtypes(inputs + (None,) * fn.nout)
+    except (TypeError, ValueError, np.exceptions.DTypePromotionError):
+        return False
+    return all(d == dtype for d in loop[:fn.nin])
 
 
 def _dtype_of(var: Var) -> np.dtype | None:
