@@ -526,6 +526,8 @@ def test_python_numbers_become_arrays_of_the_dtype_numpy_casts_them_to():
     (np.add, np.int8, 7.0, False),  # a float beside integers: a float64 result
     (np.multiply, np.float32, 1e300, False),  # NumPy warns (overflow) at each call
     (np.logical_and, np.bool_, 1, False),
+    (np.logical_or, np.float32, 5e-324, False),  # NumPy's loop is on bools: 5e-324 is True
+    (np.logical_and, np.float16, 1e-8, False),
     (np.add, np.float32, 2**53, True),
     (np.add, np.float32, 2**70 + 1, False),  # beyond a double's integers: left to NumPy
 ])
@@ -541,3 +543,21 @@ def test_typed_scalars_only_where_numpy_casts_the_number_to_the_arrays_dtype(ufu
         values = np.array([0.5, -3, 7, -0.0, 100]).astype(dtype)
         with np.errstate(all="ignore"):
             assert ufunc(values, constant.source).tobytes() == ufunc(values, number).tobytes()
+
+
+def test_typed_scalars_leave_a_call_whose_dtype_or_signature_is_given_to_numpy():
+    """`np.add(t, 0.1, dtype=np.float64)` on float32 adds the double 0.1: a float32 0.1 would
+    be another number (a review found it)."""
+    x = Var(0, "op", None, "x", shape=(3,), dtype=np.dtype(np.float32))
+    for kwargs in ({"dtype": np.float64}, {"signature": (None, None, "d")}):
+        (call,) = typed_scalars([Call(np.add, (x, 0.1), kwargs, ())], first_number=1)
+        assert call.args[1] == 0.1, kwargs
+
+
+def test_an_index_with_an_ellipsis_is_traced():
+    """`t[..., 1]`: Getitem gives a view of one element by adding `...` to the index, which it
+    must not do twice (a traced array is an ndarray subclass); calls 2 on raised IndexError."""
+    rng = np.random.default_rng(4)
+    compiled = assert_bitwise_twins(lambda t: t[..., 1] * 2.0 + t[1, ...].sum(),
+                                    [(rng.standard_normal((2, 3)),) for _ in range(6)])
+    assert "built a program" in compiled.explain()

@@ -67,7 +67,9 @@ class Getitem(View):
         except IndexError as e:
             raise IndexError(f"getitem: {e} (tensor of shape {x.shape})") from None
         if type(out) is not np.ndarray:  # one element: NumPy copies it out, PyTorch gives a view
-            out = x[(index if type(index) is tuple else (index,)) + (Ellipsis,)]
+            index = index if type(index) is tuple else (index,)
+            if not any(i is Ellipsis for i in index):  # (tl.compile's arrays are a subclass)
+                out = x[index + (Ellipsis,)]
         return out
 
     @staticmethod
