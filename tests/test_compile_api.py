@@ -561,3 +561,15 @@ def test_an_index_with_an_ellipsis_is_traced():
     compiled = assert_bitwise_twins(lambda t: t[..., 1] * 2.0 + t[1, ...].sum(),
                                     [(rng.standard_normal((2, 3)),) for _ in range(6)])
     assert "built a program" in compiled.explain()
+
+
+def test_what_explain_says_is_logged_at_info_where_logging_is_in_use(caplog):
+    """The notes of explain() go to the `tinygrad_lstm.compile` logger too (imported by
+    pytest's caplog here, so in use)."""
+    compiled = tl.compile(lambda t: t * 2.0)
+    with caplog.at_level("INFO", logger="tinygrad_lstm.compile"):
+        for _ in range(3):
+            compiled(tl.Tensor(np.ones(3)))
+    messages = [r.getMessage() for r in caplog.records if r.name == "tinygrad_lstm.compile"]
+    assert len(messages) == 1 and messages[0].endswith(f"<lambda>: {compiled.explain()}")
+    assert compiled.explain().startswith("built a program")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-import logging
+import sys
 import threading
 from collections.abc import Callable
 
@@ -32,8 +32,6 @@ from .capture import Capture, _same_objects
 from .guards import PythonReads
 from .program import Program
 from .trace import NotTraceable, Traced, Var, start, stop
-
-log = logging.getLogger("tinygrad_lstm.compile")
 
 CACHE_SIZE_LIMIT = 8  # programs per function, as torch._dynamo.config.cache_size_limit
 TRACE_LIMIT = 6  # traced calls of one signature without a program before it stays eager
@@ -104,8 +102,14 @@ class CompiledFunction:
         return "\n".join(self._log) if self._log else "nothing yet"
 
     def _note(self, message: str) -> None:
+        """Into explain(), and to the `tinygrad_lstm.compile` logger at INFO when the logging
+        module is in use: unimported, no handler could show the record. perf: importing it is
+        0.25 MiB of the tiny benchmark's peak RSS (46.8 -> 46.6 MiB, the hand-written 38.7)."""
         self._log.append(message)
-        log.info("%s: %s", getattr(self._fn, "__qualname__", "fn"), message)
+        logging = sys.modules.get("logging")
+        if logging is not None:
+            logging.getLogger("tinygrad_lstm.compile").info(
+                "%s: %s", getattr(self._fn, "__qualname__", "fn"), message)
 
     # ------------------------------------------------------------ calls
 
