@@ -29,7 +29,7 @@ import json
 import math
 import os
 import struct
-import uuid
+import secrets
 import zipfile
 from typing import Any
 
@@ -226,7 +226,7 @@ def _check_path(path, fn: str) -> str:
 def atomic_write(path: str, write) -> None:
     """Run `write(f)` on a new file next to `path`, fsync it, then rename it over `path`."""
     dirname, basename = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(dirname, f".{basename}.{uuid.uuid4().hex[:12]}.tmp")
+    tmp = os.path.join(dirname, f".{basename}.{secrets.token_hex(6)}.tmp")
     # O_EXCL never clobbers; mode 0o666 lets the umask decide, as for an ordinary open()
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     fd = os.open(tmp, flags, 0o666)
