@@ -74,6 +74,16 @@ def test_weight_used_through_a_transpose_at_every_step(transposed, once):
     assert w.grad.numpy().flags.c_contiguous
 
 
+def test_weight_used_both_transposed_and_not():
+    # W.T's gradient stays a lazy sum (transposed as factors) until it meets W's own
+    rng = np.random.default_rng(2)
+    x, z, g1, g2 = (rng.standard_normal((2, 3)) for _ in range(4))
+    w = leaf(rng.standard_normal((3, 3)))
+    ((Tensor(x) @ w.T) * Tensor(g1) + (Tensor(z) @ w) * Tensor(g2)).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), g1.T @ x + z.T @ g2, rtol=1e-12)
+    assert w.grad.numpy().flags.c_contiguous
+
+
 def test_hook_on_a_transposed_weight_sees_its_whole_gradient():
     rng = np.random.default_rng(1)
     x, w = rng.standard_normal((2, 3)), leaf(rng.standard_normal((4, 3)))

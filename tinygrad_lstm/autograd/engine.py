@@ -157,7 +157,7 @@ def run_backward(seeds: list, retain_graph: bool, leaves_done) -> None:
             tracer.at_node(node)
         g = pop(node, None)  # a single-output node's key; never a multi-output node's
         if g is not None:
-            if type(g) is OuterSum:
+            if type(g) is OuterSum and (node.hooks or not node.takes_outer_sum):
                 g = g.materialize()
             if node.hooks:
                 g = _run_hooks(node.hooks[0], g, f"the output of {node.name()}")

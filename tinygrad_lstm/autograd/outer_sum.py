@@ -2,8 +2,9 @@
 
 The whole protocol is here. A matrix product's VJP returns one for the weight instead of the
 product. The engine keeps adding OuterSums for the same weight lazily (`extend`: the factor
-lists grow) and calls `dense` wherever it needs an array: before a node's VJP runs, when an
-array gradient meets the sum, and at the leaves. When the same weight is used at every step
+lists grow) and calls `dense` wherever it needs an array: before a node's VJP runs (unless the
+op `takes_outer_sum`: a transpose forms the transposed sum, `transposed`), when an array
+gradient meets the sum, and at the leaves. When the same weight is used at every step
 of a recurrence, the gradient is then one GEMM over all T steps at once instead of T thin
 ones, each added into a full-size buffer.
 """
@@ -25,11 +26,26 @@ class OuterSum:
         self.xs += other.xs
         self.gs += other.gs
 
+    def transposed(self) -> "OuterSum":
+        """The sum's transpose, g_1^T x_1 + g_2^T x_2 + ..., as factors again: formed, it is
+        C-ordered, where the transpose of the formed sum is F-ordered (a leaf's `.grad` would
+        be a transposing copy of it)."""
+        t = OuterSum.__new__(OuterSum)
+        t.xs, t.gs, t.shape, t.dtype = list(self.gs), list(self.xs), self.shape[::-1], self.dtype
+        return t
+
     def materialize(self) -> np.ndarray:
         """The sum as a new array (the caller may write into it)."""
         if len(self.xs) == 1:
             return np.dot(self.xs[0].T, self.gs[0])
-        return np.dot(np.concatenate(self.xs).T, np.concatenate(self.gs))
+        # perf: the smaller side concatenated first (an LSTM's states before its gate
+        # gradients, in either orientation): the other order peaks 6% higher at bench_lstm's
+        # large config (eager, 368 against 347 MiB)
+        if self.xs[0].shape[1] <= self.gs[0].shape[1]:
+            xs = np.concatenate(self.xs)
+            return np.dot(xs.T, np.concatenate(self.gs))
+        gs = np.concatenate(self.gs)
+        return np.dot(np.concatenate(self.xs).T, gs)
 
 
 def dense(g):

@@ -42,6 +42,7 @@ class Primitive:
     hooks = None  # {output index: [fn]}, set by Tensor.register_hook on a non-leaf output
     trace = "<unknown>"  # the user line that created the op, recorded under detect_anomaly
     materialize_grads = True  # zeros, not None, for outputs that got no gradient
+    takes_outer_sum = False  # backward is given a weight's lazy gradient (an OuterSum) as it is
     # What each saved array is, for backward(create_graph=True), which runs the VJP on Tensors
     # that stand for them in the graph: an int i is forward's argument i, "out" the output,
     # None a constant (a mask, an index: the VJP uses it where its derivative is 0), a function
