@@ -467,6 +467,22 @@ def test_views_of_the_arena_are_made_once_and_a_reshape_that_copies_at_every_run
     assert re.search(r"^MUL\d+ = CAT\d+\[:, 0:3\]$", compiled.code, re.M), compiled.code
 
 
+def test_a_view_taken_again_in_the_same_way_is_made_once():
+    """common_views: x.T taken twice, or the same slice twice, is one view of each per run (as
+    W_hh.T's .T in every step's AddmmBackward); another slice is a view of its own."""
+    rng = np.random.default_rng(4)
+
+    def f(x):
+        with tl.no_grad():
+            a = x.T * 2.0 + x.T * 3.0
+            return a.sum() + x[1:].sum() * x[1:].mean() + x[:1].sum()
+    compiled = assert_bitwise_twins(f, [(rng.standard_normal((3, 4)),) for _ in range(6)])
+    step = compiled.code.split("\n# made once")[0]
+    assert len(re.findall(r"= x\.transpose\(\(1, 0\)\)$", step, re.M)) == 1, step
+    assert len(re.findall(r"= x\[1:, \.\.\.\]$", step, re.M)) == 1, step
+    assert len(re.findall(r"= x\[:1, \.\.\.\]$", step, re.M)) == 1, step
+
+
 def test_a_copy_a_method_makes_is_deleted_after_its_last_use():
     """A copy made by advanced indexing or astype (which the alias analysis counts as possible
     views) is deleted after its last use, not kept to the end of the run: four such copies
