@@ -10,7 +10,7 @@ import pytest
 import tinygrad_lstm as tl
 from tinygrad_lstm import nn
 from tinygrad_lstm.jit import CompiledFunction, NotTraceable
-from tinygrad_lstm.jit.passes import typed_scalars
+from tinygrad_lstm.jit.passes import scatter_in_place, typed_scalars
 from tinygrad_lstm.jit.trace import Call, Var
 
 
@@ -481,6 +481,65 @@ def test_a_view_taken_again_in_the_same_way_is_made_once():
     assert len(re.findall(r"= x\.transpose\(\(1, 0\)\)$", step, re.M)) == 1, step
     assert len(re.findall(r"= x\[1:, \.\.\.\]$", step, re.M)) == 1, step
     assert len(re.findall(r"= x\[:1, \.\.\.\]$", step, re.M)) == 1, step
+
+
+def test_a_scattered_gradient_is_written_into_its_slice():
+    """scatter_in_place: a getitem's VJP scatters the gradient into zeros (`dx[:, 1:3] = g`);
+    the multiply that makes g writes into that slice instead, the eager bits."""
+    rng = np.random.default_rng(5)
+    w = tl.Tensor(rng.standard_normal((2, 4)), requires_grad=True)
+
+    def f(x):
+        w.grad = None
+        ((w * x)[:, 1:3] * 3.0).tanh().sum().backward()
+        return w.grad * 1.0
+    compiled = assert_bitwise_twins(f, [(rng.standard_normal((2, 4)),) for _ in range(6)])
+    step, views = compiled.code.split("\n# made once")
+    assert "] = " not in step, compiled.code
+    slot = re.search(r"^(\w+) = D_GETITEM\d+\[:, 1:3\]$", views, re.M).group(1)
+    assert re.search(rf"^    multiply\(MUL\d+, \w+, out={slot}\)$", step, re.M), compiled.code
+
+
+def _scatter_tape(between=(), after=(), make=np.multiply, v_shape=(2, 2)):
+    """z = zeros((2, 4)); v = make(a, b); *between; z[:, 1:3] = v; r = exp(z); *after, as a
+    tape, and the Vars a, b, v, z."""
+    f64 = np.dtype(np.float64)
+    a, b = (Var(n, "input", ("arg", n), name, shape=v_shape, dtype=f64) for n, name in
+            ((0, "a"), (1, "b")))
+    v = Var(2, "op", None, "v", shape=v_shape, dtype=f64, c_contiguous=True)
+    z = Var(3, "op", None, "z", shape=(2, 4), dtype=f64, c_contiguous=True)
+    r = Var(4, "op", None, "r", shape=(2, 4), dtype=f64, c_contiguous=True)
+    tape = [Call(np.zeros, ((2, 4), f64), {}, (z,)), Call(make, (a, b), {}, (v,)),
+            *[fn(a, b, v, z) for fn in between],
+            Call(("method", "__setitem__"), (z, (slice(None), slice(1, 3)), v), {}, (), (),
+                 "", (z,)),
+            Call(np.exp, (z,), {}, (r,)), *[fn(a, b, v, z) for fn in after]]
+    return tape, r
+
+
+def test_scatter_in_place_only_where_nothing_else_sees_the_difference():
+    def scattered(tape, outputs) -> bool:
+        new, made = scatter_in_place(tape, outputs, first_number=10)
+        assert (new is tape) == (not made)
+        return bool(made)
+
+    tape, r = _scatter_tape()
+    assert scattered(tape, [r])
+    new, (slot,) = scatter_in_place(tape, [r], first_number=10)
+    assert [c.fn for c in new] == [np.zeros, ("method", "__getitem__"), np.multiply, np.exp]
+    assert new[2].kwargs == {"out": slot} and new[2].writes == (slot,)
+    read_v_later = lambda a, b, v, z: Call(np.sum, (v,), {}, (Var(5, "op", None, "s"),))  # noqa: E731
+    read_z_between = lambda a, b, v, z: Call(np.sum, (z,), {}, (Var(6, "op", None, "s"),))  # noqa: E731
+    tape, r = _scatter_tape(after=[read_v_later])
+    assert not scattered(tape, [r])  # v is still v afterwards
+    tape, r = _scatter_tape(between=[read_z_between])
+    assert not scattered(tape, [r])  # z read before the copy: it must still be all zeros
+    tape, r = _scatter_tape(make=np.arctan2)
+    assert not scattered(tape, [r])  # not an arithmetic ufunc: a strided out= may round apart
+    tape, r = _scatter_tape(v_shape=(2, 1))
+    assert not scattered(tape, [r])  # the copy broadcasts v
+    tape, r = _scatter_tape()
+    assert not scattered(tape, [r, tape[1].results[0]])  # v is returned
 
 
 def test_a_copy_a_method_makes_is_deleted_after_its_last_use():

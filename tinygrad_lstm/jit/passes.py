@@ -5,6 +5,7 @@
 - `common_views`: a view taken again of the same value in the same way is the first one.
 - `concatenate_in_place`: the parts of a concatenation are written into it by the calls that
   make them (`np.multiply(d, g, out=d_split[:, 0:100])`), not copied there afterwards.
+- `scatter_in_place`: `z[i] = v` where an arithmetic ufunc made v: it writes into z[i] itself.
 - `reuse_dying_operands`: an elementwise op whose operand dies there writes into it
   (`np.exp(a, out=a)`), so a chain of them makes one array, not one per op.
 - `plan_buffers`: every other array the program makes and keeps to itself gets a place in
@@ -208,6 +209,93 @@ def concatenate_in_place(tape: list[Call], outputs: list[Var]) -> list[Call]:
             call = Call(call.fn, call.args, {"out": part}, (), call.scope, call.op, (part,))
         rewritten.append(call)
     return rewritten
+
+
+def scatter_in_place(tape: list[Call], outputs: list[Var],
+                     first_number: int) -> tuple[list[Call], list[Var]]:
+    """`z[i] = v` where v is last written by an arithmetic ufunc (exact on any memory layout:
+    the bits do not change) and read by nothing else: that ufunc writes into `z[i]` itself,
+    `out=`, and the copy is gone (a getitem's VJP scattering an LSTM's g-gate gradient into
+    the zeros of all four gates, at every step). z must be made by np.zeros or np.zeros_like,
+    and nothing may read or write it between the ufunc and the copy; its creator moves up to
+    the ufunc where it comes after it (np.zeros_like(v, shape=...) as the np.zeros it is).
+    Returns the tape and the Vars it made (the slices).
+
+    perf: bench_lstm's step against the same program without it, alternating in one process:
+    tiny 1.03x, small 1.02x-1.03x (two runs each)."""
+    defined, roots, reads, writes = uses(tape)
+    escaped = escaping(tape, outputs, roots)
+    numbers = iter(range(first_number, 1 << 62))
+    made: list[Var] = []
+    plans: dict[int, tuple] = {}  # the ufunc's position -> (z, index, slice Var, creator's)
+    dropped: set[int] = set()  # the copies
+    moved: set[int] = set()  # creators made before the ufunc instead
+    for i, call in enumerate(tape):
+        if call.fn != ("method", "__setitem__") or call.kwargs or len(call.args) != 3:
+            continue
+        z, index, v = call.args
+        if not isinstance(z, Var) or not isinstance(v, Var) or not _basic_index(index) or \
+                v.kind != "op" or v.dtype != z.dtype or v.number in escaped or \
+                roots.get(v.number) != {v.number} or roots.get(z.number) != {z.number} or \
+                _slice_shape(z.shape, index) != v.shape:
+            continue
+        p = max([j for j in writes.get(v.number, ()) if j < i], default=defined.get(v.number))
+        z_at = defined.get(z.number)
+        if p is None or z_at is None or p in plans or not _writes_only(tape[p], v):
+            continue
+        creator = tape[z_at]
+        if _name(creator.fn) not in ("zeros", "zeros_like") or not from_numpy(creator.fn):
+            continue
+        if z_at > p and any(defined.get(a.number, -1) >= p
+                            for a in vars_in((creator.args, creator.kwargs))):
+            if _name(creator.fn) != "zeros_like" or not z.c_contiguous:
+                continue  # np.zeros_like(v, shape=...) reads only v's dtype (and layout)
+            creator = Call(np.zeros, (z.shape, z.dtype), {}, (z,), creator.scope, creator.op)
+        if any(j > p and j not in (z_at, i) for j in reads.get(v.number, ())) or \
+                any(p < j < i and j != z_at for j in (*reads.get(z.number, ()),
+                                                      *writes.get(z.number, ()))):
+            continue
+        slot = Var(next(numbers), "op", None, v.label, shape=v.shape, dtype=v.dtype)
+        made.append(slot)
+        plans[p] = (z, index, slot, creator if z_at > p else None)
+        dropped.add(i)
+        if z_at > p:
+            moved.add(z_at)
+    if not plans:
+        return tape, made
+    rewritten = []
+    for j, call in enumerate(tape):
+        if j in dropped or j in moved:
+            continue
+        if j in plans:
+            z, index, slot, creator = plans[j]
+            if creator is not None:
+                rewritten.append(creator)
+            rewritten.append(Call(("method", "__getitem__"), (z, index), {}, (slot,), call.scope,
+                                  call.op))
+            call = Call(call.fn, call.args, {"out": slot}, (), call.scope, call.op, (slot,))
+        rewritten.append(call)
+    return rewritten, made
+
+
+def _writes_only(call: Call, v: Var) -> bool:
+    """call is an arithmetic ufunc that makes v, or writes it whole with out=v."""
+    if call.fn not in _EXACT_ON_ANY_LAYOUT:
+        return False
+    if not call.kwargs:
+        return len(call.results) == 1 and call.results[0] is v
+    out = call.kwargs.get("out")
+    out = out[0] if type(out) is tuple and len(out) == 1 else out
+    return set(call.kwargs) == {"out"} and out is v and not call.results
+
+
+def _slice_shape(shape: tuple, index) -> tuple | None:
+    """The shape of `x[index]` for an x of this shape (None if the index does not fit it)."""
+    try:
+        return np.lib.stride_tricks.as_strided(np.empty(1, np.uint8), shape,
+                                               (0,) * len(shape))[index].shape
+    except IndexError:
+        return None
 
 
 # ufuncs whose every result is the correctly rounded value of its operands, whatever the memory

@@ -29,7 +29,7 @@ import numpy as np
 from .capture import AccumulateGrads, CallLabel, Draw, GradOf, Replayed
 from .batch import batch_over_steps
 from .passes import (common_views, concatenate_in_place, fixed_views, live_calls, plan_buffers,
-                     reuse_dying_operands, typed_scalars, vars_in)
+                     reuse_dying_operands, scatter_in_place, typed_scalars, vars_in)
 from .trace import Call, Var
 
 
@@ -55,9 +55,10 @@ class Program:
         self._tensor_names = tensor_names
         self._calls = calls  # id(module) -> number of calls in the run
         tape = concatenate_in_place(live_calls(tape, outputs), outputs)
-        tape, made = batch_over_steps(tape, outputs, len(vars_), BATCH_MAX_BYTES)
+        tape, slices = scatter_in_place(tape, outputs, len(vars_))
+        tape, made = batch_over_steps(tape, outputs, len(vars_) + len(slices), BATCH_MAX_BYTES)
         tape = common_views(tape, outputs)
-        vars_ = vars_ + made
+        vars_ = vars_ + slices + made
         # the NumPy functions it calls, by their own names (`multiply(a, b, out=C)`), imported
         # at the top of the source. perf: a global instead of np's attribute, ~50 ns a call;
         # bench_lstm's compiled step, alternating in one process: tiny 1.18 -> 1.13 ms, small
