@@ -225,6 +225,22 @@ def test_remainder_takes_the_divisor_sign_and_fmod_the_dividend_sign():
     assert a.grad.tolist() == [1.0] and b.grad.tolist() == [3.0]
 
 
+def test_percent_operator_is_remainder_and_in_place_for_percent_equals():
+    # PyTorch's Tensor % is remainder (the divisor's sign, as Python's %); torch.distributions'
+    # integer constraints use it (`value % 1 == 0`)
+    x = Tensor([-3.5, 2.0, 7.0], requires_grad=True)
+    assert (x % 2).tolist() == [0.5, 0.0, 1.0] and (x % -2).tolist() == [-1.5, 0.0, -1.0]
+    (x % 2).sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0, 1.0]
+    assert (7 % tl.tensor([2, -3, 4])).tolist() == [1, -2, 3]  # other % self
+    a = tl.tensor([-7, 5])
+    alias = a
+    a %= 3
+    assert a is alias and alias.tolist() == [2, 2]  # in place, as PyTorch's __imod__
+    b = tl.tensor([5.0, -5.0])
+    assert b.fmod_(3).tolist() == [2.0, -2.0] and b.remainder_(3).tolist() == [2.0, 1.0]
+
+
 def test_rounding_functions_round_half_to_even_and_have_zero_gradient():
     x = Tensor([0.5, 1.5, 2.5, -0.5, -1.5, -2.7, 2.7], requires_grad=True)
     assert tl.round(x).tolist() == [0.0, 2.0, 2.0, -0.0, -2.0, -3.0, 3.0]

@@ -314,6 +314,8 @@ class Tensor(Composites, Conversions):
     def __floordiv__(self, other): return Tensor._make(read_array(self) // _array_of(other))
     def __rfloordiv__(self, other): return Tensor._make(_array_of(other) // read_array(self))
     def __invert__(self): return Tensor._make(~read_array(self))
+    def __mod__(self, other): return ops.Remainder.apply(self, other, False)  # Python's sign
+    def __rmod__(self, other): return ops.Remainder.apply(other, self, False)  # other % self
 
     # ------------------------------------------------------------ primitive ops
 
@@ -521,6 +523,12 @@ class Tensor(Composites, Conversions):
     def floor_divide_(self, other) -> "Tensor":
         return inplace.update(self, "floor_divide_", Tensor.__floordiv__, (other,))
 
+    def remainder_(self, other) -> "Tensor":
+        return inplace.update(self, "remainder_", Tensor.remainder, (other,))
+
+    def fmod_(self, other) -> "Tensor":
+        return inplace.update(self, "fmod_", Tensor.fmod, (other,))
+
     def matmul_(self, other) -> "Tensor":  # for @=: PyTorch keeps the tensor, so must the shape
         return inplace.update(self, "matmul_", Tensor.matmul, (other,))
 
@@ -559,6 +567,7 @@ class Tensor(Composites, Conversions):
     def __imul__(self, other): return self.mul_(other)  # self *= other, in place
     def __itruediv__(self, other): return self.div_(other)  # self /= other, in place
     def __ifloordiv__(self, other): return self.floor_divide_(other)  # self //= other
+    def __imod__(self, other): return self.remainder_(other)  # self %= other, in place
     def __ipow__(self, other): return self.pow_(other)  # self **= other, in place
     def __imatmul__(self, other): return self.matmul_(other)  # self @= other, in place
 
