@@ -35,11 +35,15 @@ from .trace import Call, Var
 
 # batch_over_steps, for per-step arrays up to this size. perf: where NumPy's cost per call
 # (about a microsecond) is near the work itself, batching pays: bench_lstm's step 1.03x to 1.06x
-# at tiny ((1, 400) float32 per step), 1.21x to 1.26x at small ((16, 512)); larger arrays are
-# memory-bound and batching only moves them out of cache: medium ((32, 1024)) 0.94x with every
-# group batched, 0.99x with only its (32, 256) ones, as this limit does (alternating, one run
-# each)
-BATCH_MAX_BYTES = 32 * 1024
+# at tiny ((1, 400) float32 per step), 1.21x to 1.26x at small ((16, 128) and (16, 512)); larger
+# arrays are memory-bound and batching only moves them out of cache: medium ((32, 256) and
+# (32, 1024)) 0.94x with every group batched, 0.99x with only its (32, 256) ones (alternating,
+# one run each). 16 KiB rather than 32: small's (16, 512) and medium's (32, 256) stay per step,
+# each in a place the next step reuses: arena small 10.75 -> 6.07 MiB, medium 30.6 -> 26.5;
+# against the two programs alone, small 0.99x, but in the benchmark's alternation with the
+# eager and hand-written steps (which evict each other's arrays from the caches) small 1.01x
+# (three runs), medium 1.01x
+BATCH_MAX_BYTES = 16 * 1024
 
 
 class Program:
