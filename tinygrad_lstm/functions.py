@@ -4,62 +4,99 @@ the method, called on its first argument. `einsum` has no method form.
 
 from __future__ import annotations  # the names abs, max, min, round, pow shadow the builtins
 
+import warnings
+
+import numpy as np
+
 from . import ops
+from .autograd.grad_mode import is_grad_enabled
 from .tensor import Tensor
 
 # ---------------------------------------------------------------- elementwise
 
 
-def abs(input: Tensor) -> Tensor: return input.abs()
-def absolute(input: Tensor) -> Tensor: return input.abs()
-def sqrt(input: Tensor) -> Tensor: return input.sqrt()
-def rsqrt(input: Tensor) -> Tensor: return input.rsqrt()
-def square(input: Tensor) -> Tensor: return input.square()
-def reciprocal(input: Tensor) -> Tensor: return input.reciprocal()
-def neg(input: Tensor) -> Tensor: return input.neg()
-def negative(input: Tensor) -> Tensor: return input.neg()
-def sign(input: Tensor) -> Tensor: return input.sign()
-def exp(input: Tensor) -> Tensor: return input.exp()
-def log(input: Tensor) -> Tensor: return input.log()
-def log1p(input: Tensor) -> Tensor: return input.log1p()
-def expm1(input: Tensor) -> Tensor: return input.expm1()
-def sin(input: Tensor) -> Tensor: return input.sin()
-def cos(input: Tensor) -> Tensor: return input.cos()
-def tanh(input: Tensor) -> Tensor: return input.tanh()
-def sigmoid(input: Tensor) -> Tensor: return input.sigmoid()
+def abs(input: Tensor, *, out=None) -> Tensor: return _out("abs", input.abs(), out)
+def absolute(input: Tensor, *, out=None) -> Tensor: return _out("absolute", input.abs(), out)
+def sqrt(input: Tensor, *, out=None) -> Tensor: return _out("sqrt", input.sqrt(), out)
+def rsqrt(input: Tensor, *, out=None) -> Tensor: return _out("rsqrt", input.rsqrt(), out)
+def square(input: Tensor, *, out=None) -> Tensor: return _out("square", input.square(), out)
+def neg(input: Tensor, *, out=None) -> Tensor: return _out("neg", input.neg(), out)
+def negative(input: Tensor, *, out=None) -> Tensor: return _out("negative", input.neg(), out)
+def sign(input: Tensor, *, out=None) -> Tensor: return _out("sign", input.sign(), out)
+def exp(input: Tensor, *, out=None) -> Tensor: return _out("exp", input.exp(), out)
+def log(input: Tensor, *, out=None) -> Tensor: return _out("log", input.log(), out)
+def log1p(input: Tensor, *, out=None) -> Tensor: return _out("log1p", input.log1p(), out)
+def expm1(input: Tensor, *, out=None) -> Tensor: return _out("expm1", input.expm1(), out)
+def sin(input: Tensor, *, out=None) -> Tensor: return _out("sin", input.sin(), out)
+def cos(input: Tensor, *, out=None) -> Tensor: return _out("cos", input.cos(), out)
+def tanh(input: Tensor, *, out=None) -> Tensor: return _out("tanh", input.tanh(), out)
+def sigmoid(input: Tensor, *, out=None) -> Tensor: return _out("sigmoid", input.sigmoid(), out)
 def relu(input: Tensor) -> Tensor: return input.relu()
-def erf(input: Tensor) -> Tensor: return input.erf()
-def floor(input: Tensor) -> Tensor: return input.floor()
-def ceil(input: Tensor) -> Tensor: return input.ceil()
-def trunc(input: Tensor) -> Tensor: return input.trunc()
+def erf(input: Tensor, *, out=None) -> Tensor: return _out("erf", input.erf(), out)
+def floor(input: Tensor, *, out=None) -> Tensor: return _out("floor", input.floor(), out)
+def ceil(input: Tensor, *, out=None) -> Tensor: return _out("ceil", input.ceil(), out)
+def trunc(input: Tensor, *, out=None) -> Tensor: return _out("trunc", input.trunc(), out)
 def round(input: Tensor, *, decimals: int = 0) -> Tensor: return input.round(decimals)
 
 
-def pow(input, exponent) -> Tensor:
+def reciprocal(input: Tensor, *, out=None) -> Tensor:
+    return _out("reciprocal", input.reciprocal(), out)
+
+
+def pow(input, exponent, *, out=None) -> Tensor:
     """input ** exponent; either may be a number (torch.pow(2, x))."""
-    return input.pow(exponent) if isinstance(input, Tensor) else exponent.__rpow__(input)
+    result = input.pow(exponent) if isinstance(input, Tensor) else exponent.__rpow__(input)
+    return _out("pow", result, out)
 
 
-def add(input: Tensor, other, *, alpha: float = 1) -> Tensor: return input.add(other, alpha=alpha)
-def sub(input: Tensor, other, *, alpha: float = 1) -> Tensor: return input.sub(other, alpha=alpha)
-def mul(input: Tensor, other) -> Tensor: return input.mul(other)
-def multiply(input: Tensor, other) -> Tensor: return input.mul(other)
-def true_divide(input: Tensor, other) -> Tensor: return input.true_divide(other)
-def floor_divide(input: Tensor, other) -> Tensor: return input.floor_divide(other)
-def remainder(input: Tensor, other) -> Tensor: return input.remainder(other)
-def fmod(input: Tensor, other) -> Tensor: return input.fmod(other)
-def maximum(input: Tensor, other: Tensor) -> Tensor: return input.maximum(other)
-def minimum(input: Tensor, other: Tensor) -> Tensor: return input.minimum(other)
+def add(input: Tensor, other, *, alpha: float = 1, out=None) -> Tensor:
+    return _out("add", input.add(other, alpha=alpha), out)
 
 
-def div(input: Tensor, other, *, rounding_mode: str | None = None) -> Tensor:
-    return input.div(other, rounding_mode=rounding_mode)
+def sub(input: Tensor, other, *, alpha: float = 1, out=None) -> Tensor:
+    return _out("sub", input.sub(other, alpha=alpha), out)
+
+
+def mul(input: Tensor, other, *, out=None) -> Tensor: return _out("mul", input.mul(other), out)
+
+
+def multiply(input: Tensor, other, *, out=None) -> Tensor:
+    return _out("multiply", input.mul(other), out)
+
+
+def true_divide(input: Tensor, other, *, out=None) -> Tensor:
+    return _out("true_divide", input.true_divide(other), out)
+
+
+def floor_divide(input: Tensor, other, *, out=None) -> Tensor:
+    return _out("floor_divide", input.floor_divide(other), out)
+
+
+def remainder(input: Tensor, other, *, out=None) -> Tensor:
+    return _out("remainder", input.remainder(other), out)
+
+
+def fmod(input: Tensor, other, *, out=None) -> Tensor:
+    return _out("fmod", input.fmod(other), out)
+
+
+def maximum(input: Tensor, other: Tensor, *, out=None) -> Tensor:
+    return _out("maximum", input.maximum(other), out)
+
+
+def minimum(input: Tensor, other: Tensor, *, out=None) -> Tensor:
+    return _out("minimum", input.minimum(other), out)
+
+
+def div(input: Tensor, other, *, rounding_mode: str | None = None, out=None) -> Tensor:
+    return _out("div", input.div(other, rounding_mode=rounding_mode), out)
 
 
 divide = div
 
 
-def clamp(input: Tensor, min=None, max=None) -> Tensor: return input.clamp(min, max)
+def clamp(input: Tensor, min=None, max=None, *, out=None) -> Tensor:
+    return _out("clamp", input.clamp(min, max), out)
 
 
 clip = clamp
@@ -164,17 +201,25 @@ def log_softmax(input: Tensor, dim: int) -> Tensor: return input.log_softmax(dim
 # ---------------------------------------------------------------- matrices
 
 
-def matmul(input: Tensor, other: Tensor) -> Tensor: return input.matmul(other)
-def mm(input: Tensor, mat2: Tensor) -> Tensor: return input.mm(mat2)
-def bmm(input: Tensor, mat2: Tensor) -> Tensor: return input.bmm(mat2)
+def matmul(input: Tensor, other: Tensor, *, out=None) -> Tensor:
+    return _out("matmul", input.matmul(other), out)
+
+
+def mm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor: return _out("mm", input.mm(mat2), out)
+
+
+def bmm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
+    return _out("bmm", input.bmm(mat2), out)
+
+
 def t(input: Tensor) -> Tensor: return input.t()
 def tril(input: Tensor, diagonal: int = 0) -> Tensor: return input.tril(diagonal)
 def triu(input: Tensor, diagonal: int = 0) -> Tensor: return input.triu(diagonal)
 
 
-def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: float = 1,
-          alpha: float = 1) -> Tensor:
-    return input.addmm(mat1, mat2, beta=beta, alpha=alpha)
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: float = 1, alpha: float = 1,
+          out=None) -> Tensor:
+    return _out("addmm", input.addmm(mat1, mat2, beta=beta, alpha=alpha), out)
 
 
 def einsum(equation: str, *operands) -> Tensor:
@@ -232,3 +277,25 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
 
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     return input.index_select(dim, index)
+
+
+def _out(op: str, result: Tensor, out: Tensor | None) -> Tensor:
+    """PyTorch's `out=`: the result written into `out` (resized to its shape if need be, cast to
+    its dtype where PyTorch casts), and `out` returned. Not recorded for autograd, as in PyTorch."""
+    if out is None:
+        return result
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{op}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    if is_grad_enabled() and (result.requires_grad or out.requires_grad):
+        raise RuntimeError(f"{op}(): functions with out=... arguments don't support automatic "
+                           f"differentiation, but one of the arguments requires grad.")
+    if not np.can_cast(result.dtype.dtype, out.dtype.dtype, "same_kind"):
+        raise RuntimeError(f"{op}(): result type {result.dtype} can't be cast to the desired "
+                           f"output type {out.dtype}")
+    if out.shape != result.shape:
+        if out.numel() != 0:
+            warnings.warn(f"{op}(): an output with one or more elements was resized since it had "
+                          f"shape {list(out.shape)}, which does not match the required output "
+                          f"shape {list(result.shape)}", UserWarning, stacklevel=3)
+        out.data = Tensor(np.empty(result.shape, out.dtype))
+    return out.copy_(result)
