@@ -13,7 +13,7 @@ import numpy as np
 
 from .dims import (_bounds, _check_empty_arg, _check_empty_reduction, _is_int, _normalize_dim,
                    _normalize_dims, _sizes)
-from .dtypes import array_result_type
+from .dtypes import array_result_type, check_random_float
 from .random import rng
 from .recording import read_array
 
@@ -396,9 +396,11 @@ class Composites:
 
     # in place, as copy_ writes (refused on a leaf that requires grad, outside no_grad)
     def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
+        check_random_float("uniform_", self._array.dtype)
         return self.copy_(self._make(rng(generator).uniform(a, b, self.shape)))
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
+        check_random_float("normal_", self._array.dtype)
         return self.copy_(self._make(rng(generator).normal(mean, std, self.shape)))
 
     def bernoulli_(self, p: float = 0.5, *, generator=None) -> Tensor:

@@ -7,7 +7,7 @@ the default dtype (float32 unless `set_default_dtype`). `device=` takes the CPU 
 import numpy as np
 
 from .device import as_device
-from .dtypes import default_float, to_numpy
+from .dtypes import check_random_float, default_float, to_numpy
 from .dtypes import float64 as tl_float64
 from .random import rng
 from .tensor import Tensor, _array_of, _as_array, _sizes
@@ -20,9 +20,35 @@ def _shape(shape) -> tuple:
     return tuple(int(n) for n in shape)
 
 
+def _size(op: str, shape: tuple, size) -> tuple:
+    """The shape given as f(2, 3), f((2, 3)) or f(size=(2, 3)), as PyTorch's factories take it."""
+    if size is None:
+        return _shape(shape)
+    if shape:
+        raise TypeError(f"{op}() received an invalid combination of arguments: got the shape "
+                        f"{shape} and size={size}")
+    return _shape((size,))
+
+
 def _float(dtype) -> np.dtype:
     """The NumPy dtype asked for, or the default float dtype."""
     return default_float() if dtype is None else to_numpy(dtype)
+
+
+def _sample(op: str, draw, shape: tuple, dtype) -> np.ndarray:
+    """draw(shape) in a floating point dtype; a complex one takes its real and imaginary parts
+    from two draws. An integer or bool dtype raises, as in PyTorch (not truncated samples)."""
+    dtype = _float(dtype)
+    check_random_float(op, dtype)
+    if dtype.kind == "c":
+        return (draw(shape) + 1j * draw(shape)).astype(dtype)
+    return draw(shape).astype(dtype)
+
+
+def _normal(generator, dtype):
+    """Standard normal draws; for a complex dtype each part has variance 1/2."""
+    normal = rng(generator).standard_normal
+    return normal if _float(dtype).kind != "c" else lambda shape: normal(shape) * np.sqrt(0.5)
 
 
 def _make(data: np.ndarray, requires_grad: bool, device) -> Tensor:
@@ -30,39 +56,42 @@ def _make(data: np.ndarray, requires_grad: bool, device) -> Tensor:
     return Tensor._make(data).requires_grad_(requires_grad)
 
 
-def zeros(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return _make(np.zeros(_shape(shape), _float(dtype)), requires_grad, device)
+def zeros(*shape, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _make(np.zeros(_size("zeros", shape, size), _float(dtype)), requires_grad, device)
 
 
-def ones(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return _make(np.ones(_shape(shape), _float(dtype)), requires_grad, device)
+def ones(*shape, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _make(np.ones(_size("ones", shape, size), _float(dtype)), requires_grad, device)
 
 
-def empty(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return _make(np.empty(_shape(shape), _float(dtype)), requires_grad, device)
+def empty(*shape, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _make(np.empty(_size("empty", shape, size), _float(dtype)), requires_grad, device)
 
 
-def full(shape: int | tuple, fill_value: float, *, dtype=None, device=None,
+def full(size: int | tuple, fill_value: float, *, dtype=None, device=None,
          requires_grad: bool = False) -> Tensor:
     """The dtype follows fill_value when not given: bool, int64 or the default float dtype,
     as in PyTorch."""
-    shape = (shape,) if isinstance(shape, (int, np.integer)) else shape
+    size = (size,) if isinstance(size, (int, np.integer)) else size
     if dtype is None:
         dtype = np.asarray(fill_value).dtype
         dtype = default_float() if dtype.kind == "f" else dtype
-    return _make(np.full(_shape(shape), fill_value, to_numpy(dtype)), requires_grad, device)
+    return _make(np.full(_shape(size), fill_value, to_numpy(dtype)), requires_grad, device)
 
 
-def randn(*shape, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples from `generator` (default: the global one)."""
-    return _make(rng(generator).standard_normal(_shape(shape)).astype(_float(dtype)),
+def randn(*shape, size=None, generator=None, dtype=None, device=None,
+          requires_grad: bool = False) -> Tensor:
+    """Standard normal samples from `generator` (default: the global one); complex ones have
+    unit variance, (x + iy) / sqrt(2)."""
+    return _make(_sample("randn", _normal(generator, dtype), _size("randn", shape, size), dtype),
                  requires_grad, device)
 
 
-def rand(*shape, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def rand(*shape, size=None, generator=None, dtype=None, device=None,
+         requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from `generator` (default: the global one)."""
-    return _make(rng(generator).random(_shape(shape)).astype(_float(dtype)), requires_grad,
-                 device)
+    return _make(_sample("rand", rng(generator).random, _size("rand", shape, size), dtype),
+                 requires_grad, device)
 
 
 def arange(start: float, end: float | None = None, step: float = 1, *, dtype=None, device=None,
@@ -148,6 +177,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
             raise TypeError("normal: expected size when mean and std are numbers")
         shape, dtype = _shape((size,) if isinstance(size, (int, np.integer)) else size), \
             _float(dtype)
+    check_random_float("normal", np.dtype(dtype))
     mu, sigma = np.asarray(_array_of(mean)), np.asarray(_array_of(std))
     if np.any(sigma < 0):
         raise RuntimeError(f"normal expects std >= 0.0, but found std {sigma.min()}")
@@ -185,13 +215,14 @@ def full_like(t: Tensor, fill_value: float, *, dtype=None, device=None,
 
 
 def rand_like(t: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return rand(t.shape, dtype=t.dtype if dtype is None else dtype, device=device,
-                requires_grad=requires_grad)
+    dtype = t.dtype if dtype is None else dtype
+    return _make(_sample("rand_like", rng(None).random, t.shape, dtype), requires_grad, device)
 
 
 def randn_like(t: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return randn(t.shape, dtype=t.dtype if dtype is None else dtype, device=device,
-                 requires_grad=requires_grad)
+    dtype = t.dtype if dtype is None else dtype
+    return _make(_sample("randn_like", _normal(None, dtype), t.shape, dtype), requires_grad,
+                 device)
 
 
 def tensor(data, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:

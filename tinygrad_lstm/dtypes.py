@@ -112,6 +112,14 @@ def to_numpy(value) -> np.dtype:
     return None if value is None else as_dtype(value).dtype
 
 
+def check_random_float(op: str, np_dtype: np.dtype) -> None:
+    """Random floats (rand, randn, normal, uniform_, normal_) are drawn in a floating point or
+    complex dtype only: PyTorch refuses an integer or bool one, which would truncate the draws."""
+    if np_dtype.kind not in "fc":
+        raise RuntimeError(f"{op}: random floats cannot be drawn in dtype {by_numpy[np_dtype]}; "
+                           f"ask for a floating point dtype (or use randint)")
+
+
 # ---------------------------------------------------------------- the default dtype
 
 _default = [float32]  # a list: set_default_dtype changes it in place, readers index it
