@@ -254,3 +254,154 @@ def test_word_language_model_tied_weights_stay_tied_through_save_and_load(run, t
     assert model.decoder.weight is model.encoder.weight  # one tensor after the load, too
     # the shared encoder/decoder weight once, 2 LSTM layers of 4, the decoder's bias
     assert len(list(model.parameters())) == 1 + 8 + 1
+
+
+# --- "Learn the Basics" and the 60-minute blitz's autograd ------------------------------------
+# FashionMNIST, vgg16, resnet18 and pyplot are the stand-ins of tests/ports/standins
+
+def test_basics_tensorqs(run):
+    g = run("basics_tensorqs")
+    assert g["x_data"].dtype == tl.int64 and g["x_np"].dtype == tl.int64
+    assert g["x_ones"].dtype == tl.int64 and g["x_ones"].tolist() == [[1, 1], [1, 1]]
+    assert g["x_rand"].dtype == tl.float32 and 0 <= g["x_rand"].numpy().min() < 1
+    ones = np.ones((4, 4), np.float32)
+    ones[:, 1] = 0
+    for y in "y1", "y2", "y3":  # the same value three ways, the last written by out=
+        np.testing.assert_array_equal(g[y].numpy(), ones @ ones.T)
+    for z in "z1", "z2", "z3":
+        np.testing.assert_array_equal(g[z].numpy(), ones * ones)
+    assert g["agg_item"] == 12.0 and type(g["agg_item"]) is float
+    np.testing.assert_array_equal(g["tensor"].numpy(), ones + 5)
+    np.testing.assert_array_equal(g["t1"].numpy(), np.concatenate([ones] * 3, axis=1))
+    # the NumPy bridge shares memory both ways; from_numpy keeps float64
+    assert g["t"].dtype == tl.float64 and g["t"].tolist() == [2.0] * 5
+    g["n"][0] = 7
+    assert g["t"][0].item() == 7
+
+
+def test_basics_autogradqs_gradients_by_hand(run):
+    g = run("basics_autogradqs")
+    x, w, b = g["x"].numpy(), g["w"].detach().numpy(), g["b"].detach().numpy()
+    z = x @ w + b
+    sig = 1 / (1 + np.exp(-z))
+    np.testing.assert_allclose(g["loss"].item(), np.mean(np.log1p(np.exp(z))), rtol=1e-5)
+    np.testing.assert_allclose(g["b"].grad.numpy(), sig / 3, rtol=1e-5)  # (sigmoid(z) - 0) / 3
+    np.testing.assert_allclose(g["w"].grad.numpy(), np.outer(x, sig / 3), rtol=1e-5)
+    assert not g["z_det"].requires_grad
+    # d/dinp of sum((inp + 1)^2) = 2 (inp + 1): 4 on the diagonal, 2 elsewhere, once after zero_
+    np.testing.assert_array_equal(g["inp"].grad.numpy(), 2 * (np.eye(4, 5) + 1))
+
+
+def test_blitz_autograd(run):
+    g = run("blitz_autograd")
+    assert g["a"].requires_grad is False and g["b"].requires_grad is True
+    assert g["Q"].tolist() == [3 * 8 - 36, 3 * 27 - 16]
+    model, optimizer = g["model"], g["optimizer"]
+    assert [n for n, p in model.named_parameters() if p.requires_grad] == ["fc.weight", "fc.bias"]
+    # a step of the fine-tuning optimizer moves the new head only, by -lr * grad (momentum's
+    # buffer is the gradient at the first step)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    model(g["data"]).sum().backward()
+    optimizer.step()
+    for n, p in model.named_parameters():
+        want = before[n].numpy() - (0.01 * p.grad.numpy() if p.requires_grad else 0)
+        np.testing.assert_allclose(p.detach().numpy(), want, rtol=1e-6, atol=1e-7)
+    assert model.conv1.weight.grad is None
+
+
+def test_blitz_autograd_classic(run):
+    g = run("blitz_autograd_classic")
+    assert g["out"].item() == 27.0 and g["x"].grad is not None
+    np.testing.assert_array_equal(g["v"].grad.numpy(), np.full((2, 2), 4.5))  # 3/2 (x + 2)
+    # y = x * 2^k: the gradient is the given one times 2^k, k from the loop
+    for x, y, grad in [(g["x"], g["y"], [0.1, 1.0, 0.0001]),
+                       (g["v2"], g["w2"], [0.1, 1.0, 0.0001])]:
+        k = np.log2(y.detach().numpy()[0] / x.detach().numpy()[0])
+        assert k == round(k) and np.linalg.norm(y.detach().numpy()) >= 1000
+        np.testing.assert_allclose(x.grad.numpy(), np.float32(grad) * 2 ** round(k), rtol=1e-6)
+
+
+def test_basics_buildmodel(run):
+    g = run("basics_buildmodel")
+    assert g["flat_image"].shape == (3, 784) and g["hidden1"].shape == (3, 20)
+    assert g["hidden1"].numpy().min() >= 0
+    np.testing.assert_allclose(g["pred_probab"].sum(dim=1).numpy(), 1.0, rtol=1e-6)
+    names = [n for n, _ in g["model"].named_parameters()]
+    assert names == [f"linear_relu_stack.{i}.{w}" for i in (0, 2, 4) for w in ("weight", "bias")]
+
+
+def numpy_mlp_gradients(params, X, y):
+    """The tutorials' Flatten, Linear 784-512, ReLU, Linear 512-512, ReLU, Linear 512-10 and
+    cross-entropy, forward and backward by hand in float64: (loss, gradients)."""
+    W1, b1, W2, b2, W3, b3 = params
+    h0 = X.reshape(len(X), -1)
+    z1 = h0 @ W1.T + b1
+    z2 = np.maximum(z1, 0) @ W2.T + b2
+    z3 = np.maximum(z2, 0) @ W3.T + b3
+    p = np.exp(z3 - z3.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    loss = -np.mean(np.log(p[np.arange(len(y)), y]))
+    dz3 = (p - np.eye(10)[y]) / len(y)
+    dz2 = dz3 @ W3 * (z2 > 0)
+    dz1 = dz2 @ W2 * (z1 > 0)
+    return loss, [dz1.T @ h0, dz1.sum(0), dz2.T @ np.maximum(z1, 0), dz2.sum(0),
+                  dz3.T @ np.maximum(z2, 0), dz3.sum(0)]
+
+
+def test_basics_optimization_train_loop_steps_by_hand(run, capsys):
+    g = run("basics_optimization")
+    out = capsys.readouterr().out
+    test_losses = [float(s.split("Avg loss: ")[1]) for s in out.splitlines() if "Avg loss" in s]
+    assert len(test_losses) == 10 and monotone(test_losses)
+    model = g["NeuralNetwork"]()
+    before = [p.detach().numpy().astype(np.float64) for p in model.parameters()]
+    X, y = next(iter(g["train_dataloader"]))
+    batch = tl.utils.data.DataLoader(tl.utils.data.TensorDataset(X, y), batch_size=64)
+    # the program's own train_loop, one batch, lr 1: each parameter moves by -grad
+    g["train_loop"](batch, model, g["loss_fn"], tl.optim.SGD(model.parameters(), lr=1.0))
+    loss, grads = numpy_mlp_gradients(before, X.numpy().astype(np.float64), y.numpy())
+    for p, p0, grad in zip(model.parameters(), before, grads):
+        np.testing.assert_allclose(p0 - p.detach().numpy(), grad, rtol=1e-3, atol=1e-6)
+
+
+def test_basics_quickstart_trains_saves_and_loads(run, capsys):
+    g = run("basics_quickstart")
+    out = capsys.readouterr().out
+    assert "Shape of X [N, C, H, W]: (64, 1, 28, 28)" in out and "(64,) tinygrad_lstm.int64" in out
+    test_losses = [float(s.split("Avg loss: ")[1]) for s in out.splitlines() if "Avg loss" in s]
+    assert len(test_losses) == 5 and monotone(test_losses)
+    # the reloaded model computes the last test loss, by hand
+    X = np.stack([g["test_data"][i][0].numpy() for i in range(len(g["test_data"]))])
+    y = g["test_data"].targets.numpy()
+    params = [p.detach().numpy().astype(np.float64) for p in g["model"].parameters()]
+    batches = [numpy_mlp_gradients(params, X[i:i + 64], y[i:i + 64])[0] for i in range(0, 160, 64)]
+    np.testing.assert_allclose(np.mean(batches), test_losses[-1], rtol=1e-5)
+    np.testing.assert_allclose(X[0], g["test_data"].data[0].numpy()[None] / 255, rtol=1e-6)
+    assert f'Actual: "{g["classes"][int(y[0])]}"' in out
+
+
+def test_basics_data_indexing_and_shuffled_batches(run):
+    g = run("basics_data")
+    data = g["training_data"].data.numpy()
+    assert len(g["plt"].shown) == 10
+    for img in g["plt"].shown:  # each image shown is one of the data set's, scaled to [0, 1]
+        assert img.shape == (28, 28) and img.dtype == np.float32
+        assert np.any(np.all(np.abs(data / 255 - img) < 1e-6, axis=(1, 2)))
+    assert g["train_features"].shape == (64, 1, 28, 28) and g["train_labels"].dtype == tl.int64
+    targets = g["training_data"].targets.numpy()
+    order = [int(np.flatnonzero(np.all(np.abs(data / 255 - f[0]) < 1e-6, axis=(1, 2)))[0])
+             for f in g["train_features"].numpy()]
+    assert len(set(order)) == 64 and order != list(range(64))  # shuffled, no repeats
+    assert targets[order].tolist() == g["train_labels"].tolist()
+
+
+def test_basics_saveloadrun(run):
+    g = run("basics_saveloadrun")
+    model = g["model"]
+    assert type(model).__name__ == "VGG" and model.training is False
+    pretrained = g["models"].vgg16(weights="IMAGENET1K_V1")
+    for (n, p), (m, q) in zip(model.state_dict().items(), pretrained.state_dict().items()):
+        assert n == m and np.array_equal(p.numpy(), q.numpy())
+    x = tl.rand(2, 3, 8, 8)
+    pretrained.eval()
+    np.testing.assert_array_equal(model(x).detach().numpy(), pretrained(x).detach().numpy())
