@@ -519,6 +519,27 @@ def test_scatter_add_adds_at_repeated_indices_and_passes_gradients():
         x.scatter(0, tl.tensor([0]), src, reduce="multiply")
 
 
+def test_scatter__and_scatter_add__write_in_place_and_record_the_gradient():
+    # the transforms tutorial's one-hot label: a 0-d index into a 1-d tensor, as PyTorch takes it
+    one_hot = tl.zeros(10, dtype=tl.float)
+    assert one_hot.scatter_(0, tl.tensor(3), value=1) is one_hot
+    assert one_hot.tolist() == [0.0] * 3 + [1.0] + [0.0] * 6 and one_hot._version == 1
+    assert tl.arange(5.0).gather(0, tl.tensor(2)).shape == ()  # a 0-d index, a 0-d result
+    x = tl.zeros(2, 3)
+    assert x.scatter_(1, tl.tensor([[2], [0]]), 5.0).tolist() == [[0, 0, 5], [5, 0, 0]]
+    assert x.scatter_add_(0, tl.tensor([[1, 1, 1]]), tl.ones(1, 3)).tolist() == \
+        [[0, 0, 5], [6, 1, 1]]
+    w = Tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+    src = Tensor([[7.0], [8.0]], requires_grad=True)
+    y = w * 1
+    y.scatter_(1, tl.tensor([[0], [1]]), src)
+    assert y.tolist() == [[7, 2, 3], [4, 8, 6]]
+    y.sum().backward()  # the overwritten positions pass nothing back to w
+    assert w.grad.tolist() == [[0, 1, 1], [1, 0, 1]] and src.grad.tolist() == [[1], [1]]
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+        w.scatter_(1, tl.tensor([[0], [1]]), 0.0)
+
+
 def test_randint_forms_and_the_where_method():
     tl.manual_seed(0)
     for r in (tl.randint(5, (3,)), tl.randint(2, 5, (3,)), tl.randint(low=2, high=5, size=(3,)),

@@ -62,6 +62,8 @@ def _index_along(x, dim: int, index, op: str) -> tuple:
     i = np.asarray(getattr(index, "_array", index))
     if i.dtype != np.int64:
         raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {i.dtype}")
+    if i.ndim == 0 and x.ndim == 1:  # PyTorch takes a 0-d index as 1-d there
+        i = i.reshape(1)
     if i.ndim != x.ndim:
         raise RuntimeError(f"Index tensor must have the same number of dimensions as input "
                            f"tensor ({op}: index {i.shape}, input {x.shape})")

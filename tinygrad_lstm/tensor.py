@@ -361,7 +361,8 @@ class Tensor(Composites, Conversions):
     def gather(self, dim: int, index: "Tensor") -> "Tensor":
         """out[i] = self[i with i[dim] replaced by index[i]], in index's shape."""
         d, i = _index_along(self, dim, index, "gather")
-        return ops.Gather.apply(self, d, i)
+        out = ops.Gather.apply(self, d, i)
+        return out.reshape(()) if out.ndim > np.ndim(getattr(index, "_array", index)) else out
 
     def scatter(self, dim: int, index: "Tensor", src=None, *, value=None,
                 reduce: str | None = None) -> "Tensor":
@@ -556,6 +557,13 @@ class Tensor(Composites, Conversions):
         """self := src (broadcast to self's shape, cast to self's dtype by any cast)."""
         return inplace.update(self, "copy_", _filled, (src,), _copy_into, cast="unsafe")
 
+    def scatter_(self, dim: int, index: "Tensor", src=None, *, value=None,
+                 reduce: str | None = None) -> "Tensor":
+        return inplace.update(self, "scatter_", _scattered, (dim, index, src, value, reduce))
+
+    def scatter_add_(self, dim: int, index: "Tensor", src: "Tensor") -> "Tensor":
+        return inplace.update(self, "scatter_add_", _scattered, (dim, index, src, None, "add"))
+
     def masked_fill_(self, mask, value) -> "Tensor":
         return inplace.update(self, "masked_fill_", _masked_filled, (mask, value), cast="unsafe")
 
@@ -602,6 +610,10 @@ def _add_scaled(x, y, alpha):
 
 def _add_scaled_t(x: Tensor, y, alpha) -> Tensor:
     return x + y if alpha == 1 else x + y * alpha
+
+
+def _scattered(x: Tensor, dim: int, index, src, value, reduce) -> Tensor:
+    return x.scatter(dim, index, src, value=value, reduce=reduce)
 
 
 def _filled(x: Tensor, value) -> Tensor:
