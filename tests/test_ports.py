@@ -405,3 +405,14 @@ def test_basics_saveloadrun(run):
     x = tl.rand(2, 3, 8, 8)
     pretrained.eval()
     np.testing.assert_array_equal(model(x).detach().numpy(), pretrained(x).detach().numpy())
+
+
+def test_basics_transforms_one_hot_labels_by_scatter_(run):
+    g = run("basics_transforms")
+    ds = g["ds"]
+    for k in range(5):
+        img, one_hot = ds[k]
+        assert img.shape == (1, 28, 28) and img.dtype == tl.float32
+        assert one_hot.dtype == tl.float32
+        assert one_hot.tolist() == np.eye(10)[ds.targets[k].item()].tolist()
+    assert g["target_transform"](7).tolist() == [0.0] * 7 + [1.0] + [0.0] * 2
