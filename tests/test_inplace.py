@@ -398,3 +398,15 @@ def test_detach_of_a_view_in_place_and_fill_of_ints_as_pytorch():
     np.testing.assert_array_equal(i.numpy(), [2, 2, 2])
     i.masked_fill_(Tensor(np.array([True, False, True])), 5.9)
     np.testing.assert_array_equal(i.numpy(), [5, 2, 5])
+
+
+def test_a_read_only_numpy_array_refuses_in_place_ops_naming_the_cause():
+    a = np.arange(3.0)
+    a.flags.writeable = False
+    t = tl.from_numpy(a)
+    for write in (lambda: t.add_(1), lambda: t.__setitem__(0, 5.0)):
+        with pytest.raises(RuntimeError, match="memory is read-only .*from_numpy"):
+            write()
+    assert a.tolist() == [0.0, 1.0, 2.0]
+    with pytest.raises(RuntimeError, match="expanded tensor"):  # not the cause for an expand
+        tl.ones(1, 3).expand(2, 3).add_(1)

@@ -123,6 +123,11 @@ def _write(x: Tensor, src: Tensor, steps: tuple) -> None:
 
 
 def _error(op: str, x: Tensor, args, e: Exception) -> Exception:
+    expanded = any(st == 0 and n > 1 for st, n in zip(x._array.strides, x.shape))
+    if isinstance(e, ValueError) and "read-only" in str(e) and not expanded:
+        return RuntimeError(f"{op}: the tensor's memory is read-only (a NumPy array that is not "
+                            f"writeable, given to from_numpy?). Please clone() the tensor before "
+                            f"performing the operation.")
     if isinstance(e, ValueError) and "read-only" in str(e):
         return RuntimeError(f"{op}: unsupported operation: more than one element of the "
                             f"written-to tensor refers to a single memory location (an "
