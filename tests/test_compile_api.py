@@ -10,6 +10,7 @@ import pytest
 import tinygrad_lstm as tl
 from tinygrad_lstm import nn
 from tinygrad_lstm.jit import CompiledFunction, NotTraceable
+from tinygrad_lstm.jit import passes
 from tinygrad_lstm.jit.passes import scatter_in_place, typed_scalars
 from tinygrad_lstm.jit.trace import Call, Var
 
@@ -540,6 +541,37 @@ def test_scatter_in_place_only_where_nothing_else_sees_the_difference():
     assert not scattered(tape, [r])  # the copy broadcasts v
     tape, r = _scatter_tape()
     assert not scattered(tape, [r, tape[1].results[0]])  # v is returned
+
+
+def test_a_value_read_slice_by_slice_lends_each_dead_slice_to_later_values(monkeypatch):
+    """plan_buffers with _slice_ends: x is read one row at a time (as an LSTM reads its input
+    projection one step at a time); each row's product with 3 is made after that row's last
+    read and kept to the end, so rows 0-2 hold three of the four products (320 bytes, not 512).
+    Read whole at the end, x keeps all its rows. The eager bits either way."""
+    rng = np.random.default_rng(6)
+
+    def by_rows(a, whole_too=False):
+        with tl.no_grad():
+            x = a * 2.0
+            rows = [x[k] * 3.0 for k in range(4)]
+            total = x.sum() if whole_too else rows.pop(0).sum()
+            for row in rows:
+                total = total + row.sum()
+            return total
+
+    def whole_too(a):
+        return by_rows(a, True)
+    arena = {}
+    for f in (by_rows, whole_too):
+        for sliced in (True, False):
+            if not sliced:
+                monkeypatch.setattr(passes, "_slice_ends", lambda *args: {})
+            inputs = [(rng.standard_normal((4, 8)),) for _ in range(6)]
+            arena[f.__name__, sliced] = \
+                assert_bitwise_twins(f, inputs)._last.program.arena_bytes
+            monkeypatch.undo()
+    assert arena == {("by_rows", True): 320, ("by_rows", False): 512,
+                     ("whole_too", True): 512, ("whole_too", False): 512}, arena
 
 
 def test_a_copy_a_method_makes_is_deleted_after_its_last_use():
