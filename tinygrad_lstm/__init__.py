@@ -47,7 +47,7 @@ from .jit import compile as compile  # noqa: E402  (a builtin's name: not in __a
 # JSON, subprocess). perf: the tiny benchmark's compiled peak RSS 46.4 -> 45.4 MiB (47.6 -> 46.1 in
 # a new venv), 1.20 -> 1.17 of the hand-written one's
 _LAZY = {"data": ("data", None), "viz": ("viz", None), "load": ("serialization", "load"),
-         "save": ("serialization", "save")}
+         "save": ("serialization", "save"), "distributions": ("distributions", None)}
 
 
 def __getattr__(name: str):
@@ -64,7 +64,8 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-__all__ = ["Tensor", "arange", "autograd", "cat", "data", "detect_anomaly", "empty", "enable_grad",
+__all__ = ["Tensor", "arange", "autograd", "cat", "data", "detect_anomaly", "distributions",
+           "empty", "enable_grad",
            "accelerator", "inference_mode",
            "from_numpy", "full", "is_grad_enabled", "manual_seed", "nn", "no_grad", "ones",
            "load", "ones_like", "optim", "rand", "randn", "random", "save", "set_grad_enabled",
