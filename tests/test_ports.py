@@ -416,3 +416,105 @@ def test_basics_transforms_one_hot_labels_by_scatter_(run):
         assert one_hot.dtype == tl.float32
         assert one_hot.tolist() == np.eye(10)[ds.targets[k].item()].tolist()
     assert g["target_transform"](7).tolist() == [0.0] * 7 + [1.0] + [0.0] * 2
+
+
+# --- pytorch/examples reinforcement_learning: policy gradients with Categorical ---------------
+
+def numpy_grads(loss, params, eps=1e-6):
+    """Central differences of loss(params) in float64, for every entry of every array."""
+    grads = {}
+    for name, w in params.items():
+        g = np.zeros_like(w)
+        for i in np.ndindex(w.shape):
+            old = w[i]
+            w[i] = old + eps
+            up = loss(params)
+            w[i] = old - eps
+            g[i] = (up - loss(params)) / (2 * eps)
+            w[i] = old
+        grads[name] = g
+    return grads
+
+
+def log_softmax(z):
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def normalized_returns(rewards, gamma):
+    returns, R = [], 0.0
+    for r in rewards[::-1]:
+        R = r + gamma * R
+        returns.insert(0, R)
+    returns = np.array(returns)
+    return (returns - returns.mean()) / (returns.std(ddof=1) + np.finfo(np.float32).eps)
+
+
+def gradients_of_one_update(g, model, states, rewards):
+    """Run the program's own select_action on `states` (model in eval mode: no dropout) and
+    finish_episode, with the optimizer's step recording the gradients instead of stepping."""
+    program = g["finish_episode"].__globals__
+
+    class Recorder:
+        def zero_grad(self):
+            model.zero_grad()
+
+        def step(self):
+            self.grads = {k: p.grad.numpy().astype(np.float64)
+                          for k, p in model.named_parameters()}
+
+    program["optimizer"] = recorder = Recorder()
+    model.eval()
+    actions = [g["select_action"](s) for s in states]
+    model.rewards.extend(rewards)
+    g["finish_episode"]()
+    params = {k: p.detach().numpy().astype(np.float64) for k, p in model.named_parameters()}
+    return actions, params, recorder.grads
+
+
+def check_learned(env, threshold):
+    lengths = env.episode_lengths[1:]  # the first reset only seeds
+    assert np.mean(lengths[-5:]) > threshold > np.mean(lengths[:10])
+
+
+def test_reinforce(run):
+    g = run("reinforce", "--seed", "1")  # the default 543 collapses to one action on this stub
+    check_learned(g["env"], g["env"].spec.reward_threshold)
+    # the policy gradient of one episode against finite differences of its loss written out
+    states = np.random.default_rng(0).normal(0, 0.5, (6, 4)).astype(np.float32)
+    rewards = [1.0, 1.0, 1.0, 1.0, 1.0, 0.0]
+    actions, params, grads = gradients_of_one_update(g, g["policy"], states, rewards)
+    returns = normalized_returns(rewards, g["args"].gamma)
+
+    def loss(p):
+        h = np.maximum(states @ p["affine1.weight"].T + p["affine1.bias"], 0)
+        logp = log_softmax(h @ p["affine2.weight"].T + p["affine2.bias"])
+        return -(logp[np.arange(len(actions)), actions] * returns).sum()
+
+    for name, expected in numpy_grads(loss, params).items():
+        np.testing.assert_allclose(grads[name], expected, rtol=1e-3, atol=1e-5, err_msg=name)
+
+
+def test_actor_critic(run):
+    g = run("actor_critic")
+    check_learned(g["env"], g["env"].spec.reward_threshold)
+    states = np.random.default_rng(1).normal(0, 0.5, (5, 4)).astype(np.float32)
+    rewards = [1.0, 1.0, 1.0, 0.0, 1.0]
+    actions, params, grads = gradients_of_one_update(g, g["model"], states, rewards)
+    returns = normalized_returns(rewards, g["args"].gamma)
+
+    def forward(p):
+        h = np.maximum(states @ p["affine1.weight"].T + p["affine1.bias"], 0)
+        logp = log_softmax(h @ p["action_head.weight"].T + p["action_head.bias"])
+        return logp[np.arange(len(actions)), actions], (h @ p["value_head.weight"].T)[:, 0] + \
+            p["value_head.bias"]
+
+    advantage = returns - forward(params)[1]  # value.item(): no gradient through it
+
+    def loss(p):
+        logp, value = forward(p)
+        d = np.abs(value - returns)
+        return -(logp * advantage).sum() + np.where(d < 1, 0.5 * d ** 2, d - 0.5).sum()
+
+    for name, expected in numpy_grads(loss, params).items():
+        np.testing.assert_allclose(grads[name], expected, rtol=1e-3, atol=1e-5, err_msg=name)
