@@ -501,6 +501,20 @@ def test_a_scattered_gradient_is_written_into_its_slice():
     assert re.search(rf"^    multiply\(MUL\d+, \w+, out={slot}\)$", step, re.M), compiled.code
 
 
+def test_zeros_like_is_a_place_in_the_arena_zeroed_at_each_run():
+    """A getitem's VJP scatters into np.zeros_like(g, shape=...): the program zeroes a place in
+    the arena (`.fill(0)`) instead of allocating new zeros at each run."""
+    rng = np.random.default_rng(7)
+    w = tl.Tensor(rng.standard_normal((2, 4)), requires_grad=True)
+
+    def f(x):
+        w.grad = None
+        (w * x)[:, 1:3].tanh().sum().backward()  # tanh's VJP writes its own array in place
+        return w.grad * 1.0
+    compiled = assert_bitwise_twins(f, [(rng.standard_normal((2, 4)),) for _ in range(6)])
+    assert "zeros_like(" not in compiled.code and ".fill(0)" in compiled.code, compiled.code
+
+
 def _scatter_tape(between=(), after=(), make=np.multiply, v_shape=(2, 2)):
     """z = zeros((2, 4)); v = make(a, b); *between; z[:, 1:3] = v; r = exp(z); *after, as a
     tape, and the Vars a, b, v, z."""
