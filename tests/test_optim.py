@@ -41,6 +41,17 @@ def ref_adagrad(theta, g, s, t, lr, lr_decay=0, weight_decay=0, initial_accumula
     return theta - clr * g / (np.sqrt(s["sum"]) + eps)
 
 
+def ref_adadelta(theta, g, s, t, lr, rho=0.9, eps=1e-6, weight_decay=0, maximize=False):
+    if maximize:
+        g = -g
+    if weight_decay != 0:
+        g = g + weight_decay * theta
+    s["square_avg"] = rho * s.get("square_avg", 0) + (1 - rho) * g**2
+    delta = np.sqrt(s.get("acc_delta", 0) + eps) / np.sqrt(s["square_avg"] + eps) * g
+    s["acc_delta"] = rho * s.get("acc_delta", 0) + (1 - rho) * delta**2
+    return theta - lr * delta
+
+
 def ref_rmsprop(theta, g, s, t, lr, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
                 centered=False, maximize=False):
     if maximize:
@@ -87,7 +98,8 @@ def ref_adamw(theta, g, s, t, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-
     return _ref_adam(theta, g, s, t, lr, betas, eps, weight_decay, amsgrad, maximize, True)
 
 
-REFS = {optim.SGD: ref_sgd, optim.Adagrad: ref_adagrad, optim.RMSprop: ref_rmsprop,
+REFS = {optim.SGD: ref_sgd, optim.Adagrad: ref_adagrad, optim.Adadelta: ref_adadelta,
+        optim.RMSprop: ref_rmsprop,
         optim.Adam: ref_adam, optim.AdamW: ref_adamw}
 
 # (optimizer, options shared by both groups); every case runs >= 20 steps
@@ -100,6 +112,9 @@ CASES = [
     (optim.Adagrad, {}),
     (optim.Adagrad, {"lr_decay": 0.05, "weight_decay": 0.01, "initial_accumulator_value": 0.1}),
     (optim.Adagrad, {"maximize": True, "eps": 1e-6}),
+    (optim.Adadelta, {}),
+    (optim.Adadelta, {"rho": 0.5, "weight_decay": 0.01, "eps": 1e-4}),
+    (optim.Adadelta, {"maximize": True}),
     (optim.RMSprop, {}),
     (optim.RMSprop, {"momentum": 0.9, "weight_decay": 0.01}),
     (optim.RMSprop, {"centered": True, "alpha": 0.9}),
@@ -212,6 +227,8 @@ DEFAULTS = [
     (optim.Adagrad, dict(lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
                          eps=1e-10, foreach=None, maximize=False, differentiable=False,
                          fused=None)),
+    (optim.Adadelta, dict(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, maximize=False,
+                          capturable=False, foreach=None, differentiable=False)),
     (optim.RMSprop, dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
                          centered=False, capturable=False, foreach=None, maximize=False,
                          differentiable=False)),
@@ -235,8 +252,8 @@ def test_defaults_match_pytorch(cls, defaults):
 
 
 def test_export_order():
-    assert optim.__all__ == ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW",
-                             "LBFGS", "lr_scheduler"]
+    assert optim.__all__ == ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam",
+                             "AdamW", "LBFGS", "lr_scheduler"]
     assert all(issubclass(cls, optim.Optimizer) for cls, _ in DEFAULTS)
 
 
@@ -256,6 +273,10 @@ def test_invalid_learning_rate(cls):
     (optim.Adagrad, {"lr_decay": -1}, "Invalid lr_decay value: -1"),
     (optim.Adagrad, {"initial_accumulator_value": -1}, "Invalid initial_accumulator_value"),
     (optim.Adagrad, {"eps": -1}, "Invalid epsilon value: -1"),
+    (optim.Adadelta, {"rho": 1.5}, "Invalid rho value: 1.5"),
+    (optim.Adadelta, {"rho": -0.1}, "Invalid rho value: -0.1"),
+    (optim.Adadelta, {"eps": -1}, "Invalid epsilon value: -1"),
+    (optim.Adadelta, {"weight_decay": -1}, "Invalid weight_decay value: -1"),
     (optim.RMSprop, {"alpha": -1}, "Invalid alpha value: -1"),
     (optim.RMSprop, {"momentum": -1}, "Invalid momentum value: -1"),
     (optim.Adam, {"betas": (1.0, 0.999)}, "Invalid beta parameter at index 0: 1.0"),

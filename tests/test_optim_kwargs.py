@@ -21,6 +21,8 @@ SIGNATURES = {
                "maximize=False, foreach=None, differentiable=False, fused=None",
     optim.Adagrad: "params, lr=0.01, lr_decay=0, weight_decay=0, initial_accumulator_value=0, "
                    "eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None",
+    optim.Adadelta: "params, lr=1.0, rho=0.9, eps=1e-06, weight_decay=0, foreach=None, *, "
+                    "capturable=False, maximize=False, differentiable=False",
     optim.RMSprop: "params, lr=0.01, alpha=0.99, eps=1e-08, weight_decay=0, momentum=0, "
                    "centered=False, capturable=False, foreach=None, maximize=False, "
                    "differentiable=False",
@@ -40,6 +42,8 @@ GROUP_KEYS = {
                 "differentiable", "fused"],
     optim.Adagrad: ["lr", "lr_decay", "eps", "weight_decay", "initial_accumulator_value",
                     "foreach", "maximize", "differentiable", "fused"],
+    optim.Adadelta: ["lr", "rho", "eps", "weight_decay", "maximize", "capturable", "foreach",
+                     "differentiable"],
     optim.RMSprop: ["lr", "momentum", "alpha", "eps", "centered", "weight_decay", "capturable",
                     "foreach", "maximize", "differentiable"],
     optim.Adam: ["lr", "betas", "eps", "weight_decay", "amsgrad", "maximize", "foreach",
@@ -57,6 +61,7 @@ UNSUPPORTED = [(cls, name) for cls, keys in GROUP_KEYS.items()
 STEP_CASES = [
     (optim.SGD, {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01}),
     (optim.Adagrad, {"lr": 0.1, "lr_decay": 0.01, "weight_decay": 0.01}),
+    (optim.Adadelta, {"rho": 0.5, "weight_decay": 0.01, "maximize": True}),
     (optim.RMSprop, {"centered": True, "momentum": 0.8, "weight_decay": 0.01}),
     (optim.Adam, {"amsgrad": True, "weight_decay": 0.01}),
     (optim.AdamW, {"lr": 0.01, "maximize": True}),
