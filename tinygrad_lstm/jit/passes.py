@@ -636,8 +636,8 @@ def _slice_ends(tape: list[Call], roots: dict, planned: set,
             base = out if isinstance(out, Var) else call.args[0] if view and call.args else None
             if not isinstance(base, Var):
                 continue
-            if base.number in part:  # inside a slice, as a view of it or written into it
-                part[res.number] = part[base.number]
+            if base.number in part and (base is out or _name(call.fn) in _INSIDE_VIEWS):
+                part[res.number] = part[base.number]  # inside the slice: written, or viewed
             elif base.number in whole and view and not call.kwargs:
                 value = whole[base.number]
                 if _name(call.fn) == "reshape":  # of a C-ordered array: all of it again
@@ -668,6 +668,11 @@ def _slice_ends(tape: list[Call], roots: dict, planned: set,
         result[value] = (width, [(min(every_start, starts.get(k, len(tape))),
                                   max(every_end, ends.get(k, 0))) for k in range(n)])
     return result
+
+
+# views that stay inside the memory of the array they are taken of (unlike as_strided)
+_INSIDE_VIEWS = {"__getitem__", "T", "transpose", "reshape", "view", "swapaxes", "squeeze",
+                 "expand_dims", "broadcast_to", "moveaxis", "diagonal", "ravel", "real", "imag"}
 
 
 def _slice_of(index, length: int) -> tuple[int, int] | None:
