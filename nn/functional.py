@@ -119,13 +119,66 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,
     return _result(input, lambda x: _dropout(x, p), inplace, "dropout_")
 
 
-def _dropout(input: Tensor, p: float) -> Tensor:
+def _dropout(input: Tensor, p: float, noise_shape: tuple | None = None) -> Tensor:
+    """input times a mask of noise_shape (input's by default; broadcast over the other dims)."""
+    noise_shape = input.shape if noise_shape is None else noise_shape
     if p == 1.0:
-        return input * np.zeros(input.shape, input._array.dtype)
+        return input * np.zeros(noise_shape, input._array.dtype)
     dtype = input._array.dtype
     draw = np.float32 if dtype == np.float32 else np.float64
-    mask = rng().random(input.shape, dtype=draw) >= p
+    mask = rng().random(noise_shape, dtype=draw) >= p
     return input * (mask * dtype.type(1.0 / (1.0 - p)))
+
+
+def _feature_dropout(input: Tensor, p: float, training: bool, inplace: bool,
+                     batched: bool = True) -> Tensor:
+    """Zero whole channels: one draw per (n, c) of input (N, C, *) (per c of (C, *) if not
+    batched), the kept ones scaled by 1/(1-p)."""
+    if input.ndim < 2:
+        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+    if not training or p == 0.0:
+        return input
+    lead = 2 if batched else 1
+    noise_shape = input.shape[:lead] + (1,) * (input.ndim - lead)  # (N, C, 1, ...)
+    return _result(input, lambda x: _dropout(x, p, noise_shape), inplace, "feature_dropout_")
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,
+              inplace: bool = False) -> Tensor:
+    """Zero each channel of input (N, C, L) or (C, L) with probability p, scale the rest by
+    1/(1-p); the identity when not training."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a {input.ndim}D "
+                           f"input. Note that dropout1d exists to provide channel-wise dropout "
+                           f"on inputs with 1 spatial dimension, a channel dimension, and an "
+                           f"optional batch dimension (i.e. 2D or 3D inputs).")
+    return _feature_dropout(input, p, training, inplace, batched=input.ndim == 3)
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
+              inplace: bool = False) -> Tensor:
+    """Zero each channel of input (N, C, H, W) with probability p, scale the rest by 1/(1-p);
+    the identity when not training. As PyTorch: a 3-D input is taken as (N, C, L), and other
+    ranks (deprecated, with a warning) as (N, C, *), so a 2-D one is plain dropout."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if input.ndim not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is "
+                      f"deprecated and will result in an error in a future release. To retain "
+                      f"the behavior and silence this warning, please use dropout instead. Note "
+                      f"that dropout2d exists to provide channel-wise dropout on inputs with 2 "
+                      f"spatial dimensions, a channel dimension, and an optional batch "
+                      f"dimension (i.e. 3D or 4D inputs).", stacklevel=2)
+    if input.ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that "
+                      "channel-wise 1D dropout behavior is desired - input is interpreted as "
+                      "shape (N, C, L), where C is the channel dim. This behavior will change in "
+                      "a future release to interpret the input as one without a batch "
+                      "dimension, i.e. shape (C, H, W). To maintain the 1D channel-wise dropout "
+                      "behavior, please switch to using dropout1d instead.", stacklevel=2)
+    return _feature_dropout(input, p, training, inplace)
 
 
 # ---------------------------------------------------------------- activations
@@ -256,6 +309,51 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     if weight is not None:
         out = out * weight
     return out if bias is None else out + bias
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """(x - E[x]) / sqrt(Var[x] + eps) * weight + bias per channel of input (N, C, *), over N
+    and *: with the batch's mean and biased variance when training (and then, if given,
+    running := (1 - momentum) * running + momentum * batch, the variance unbiased), with
+    running_mean and running_var otherwise. Shape: input (N, C) or (N, C, L) -> the same."""
+    _check_tensor(input, "batch_norm")
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected input of at least 2 dims (N, C, *), got "
+                         f"{input.ndim}D input")
+    c = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):  # PyTorch's order
+        if t is not None and t.shape != (c,):
+            raise RuntimeError(f"batch_norm: {name} should contain {c} elements not "
+                               f"{t.numel()} (input of size {list(input.shape)})")
+    dims = (0, *range(2, input.ndim))
+    channel = (1, c) + (1,) * (input.ndim - 2)  # (1, C, 1, ...): broadcasts over N and *
+    if training:
+        n = input.numel() // c
+        if n == 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input "
+                             f"size {tuple(input.shape)}")
+        mean = input.mean(dims, keepdim=True)
+        centered = input - mean
+        var = (centered * centered).mean(dims, keepdim=True)  # biased, to normalize
+        out = centered * (var + eps) ** -0.5
+        with no_grad():
+            if running_mean is not None:
+                running_mean.copy_(momentum * mean.reshape(c) + (1 - momentum) * running_mean)
+            if running_var is not None:  # unbiased, as PyTorch keeps it
+                running_var.copy_(momentum * var.reshape(c) * (n / (n - 1))
+                                  + (1 - momentum) * running_var)
+    else:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("batch_norm: running_mean and running_var must be defined in "
+                               "evaluation mode (training=False)")
+        out = (input - running_mean.reshape(channel)) * (running_var.reshape(channel)
+                                                         + eps) ** -0.5
+    if weight is not None:
+        out = out * weight.reshape(channel)
+    return out if bias is None else out + bias.reshape(channel)
 
 
 # ---------------------------------------------------------------- losses

@@ -2,13 +2,14 @@
 `nn.modules.linear.Linear`, ... Each file here re-exports classes whose code lives one level up,
 in tinygrad_lstm/nn/ (nn/rnn.py, nn/linear.py, ...)."""
 
-from tinygrad_lstm.nn.modules import (activation, container, dropout, flatten, linear, loss,
-                                      module, normalization, rnn, sparse, transformer)
+from tinygrad_lstm.nn.modules import (activation, batchnorm, container, dropout, flatten, linear,
+                                      loss, module, normalization, rnn, sparse, transformer)
 from tinygrad_lstm.nn.modules.activation import (ELU, GELU, LeakyReLU, LogSigmoid, LogSoftmax,
                                                  MultiheadAttention, ReLU, Sigmoid, SiLU, Softmax,
                                                  Softplus, Tanh)
+from tinygrad_lstm.nn.modules.batchnorm import BatchNorm1d
 from tinygrad_lstm.nn.modules.container import ModuleDict, ModuleList, Sequential
-from tinygrad_lstm.nn.modules.dropout import Dropout
+from tinygrad_lstm.nn.modules.dropout import Dropout, Dropout1d, Dropout2d
 from tinygrad_lstm.nn.modules.flatten import Flatten, Unflatten
 from tinygrad_lstm.nn.modules.linear import Identity, Linear
 from tinygrad_lstm.nn.modules.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss,
@@ -22,12 +23,13 @@ from tinygrad_lstm.nn.modules.transformer import (Transformer, TransformerDecode
                                                   TransformerDecoderLayer, TransformerEncoder,
                                                   TransformerEncoderLayer)
 
-__all__ = ["ELU", "GELU", "GRU", "LSTM", "RNN", "BCELoss", "BCEWithLogitsLoss",
-           "CrossEntropyLoss", "Dropout", "Embedding", "Flatten", "GRUCell", "HuberLoss",
+__all__ = ["ELU", "GELU", "GRU", "LSTM", "RNN", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d",
+           "CrossEntropyLoss", "Dropout", "Dropout1d", "Dropout2d", "Embedding", "Flatten",
+           "GRUCell", "HuberLoss",
            "Identity", "KLDivLoss", "L1Loss", "LSTMCell", "LayerNorm", "LeakyReLU", "Linear",
            "LogSigmoid", "LogSoftmax", "MSELoss", "Module", "ModuleDict", "ModuleList",
            "MultiheadAttention", "NLLLoss", "RNNCell", "ReLU", "Sequential", "SiLU", "Sigmoid",
            "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "Transformer", "TransformerDecoder",
            "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer",
-           "Unflatten", "activation", "container", "dropout", "flatten", "linear", "loss",
-           "module", "normalization", "rnn", "sparse", "transformer"]
+           "Unflatten", "activation", "batchnorm", "container", "dropout", "flatten", "linear",
+           "loss", "module", "normalization", "rnn", "sparse", "transformer"]
