@@ -518,3 +518,81 @@ def test_actor_critic(run):
 
     for name, expected in numpy_grads(loss, params).items():
         np.testing.assert_allclose(grads[name], expected, rtol=1e-3, atol=1e-5, err_msg=name)
+
+
+# --- pytorch/examples: regression, vae, mnist_rnn, mnist_forward_forward ---------------------
+
+def test_regression_finds_the_polynomial(run):
+    g = run("regression")
+    assert g["loss"] < 1e-3
+    # the data come from W_target and b_target: the fitted layer must be them
+    np.testing.assert_allclose(g["fc"].weight.detach().numpy()[0], g["W_target"].numpy()[:, 0],
+                               atol=0.2)
+    np.testing.assert_allclose(g["fc"].bias.item(), g["b_target"].item(), atol=0.2)
+    assert g["poly_desc"](tl.tensor([1.5, -2.0]), tl.tensor([0.25])) == \
+        "y = +1.50 x^1 -2.00 x^2 +0.25"
+
+
+def test_vae(run, capsys):
+    g = run("vae", "--epochs", "3", "--batch-size", "64")
+    test_losses = [float(line.split()[-1]) for line in capsys.readouterr().out.splitlines()
+                   if line.startswith("====> Test set loss")]
+    assert test_losses[-1] < 0.8 * test_losses[0]
+    saved = g["save_image"].__globals__["saved_images"]
+    assert saved[:2] == [("results/reconstruction_1.png", (16, 1, 28, 28), 8),
+                         ("results/sample_1.png", (64, 1, 28, 28), 8)]
+    # the loss, BCE summed plus the KL term, written out
+    rng = np.random.default_rng(0)
+    recon, x = rng.uniform(0.01, 0.99, (2, 784)), rng.uniform(0, 1, (2, 1, 28, 28))
+    mu, logvar = rng.normal(size=(2, 20)), rng.normal(size=(2, 20))
+    flat = x.reshape(2, 784)
+    bce = -(flat * np.log(recon) + (1 - flat) * np.log(1 - recon)).sum()
+    kld = -0.5 * (1 + logvar - mu ** 2 - np.exp(logvar)).sum()
+    loss = g["loss_function"](*(tl.tensor(a) for a in (recon, x, mu, logvar)))
+    np.testing.assert_allclose(loss.item(), bce + kld, rtol=1e-6)
+
+
+def test_mnist_rnn(run, capsys, tmp_path):
+    g = run("mnist_rnn", "--epochs", "3", "--lr", "1", "--gamma", "1", "--batch-size", "32",
+            "--test-batch-size", "64", "--save-model")
+    losses = [float(line.split()[4].rstrip(",")) for line in capsys.readouterr().out.splitlines()
+              if line.startswith("Test set")]
+    assert losses[-1] < 0.95 * losses[0]
+    state = tl.load(tmp_path / "mnist_rnn.pt")
+    assert state["batchnorm.num_batches_tracked"].item() == 3 * 192 // 32  # one per step
+    # the program's Net in eval mode against its equations in NumPy
+    model = g["Net"]()
+    model.load_state_dict(state)
+    model.eval()
+    x = np.random.default_rng(0).normal(size=(3, 1, 28, 28)).astype(np.float32)
+    p = {k: v.numpy().astype(np.float64) for k, v in state.items()}
+    h, c = np.zeros((3, 64)), np.zeros((3, 64))
+    sigmoid = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    for t in range(28):
+        gates = x[:, 0, t] @ p["rnn.weight_ih_l0"].T + p["rnn.bias_ih_l0"] + \
+            h @ p["rnn.weight_hh_l0"].T + p["rnn.bias_hh_l0"]
+        i, f, gg, o = np.split(gates, 4, axis=1)
+        c = sigmoid(f) * c + sigmoid(i) * np.tanh(gg)
+        h = sigmoid(o) * np.tanh(c)
+    h = (h - p["batchnorm.running_mean"]) / np.sqrt(p["batchnorm.running_var"] + 1e-5) * \
+        p["batchnorm.weight"] + p["batchnorm.bias"]
+    h = np.maximum(h @ p["fc1.weight"].T + p["fc1.bias"], 0) @ p["fc2.weight"].T + p["fc2.bias"]
+    with tl.no_grad():
+        np.testing.assert_allclose(model(tl.tensor(x)).numpy(), log_softmax(h), rtol=1e-4,
+                                   atol=1e-5)
+
+
+def test_mnist_forward_forward(run, capsys):
+    g = run("mnist_forward_forward", "--epochs", "10", "--train_size", "192", "--test_size",
+            "64", "--log-interval", "3")
+    out = capsys.readouterr().out
+    errors = [float(line.split()[-1]) for line in out.splitlines() if "error:" in line]
+    assert errors[0] < 0.5 and errors[1] < 0.5  # chance is 0.9
+    # the label is written into the first 10 pixels, as the maximum of the whole batch
+    x = tl.tensor([[0.5, 2.0, -1.0, 0.1] + [0.0] * 8, [0.3] * 12])
+    overlaid = g["overlay_y_on_x"](x, tl.tensor([1, 3])).numpy()
+    expected = np.zeros((2, 12), np.float32)
+    expected[0, 1], expected[1, 3], expected[1, 10:] = 2.0, 2.0, 0.3
+    np.testing.assert_array_equal(overlaid, expected)
+    y = tl.tensor(list(range(10)) * 3)
+    assert (g["get_y_neg"](y).numpy() != y.numpy()).all()
