@@ -75,6 +75,11 @@ def test_reshape_to_an_incompatible_shape():
     raises(ValueError, lambda: ones(2, 3).reshape(4, 2), "reshape", "(2, 3)", shape(4, 2))
     raises(ValueError, lambda: ones(2, 3).view(-1, 4), "reshape", "(2, 3)", "4")
     raises(ValueError, lambda: ones(2, 3).reshape(-1, -1), "reshape", "(2, 3)")
+    # PyTorch's type and words too (a program catching RuntimeError catches it)
+    raises(RuntimeError, lambda: ones(64, 784).view(128, 1, 28, 28),
+           "shape '[128, 1, 28, 28]' is invalid for input of size 50176", "(64, 784)")
+    raises(RuntimeError, lambda: ones(2, 3).reshape(-1, -1), "only one dimension can be inferred")
+    raises(RuntimeError, lambda: ones(2, 3).reshape(-2, 3), "invalid shape dimension -2")
 
 
 def test_expand_to_an_incompatible_shape():

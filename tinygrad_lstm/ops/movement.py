@@ -20,13 +20,29 @@ def _zeros(g, shape: tuple):
     return np.zeros_like(g, shape=shape)
 
 
+class ShapeError(RuntimeError, ValueError):
+    """A shape that does not fit the tensor: PyTorch's RuntimeError, and a ValueError as
+    NumPy's own (code written for either catches it)."""
+
+
 class Reshape(View):
     """x.reshape(shape). VJP: g.reshape(x.shape)."""
 
     @staticmethod
     def forward(ctx, x, shape):
         ctx.x_shape = x.shape
-        return x.reshape(shape)
+        try:
+            if isinstance(shape, tuple) and shape and min(shape) < -1:  # NumPy infers it
+                raise ValueError
+            return x.reshape(shape)
+        except ValueError:  # PyTorch's words, and its exception type
+            sizes = list(shape) if isinstance(shape, tuple) else [shape]
+            bad = next((s for s in sizes if s < -1), None)
+            what = f"invalid shape dimension {bad}" if bad is not None else \
+                "only one dimension can be inferred" if sizes.count(-1) > 1 else \
+                f"shape '{sizes}' is invalid for input of size {x.size}"
+            raise ShapeError(f"reshape: {what} (a tensor of shape {tuple(x.shape)}, to "
+                             f"{tuple(sizes)})") from None
 
     @staticmethod
     def backward(ctx, g):
