@@ -5,6 +5,7 @@ are a blob whose place depends on the digit, with noise, so that the labels can 
 import numpy as np
 
 import tinygrad_lstm as torch
+from standins.transforms import Compose, Lambda  # torchvision's, as the basics ports use them
 
 
 class MNIST:
@@ -44,24 +45,6 @@ class Normalize:
 
     def __call__(self, x):
         return (x - self.mean[0]) / self.std[0]
-
-
-class Compose:
-    def __init__(self, transforms):
-        self.transforms = transforms
-
-    def __call__(self, x):
-        for t in self.transforms:
-            x = t(x)
-        return x
-
-
-class Lambda:
-    def __init__(self, lambd):
-        self.lambd = lambd
-
-    def __call__(self, x):
-        return self.lambd(x)
 
 
 class datasets:
