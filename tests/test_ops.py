@@ -84,6 +84,9 @@ OPS = [
     # fused: input + product, with input broadcast to the product's shape
     ("addmm", lambda i, x, w: i.addmm(x, w), lambda i, x, w: i + x @ w,
      [((2, 4), (2, 3), (3, 4)), ((4,), (2, 3), (3, 4)), ((2, 1), (2, 3), (3, 4))], normal),
+    # a transposed weight and a few rows (the LSTM step): computed as (w^T x^T)^T
+    ("addmm_transposed_weight", lambda i, x, w: i.addmm(x, w.T), lambda i, x, w: i + x @ w.T,
+     [((5, 4), (5, 3), (4, 3)), ((1, 4), (1, 3), (4, 3)), ((4,), (5, 3), (4, 3))], normal),
     ("linear", lambda x, w, b: F.linear(x, w, b), lambda x, w, b: x @ w.T + b, [
         ((2, 3), (4, 3), (4,)), ((3,), (4, 3), (4,)), ((2, 2, 3), (4, 3), (1,)),
         ((2, 0), (3, 0), (3,)), ((3,), (0, 3), (0,))], normal),  # no inputs, no outputs
@@ -272,6 +275,18 @@ def test_fused_ops_name_the_op_and_shapes_at_fault():
     with pytest.raises(ValueError, match=r"linear: bias of shape \(3,\) does not broadcast to "
                                          r"the 4 output features"):
         F.linear(x, w.T, Tensor(np.ones(3)))
+
+
+def test_addmm_of_a_transposed_weight_is_c_contiguous_as_pytorch_returns_it():
+    """The few-rows path multiplies w's transpose and reads the product transposed: the sum
+    must still come out C-ordered, or `.view` would refuse what PyTorch allows."""
+    rng = np.random.default_rng(0)
+    h, w = rng.standard_normal((16, 8)), rng.standard_normal((12, 8))
+    xw = rng.standard_normal((16, 12))
+    for input in (xw, xw[0]):  # the whole sum, and a bias broadcast over the rows
+        out = Tensor(input).addmm(Tensor(h), Tensor(w).T)
+        assert out.is_contiguous()
+        np.testing.assert_allclose(out.view(-1).numpy(), (input + h @ w.T).ravel(), rtol=1e-13)
 
 
 def test_max_indices_like_numpy():
