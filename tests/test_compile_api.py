@@ -265,6 +265,48 @@ def test_parts_of_a_concatenation_are_written_into_it_unless_it_is_written_later
             assert re.search(r"multiply\(a, TWO_FLOAT64, out=\w+\)", fn.code), fn.code
 
 
+def test_the_same_parts_concatenated_again_are_a_view_of_the_first_concatenation():
+    """A second concatenation of the parts concatenate_in_place wrote into a first one, in the
+    same order and laid out the same, is a reshape of it (an LSTM's gate gradients: stacked for
+    the input projection's gradient, concatenated for W_hh's). In another order, or written
+    later, it stays a copy. Either way the eager bits."""
+    def parts(a):
+        return [a * 2.0, a - 1.0, a + 3.0]
+
+    def again(a):
+        p = parts(a)
+        return tl.stack(p).exp().sum() + (tl.cat(p) * a.sum()).sum()
+
+    def other_order(a):
+        p = parts(a)
+        return tl.stack(p).exp().sum() + (tl.cat(p[::-1]) * a.sum()).sum()
+
+    def written_later(a):
+        p = parts(a)
+        stacked, cat = tl.stack(p), tl.cat(p)
+        with tl.no_grad():
+            cat += 1.0  # the stack must not see it
+        return stacked.exp().sum() + cat.sum()
+
+    inputs = [(np.full((2, 3), 0.1 * k),) for k in range(5)]
+    for f, copies in ((again, False), (other_order, True), (written_later, True)):
+        code = assert_bitwise_twins(f, inputs).code
+        assert ("concatenate(" in code or "stack(" in code) == copies, (f.__name__, code)
+        assert (re.search(r"= \w+\.reshape\(6, 3\)", code) is not None) != copies, code
+
+    # an LSTM: W_hh's gradient sums its terms in time order (OuterSum.materialize), the order
+    # of the stacked gradient of the input projection, so the gate gradients are one array
+    lstm = nn.LSTM(3, 4).double()
+
+    def step(x):
+        loss = lstm(x)[0].sum()
+        loss.backward()
+        return loss
+
+    code = assert_bitwise_twins(step, [(np.full((5, 2, 3), 0.1 * k),) for k in range(5)]).code
+    assert re.search(r"D_UNBIND\w* = D_PERMUTE\w*\.reshape\(5, 2, 16\)", code), code
+
+
 def assert_bitwise_twins(f, inputs: list) -> CompiledFunction:
     """f eagerly and compiled over `inputs` (argument tuples of arrays): every result equal to
     the bit (-0.0 is not 0.0), no later call changed a result returned earlier, and a program

@@ -38,14 +38,18 @@ class OuterSum:
         """The sum as a new array (the caller may write into it)."""
         if len(self.xs) == 1:
             return np.dot(self.xs[0].T, self.gs[0])
+        # the terms in the order the forward made them (backward adds the last first): for a
+        # recurrence, time order, where a gradient of all its steps' inputs stacks them, so
+        # tl.compile's program makes that array once (an LSTM's gate gradients)
+        xs, gs = self.xs[::-1], self.gs[::-1]
         # perf: the smaller side concatenated first (an LSTM's states before its gate
         # gradients, in either orientation): the other order peaks 6% higher at bench_lstm's
         # large config (eager, 368 against 347 MiB)
-        if self.xs[0].shape[1] <= self.gs[0].shape[1]:
-            xs = np.concatenate(self.xs)
-            return np.dot(xs.T, np.concatenate(self.gs))
-        gs = np.concatenate(self.gs)
-        return np.dot(np.concatenate(self.xs).T, gs)
+        if xs[0].shape[1] <= gs[0].shape[1]:
+            x = np.concatenate(xs)
+            return np.dot(x.T, np.concatenate(gs))
+        g = np.concatenate(gs)
+        return np.dot(np.concatenate(xs).T, g)
 
 
 def dense(g):

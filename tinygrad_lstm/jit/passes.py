@@ -5,6 +5,8 @@
 - `common_views`: a view taken again of the same value in the same way is the first one.
 - `concatenate_in_place`: the parts of a concatenation are written into it by the calls that
   make them (`np.multiply(d, g, out=d_split[:, 0:100])`), not copied there afterwards.
+  The same parts concatenated again, in the same order, are a view of the first
+  concatenation (`_concatenated_again`).
 - `scatter_in_place`: `z[i] = v` where an arithmetic ufunc made v: it writes into z[i] itself.
 - `reuse_dying_operands`: an elementwise op whose operand dies there writes into it
   (`np.exp(a, out=a)`), so a chain of them makes one array, not one per op.
@@ -192,6 +194,7 @@ def concatenate_in_place(tape: list[Call], outputs: list[Var]) -> list[Call]:
                 placed.update(p.number for p in parts)
     if not plans:
         return tape
+    again = _concatenated_again(tape, plans, writes, escaped)
     made_before, slot_of = {}, {}
     for i, (first, slices, zeros) in plans.items():
         made_before[first] = (tape[i].results[0], zeros, tape[i])
@@ -201,6 +204,8 @@ def concatenate_in_place(tape: list[Call], outputs: list[Var]) -> list[Call]:
     for i, call in enumerate(tape):
         if i in plans:
             continue  # the parts are in place
+        if i in again:
+            call = again[i]
         if i in made_before:
             result, zeros, concat = made_before[i]
             rewritten.append(Call(np.zeros if zeros else np.empty, (result.shape, result.dtype),
@@ -213,6 +218,40 @@ def concatenate_in_place(tape: list[Call], outputs: list[Var]) -> list[Call]:
             call = Call(call.fn, call.args, {"out": part}, (), call.scope, call.op, (part,))
         rewritten.append(call)
     return rewritten
+
+
+def _concatenated_again(tape: list[Call], plans: dict, writes: dict, escaped: set) -> dict:
+    """{position: its new call} for each concatenation of the same parts, in the same order, as
+    one that concatenate_in_place writes them into: the same numbers in the same order, so a
+    reshape of it (an LSTM's gate gradients, stacked for the input projection's gradient and
+    concatenated for W_hh's). Neither may be written or leave the program: they share memory.
+
+    perf: a (T, B, 4H) copy less; bench_lstm's compiled step, alternating in one process with
+    the program without it: small 1.04x, medium 1.06x, tiny 1.01x"""
+    def flat(call: Call) -> tuple | None:  # (part numbers, dtype) of a concatenation that lays
+        if _name(call.fn) not in ("concatenate", "stack") or not from_numpy(call.fn) or \
+                len(call.results) != 1 or not call.results[0].c_contiguous:
+            return None  # its parts' values one after the other (nothing before its axis)
+        parts = call.args[0] if call.args else ()
+        axis = call.args[1] if len(call.args) > 1 else call.kwargs.get("axis", 0)
+        result = call.results[0]
+        if type(parts) not in (tuple, list) or type(axis) is not int or len(call.args) > 2 or \
+                set(call.kwargs) - {"axis"} or not all(isinstance(p, Var) for p in parts) or \
+                any(d != 1 for d in result.shape[:axis % max(len(result.shape), 1)]):
+            return None
+        return tuple(p.number for p in parts), np.dtype(result.dtype)
+    first = {flat(tape[i]): tape[i].results[0] for i in plans}
+    again = {}
+    for i, call in enumerate(tape):
+        key = flat(call) if i not in plans else None
+        base = first.get(key) if key else None
+        result = call.results[0] if base is not None else None
+        if base is None or base.number in escaped or result.number in escaped or \
+                writes.get(base.number) or writes.get(result.number):
+            continue
+        again[i] = Call(("method", "reshape"), (base, *result.shape), {}, (result,), call.scope,
+                        call.op)
+    return again
 
 
 def scatter_in_place(tape: list[Call], outputs: list[Var],
