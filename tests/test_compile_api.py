@@ -307,6 +307,55 @@ def test_the_same_parts_concatenated_again_are_a_view_of_the_first_concatenation
     assert re.search(r"D_UNBIND\w* = D_PERMUTE\w*\.reshape\(5, 2, 16\)", code), code
 
 
+def test_a_scatter_into_one_element_stays_a_copy():
+    """scatter_in_place: `z[1] = v` for a 1-D z has no slot to write v into (z[1] is a NumPy
+    scalar, a copy): the program keeps the copy, and runs."""
+    w = tl.Tensor(np.array([0.5, -1.0, 2.0, 3.0]), requires_grad=True)
+
+    def f(a):
+        w.grad = None
+        (w[1] * a.sum()).backward()  # w[1]'s gradient, a 0-d multiply, scattered into zeros
+        return w.grad * 1.0
+
+    rng = np.random.default_rng(0)
+    code = assert_bitwise_twins(f, [(rng.standard_normal(3),) for _ in range(5)]).code
+    assert re.search(r"\w+\[1\] = \w+", code), code
+
+
+def test_the_trace_makes_eagers_memory_layout_where_eager_takes_a_shortcut_for_arrays():
+    """Eager stacks plain arrays with np.array and makes a getitem VJP's zeros with np.zeros,
+    both C-ordered; a trace's arrays take np.stack and the zeros of their dtype, which must be
+    C-ordered too where the parts or the gradient are F-ordered (transposed): a later sum
+    over the result would otherwise add in another order."""
+    r = np.random.default_rng(9)
+    b = tl.Tensor(r.standard_normal(()), requires_grad=True)  # its gradient sums everything
+    w = tl.Tensor(r.standard_normal((7, 5)))
+
+    def stack_of_transposed(a):
+        return tl.stack([a.t() * 2.0, a.t() - 1.0]).exp().sum()
+
+    def unbind_of_transposed_gradients(z):
+        b.grad = None
+        loss = 0
+        for xk in (z + b).unbind(0):
+            loss = loss + (xk.t() * xk.t() * w).sum()  # xk's gradient comes back F-ordered
+        loss.backward()
+        return b.grad * 1.0
+
+    def getitem_of_a_transposed_gradient(z):
+        b.grad = None
+        s = (z + b)[1:6].t()  # its gradient (5, 7) comes back F-ordered
+        (s * s * w).sum().backward()
+        return b.grad * 1.0
+
+    rng = np.random.default_rng(1)
+    assert_bitwise_twins(stack_of_transposed, [(rng.standard_normal((3, 5)),) for _ in range(8)])
+    assert_bitwise_twins(unbind_of_transposed_gradients,
+                         [(rng.standard_normal((16, 5, 7)),) for _ in range(6)])
+    assert_bitwise_twins(getitem_of_a_transposed_gradient,
+                         [(rng.standard_normal((9, 7)),) for _ in range(8)])
+
+
 def assert_bitwise_twins(f, inputs: list) -> CompiledFunction:
     """f eagerly and compiled over `inputs` (argument tuples of arrays): every result equal to
     the bit (-0.0 is not 0.0), no later call changed a result returned earlier, and a program

@@ -280,8 +280,8 @@ def scatter_in_place(tape: list[Call], outputs: list[Var],
         if not isinstance(z, Var) or not isinstance(v, Var) or not _basic_index(index) or \
                 v.kind != "op" or v.dtype != z.dtype or v.number in escaped or \
                 roots.get(v.number) != {v.number} or roots.get(z.number) != {z.number} or \
-                _slice_shape(z.shape, index) != v.shape:
-            continue
+                v.shape == () or _slice_shape(z.shape, index) != v.shape:
+            continue  # (z[i] of a 0-d slot is a NumPy scalar, a copy: no place to write into)
         p = max([j for j in writes.get(v.number, ()) if j < i], default=defined.get(v.number))
         z_at = defined.get(z.number)
         if p is None or z_at is None or p in plans or not _writes_only(tape[p], v):

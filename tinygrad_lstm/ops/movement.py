@@ -15,7 +15,7 @@ def _zeros(g, shape: tuple):
     recorded, under create_graph). perf: np.zeros_like(g, shape=...) would do both, but costs
     2.5 us against 0.9, and a tiny LSTM step runs 25 getitem VJPs (callgrind: 18.15M
     instructions per step with it, 17.91M with this)."""
-    if type(g) is np.ndarray:
+    if isinstance(g, np.ndarray):  # a tl.compile trace's arrays too: the same C-ordered zeros
         return np.zeros(shape, g.dtype)
     return np.zeros_like(g, shape=shape)
 
@@ -132,9 +132,15 @@ class Cat(Primitive):
 
 
 def _stack0(xs) -> np.ndarray:
-    """np.stack(xs) for arrays of one shape: np.array copies them in C, several times faster
-    than np.stack's Python-level checks on the small arrays of a recurrence."""
-    return np.array(xs)
+    """np.stack(xs) along a new first axis, C-ordered, for arrays of one shape. np.array copies
+    them in C, several times faster than np.stack's Python-level checks on the small arrays of a
+    recurrence; a tl.compile trace's arrays take np.stack (its passes write the parts into its
+    result), made C-ordered where np.stack keeps the parts' F order, so that the program sums
+    the result in eager's order."""
+    if type(xs[0]) is np.ndarray:
+        return np.array(xs)
+    stacked = np.stack(xs)
+    return stacked if stacked.flags.c_contiguous else np.ascontiguousarray(stacked)
 
 
 class Stack(Primitive):
@@ -144,7 +150,7 @@ class Stack(Primitive):
     def forward(ctx, axis, *xs):
         ctx.axis = axis
         shape = np.shape(xs[0])  # an argument may also be a list or a number
-        if axis == 0 and all([type(x) is np.ndarray and x.shape == shape for x in xs]):
+        if axis == 0 and all([isinstance(x, np.ndarray) and x.shape == shape for x in xs]):
             return _stack0(xs)
         return np.stack(xs, axis=axis)  # other axes, and unequal shapes (NumPy names them)
 
@@ -189,7 +195,7 @@ class Unbind(View):
 
     @staticmethod
     def backward(ctx, *gs):  # the gradients have one shape: the engine zero-fills missing ones
-        arrays = ctx.axis == 0 and all([type(g) is np.ndarray for g in gs])  # not Tensors
+        arrays = ctx.axis == 0 and all([isinstance(g, np.ndarray) for g in gs])  # not Tensors
         return (_stack0(gs) if arrays else np.stack(gs, axis=ctx.axis)), None
 
 
