@@ -356,6 +356,35 @@ def test_the_trace_makes_eagers_memory_layout_where_eager_takes_a_shortcut_for_a
                          [(rng.standard_normal((9, 7)),) for _ in range(8)])
 
 
+def test_a_step_that_reads_this_steps_value_and_the_last_ones_is_not_batched_wrongly():
+    """batch_over_steps: a call made at every step on h_t and h_{t-1} (two columns sharing
+    values, shifted) cannot read both from one stack each: it stays per step (before, the
+    second stack took the shared values over and the first was read unwritten)."""
+    class Mul(nn.Module):
+        def forward(self, a, b):
+            return (a * b).reshape(-1)
+
+    mul = Mul()
+
+    def f(xs):
+        hs = [xs[t].tanh() for t in range(5)]
+        return tl.stack([mul(hs[t], hs[t - 1]) for t in range(1, 5)])
+
+    rng = np.random.default_rng(0)
+    assert_bitwise_twins(f, [(rng.standard_normal((5, 2, 3)),) for _ in range(6)])
+
+
+def test_a_traced_call_adds_in_eagers_operand_order():
+    """A trace's arrays take eager's branch of a binary op (addcmul: the product, then the
+    input added into it): a sum of two NaNs keeps the first operand's sign, so another order
+    gives another NaN."""
+    negative_nan = np.copysign(np.nan, -1.0)
+    for dtype in (np.float32, np.float64):
+        inputs = [(np.full(4, negative_nan, dtype), np.full(4, np.nan, dtype),
+                   np.full(4, 1.0 + k, dtype)) for k in range(5)]
+        assert_bitwise_twins(lambda a, x, y: a.addcmul(x, y), inputs)
+
+
 def assert_bitwise_twins(f, inputs: list) -> CompiledFunction:
     """f eagerly and compiled over `inputs` (argument tuples of arrays): every result equal to
     the bit (-0.0 is not 0.0), no later call changed a result returned earlier, and a program

@@ -104,6 +104,18 @@ def batch_over_steps(tape: list[Call], outputs: list[Var], first_number: int,
             batched_args.append(stack if isinstance(stack, Var) else None)
             plan.append((len(batched_args) - 1, column, stack))
         else:
+            # a value goes into one new stack, at its step's index: columns that share values
+            # must be the same column (h_t beside h_{t-1} is not batched: the second stack would
+            # take over the values the first one expects, leaving its slices unwritten)
+            placed: dict[int, tuple] = {}  # value -> (its column, its index)
+            clash = False
+            for _, column, stack in plan:
+                if stack is True:
+                    key = tuple(v.number for v in column)
+                    for k, v in enumerate(column):
+                        clash = clash or placed.setdefault(v.number, (key, k)) != (key, k)
+            if clash:
+                continue
             # every per-step operand can be read from a stack: make the new ones
             for index, column, stack in plan:
                 if isinstance(stack, Var):

@@ -14,8 +14,16 @@ def _same(out, x, y) -> bool:
     array operand (NumPy treats Python scalars as PyTorch does, unless their category is higher,
     and then it promotes the array). Identity tests only: every binary op of the LSTM passes."""
     d = out.dtype
-    return (x.dtype is d if type(x) is _ND else type(y) is _ND) and (type(y) is not _ND or
-                                                                    y.dtype is d)
+    x_array = type(x) is _ND or _traced(x)
+    y_array = type(y) is _ND or _traced(y)
+    return (x.dtype is d if x_array else y_array) and (not y_array or y.dtype is d)
+
+
+def _traced(a) -> bool:
+    """One of a tl.compile trace's arrays (a subclass), unless it stands for a NumPy scalar: it
+    takes eager's branch, so the trace makes eager's NumPy calls in eager's operand order (a sum
+    of two NaNs keeps the first one's sign)."""
+    return isinstance(a, _ND) and not getattr(a, "numpy_scalar", False)
 
 
 def _promoted(fn, out, *operands, true_divide: bool = False):
