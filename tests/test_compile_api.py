@@ -444,8 +444,9 @@ def test_concatenation_parts_found_by_a_review_stay_eagers():
     assert part.numpy().tolist() == [[2.0] * 3] * 2
 
 
-def test_steps_that_differ_by_the_sign_of_a_zero_constant_are_not_one_call():
-    signs = [0.0, -0.0, 0.0, -0.0]
+@pytest.mark.parametrize("signs", [[0.0, -0.0, 0.0, -0.0],
+                                   [float("nan"), -float("nan")] * 2])
+def test_steps_that_differ_by_the_sign_of_a_zero_or_nan_constant_are_not_one_call(signs):
 
     class Scale(nn.Module):
         def forward(self, h, coefficient):

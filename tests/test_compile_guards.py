@@ -84,6 +84,15 @@ def test_a_transposed_argument_is_another_signature():
     np.testing.assert_array_equal(base.numpy(), np.arange(6).reshape(3, 2))  # not written
 
 
+def test_a_nan_argument_is_keyed_by_its_sign_and_payload():
+    payload_nan = np.array(0x7FF8000000000123, np.uint64).view(np.float64).item()
+    compiled, x = tl.compile(lambda x, s: x * s), Tensor(np.ones(2))
+    for _ in range(CALLS):
+        compiled(x, float("nan"))
+    for s in (-float("nan"), payload_nan):
+        assert compiled(x, s).numpy().tobytes() == (x * s).numpy().tobytes()
+
+
 @pytest.mark.parametrize("a, b", [(0.0, -0.0), (1.0, float("nan"))])
 def test_python_number_arguments_are_keyed_by_their_bits(a, b):
     compiled = tl.compile(lambda x, s: x / s if s == s else x * 0 + 7)
@@ -129,6 +138,22 @@ def test_a_global_changed_after_the_build_is_seen():
             assert compiled(x).numpy()[0] == 2.0
         SCALE = 3.0
         assert compiled(x).numpy()[0] == 3.0
+    finally:
+        SCALE = 2.0
+
+
+def test_a_global_nan_that_changes_its_sign_is_seen():
+    """Numbers are compared by their bits: a NaN's sign counts (float.hex() writes every NaN as
+    'nan', and NaN == NaN is false)."""
+    global SCALE
+    compiled, x = tl.compile(scaled), Tensor(np.ones(2))
+    try:
+        SCALE = float("nan")
+        for _ in range(CALLS):
+            compiled(x)
+        SCALE = -float("nan")
+        assert compiled(x).numpy().tobytes() == scaled(x).numpy().tobytes()
+        assert np.signbit(compiled(x).numpy()).all()
     finally:
         SCALE = 2.0
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .capture import AccumulateGrads, CallLabel, Draw, GradOf, Replayed
+from .guards import number_bits
 from .passes import _name, escaping, from_numpy, roots_of, uses
 from .trace import Call, Var
 
@@ -287,8 +288,8 @@ def _operands(calls: list[Call], result: Var) -> list | None:
 
 
 def _same_number(x, y) -> bool:
-    """x and y are the same Python number, to the bit (-0.0 is not 0.0)."""
-    return type(x) is type(y) and (x.hex() == y.hex() if type(x) is float else x == y)
+    """x and y are the same Python number, to the bit (-0.0 is not 0.0, nor -nan nan)."""
+    return type(x) is type(y) and number_bits(x) == number_bits(y)
 
 
 def _stack_for(column: list[Var], stack_of, defined, roots, writes, tape, first, positions,

@@ -19,6 +19,7 @@ from ..autograd.outer_sum import OuterSum, dense
 from ..random import rng
 from ..recording import _sequence, _state
 from ..tensor import Tensor
+from .guards import number_bits
 from .trace import Traced, Tracer, Var, _plain, _user_frame, paused
 
 
@@ -328,8 +329,10 @@ def _same_objects(a, b) -> bool:
         return False
     if type(a) in (tuple, list):
         return len(a) == len(b) and all(_same_objects(x, y) for x, y in zip(a, b))
+    if type(a) in (float, complex):
+        return number_bits(a) == number_bits(b)  # to the bit: -0.0 is not 0.0, nor -nan nan
     if isinstance(a, (int, float, str, bool, type(None), complex)):
-        return a == b or (a != a and b != b)
+        return a == b
     return a is b
 
 

@@ -29,7 +29,7 @@ from ..dtypes import default_float
 from ..recording import _state
 from ..tensor import Tensor
 from .capture import Capture, _same_objects
-from .guards import PythonReads
+from .guards import PythonReads, number_bits
 from .program import Program
 from .trace import NotTraceable, Traced, Var, start, stop
 
@@ -457,8 +457,9 @@ def _same_values(a, b) -> bool:
     if isinstance(a, Var) or isinstance(b, Var):
         if not (isinstance(a, Var) and isinstance(b, Var)):
             return False
-        if a.kind == "const" and b.kind == "const":
-            return a.source.dtype == b.source.dtype and np.array_equal(a.source, b.source)
+        if a.kind == "const" and b.kind == "const":  # to the bit, as number_bits
+            return a.source.dtype == b.source.dtype and a.source.shape == b.source.shape and \
+                a.source.tobytes() == b.source.tobytes()
         return a.number == b.number and a.kind == b.kind
     if type(a) is not type(b):
         return False
@@ -468,7 +469,9 @@ def _same_values(a, b) -> bool:
         return a.keys() == b.keys() and all(_same_values(a[k], b[k]) for k in a)
     if type(a) is slice:
         return _same_values((a.start, a.stop, a.step), (b.start, b.stop, b.step))
-    if isinstance(a, (np.generic, np.dtype, _Output)) or type(a) is type:
+    if isinstance(a, np.generic):  # to the bit, as number_bits
+        return a.tobytes() == b.tobytes()
+    if isinstance(a, (np.dtype, _Output)) or type(a) is type:
         return a == b or a is b
     return _same_objects(a, b)
 
@@ -501,8 +504,8 @@ def _key(value, flat: list, first: dict):
     if kind is dict:
         return ("dict", tuple((k, _key(v, flat, first)) for k, v in value.items()))
     flat.append(value)
-    if kind is float:
-        return ("value", float, value.hex())
+    if kind is float or kind is complex:
+        return ("value", kind, number_bits(value))
     if isinstance(value, np.generic):  # np.float32(-0.0) is not np.float32(0.0) either
         return ("value", kind, value.tobytes())
     try:

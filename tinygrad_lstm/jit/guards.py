@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dis
 import functools
+import struct
 import sys
 import sysconfig
 import types
@@ -28,12 +29,22 @@ _ARRAY_BY_VALUE = 4096  # elements: a larger global array is guarded by identity
 _MISSING = object()
 
 
+def number_bits(v):
+    """A Python number as compared: a float or complex by its bits (-0.0 is not 0.0, and a NaN's
+    sign and payload count, which float.hex() and == both lose), anything else as it is."""
+    if type(v) is float:
+        return struct.pack("<d", v)
+    if type(v) is complex:
+        return struct.pack("<dd", v.real, v.imag)
+    return v
+
+
 def _value(v):
     """What is compared: a number by type and bits (-0.0 is not 0.0, nan is nan), a small array
     by its bytes, a short list, tuple or dict by its items (and identity), anything else by
     identity."""
     if type(v) in _SCALARS:
-        return (type(v), v.hex() if type(v) is float else v)
+        return (type(v), number_bits(v))
     if isinstance(v, np.generic) and v.ndim == 0:
         return (type(v), v.tobytes())
     if type(v) is np.ndarray and v.size <= _ARRAY_BY_VALUE:  # a small global array: the
