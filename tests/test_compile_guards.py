@@ -576,6 +576,56 @@ def test_a_parameter_passed_as_an_argument_keeps_it_eager():
     assert "is a parameter or buffer of Linear" in compiled.explain()
 
 
+def test_an_argument_sharing_memory_with_a_tensor_the_step_reads_runs_eagerly():
+    """The passes rely on each input being its own memory: batch_over_steps reads w once for
+    all steps, as nothing writes it. A call that passes W itself (or a view of it), which the
+    step writes between steps, runs eagerly, as does a trace that sees it."""
+    class Scale(nn.Module):
+        def forward(self, h, w):
+            return (h * w).reshape(-1)
+
+    scale, W = Scale(), Tensor(np.ones(3))
+
+    def f(xs, w):
+        hs = [xs[t].tanh() for t in range(3)]  # all made before the first product
+        outs = []
+        for t in range(3):
+            outs.append(scale(hs[t], w))
+            with tl.no_grad():
+                W.add_(1.0)
+        return tl.stack(outs)
+
+    compiled, rng = tl.compile(f), np.random.default_rng(0)
+    for k in range(CALLS + 3):
+        x = rng.standard_normal((3, 2, 3))
+        w = (W, W[:], W.detach())[k - CALLS] if k >= CALLS else Tensor(np.full(3, 5.0))
+        start = W.numpy().copy()
+        eager = f(Tensor(x.copy()), w).numpy()
+        W.numpy()[...] = start
+        assert compiled(Tensor(x.copy()), w).numpy().tobytes() == eager.tobytes()
+    assert "shares memory" in compiled.explain()
+
+    traced_with_a_view = tl.compile(f)
+    for _ in range(CALLS):
+        traced_with_a_view(Tensor(rng.standard_normal((3, 2, 3))), W[:])
+    assert "shares memory" in traced_with_a_view.explain()
+    assert not traced_with_a_view.explain().startswith("built a program")
+
+
+def test_arguments_that_share_memory_run_eagerly():
+    def f(a, b):
+        with tl.no_grad():
+            a.mul_(2.0)  # b sees it when b is a view of a
+        return a.sum() + b.sum()
+
+    compiled = tl.compile(f)
+    for _ in range(CALLS):
+        compiled(Tensor(np.ones(4)), Tensor(np.ones(4)))
+    a = Tensor(np.ones(4))
+    assert compiled(a, a[:]).item() == 16.0  # eager: a doubled, read twice
+    assert "shares memory" in compiled.explain()
+
+
 def test_sgd_through_data_compiles():
     def setup():
         model = nn.Linear(4, 3)

@@ -140,6 +140,8 @@ class CompiledFunction:
             return self._fn(*args, **kwargs)
         for program in entry.programs:
             if program.guards_hold():
+                if program.inputs_overlap(flat):
+                    return self._eager(f"{entry.key}: {_OVERLAP}", args, kwargs)
                 return program(flat)
         if entry.programs:
             self._drop_stale(entry)
@@ -206,6 +208,9 @@ class CompiledFunction:
             capture.release()
         traced = _Traced(capture, result, reads)
         capture.forget_arrays()
+        if _overlap(_arg_arrays(_flatten((args, kwargs))[0]),
+                    [t._array for t, _ in traced.requires_grad]):
+            capture.refusals.append(_OVERLAP)
         if capture.refusals:
             return self._refuse(entry, "; ".join(capture.refusals), traced.result)
         if twin is None:
@@ -401,6 +406,14 @@ class _Runner:
                 return False
         return self._reads.hold()
 
+    def inputs_overlap(self, flat: list) -> bool:
+        """Arguments that share memory with each other or with a tensor the program reads (a
+        view of a parameter passed in): the trace had each in memory of its own, and the
+        program's rewrites rely on it (what one input's writes change, another does not see)."""
+        arrays = [flat[i] for i in self._positions]
+        return _overlap([a if isinstance(a, np.ndarray) else a._array for a in arrays],
+                        [t._array for t, *_ in self._tensors])
+
     def __call__(self, flat: list):
         self.runs += 1
         arrays = [flat[i] for i in self._positions]
@@ -414,6 +427,42 @@ class _Runner:
                 raise  # a subclass may take other arguments (np.exceptions.AxisError)
             raise type(e)(f"{e}, {self.program.where(e)}") from e
         return _fill(self._template, outputs)
+
+
+_OVERLAP = ("an argument shares memory with another argument or with a tensor the function "
+            "reads (a view of a parameter?): this call runs eagerly")
+
+
+def _arg_arrays(flat: list) -> list:
+    """The array of each tensor or array argument, the same object once."""
+    seen, arrays = set(), []
+    for a in flat:
+        if isinstance(a, (Tensor, np.ndarray)) and id(a) not in seen:
+            seen.add(id(a))
+            arrays.append(a if isinstance(a, np.ndarray) else a._array)
+    return arrays
+
+
+def _overlap(arguments: list, tensors: list) -> bool:
+    """An argument array that may share memory with another one, or with a tensor's array (the
+    same array too: a tensor the function reads, passed in). The tensors' arrays are each their
+    own input, the same array counted once. perf: owners compared first, np.may_share_memory's
+    bounds only within one owner: a few microseconds a call for an LSTM step's four arguments
+    and six parameters."""
+    by_owner: dict[int, list] = {}
+    for array, is_argument in [(a, True) for a in arguments] + [(t, False) for t in tensors]:
+        owner = array
+        while getattr(owner, "base", None) is not None:
+            owner = owner.base
+        same = by_owner.setdefault(id(owner), [])
+        for other, other_is_argument in same:
+            if other is array and not (is_argument or other_is_argument):
+                break  # one tensor's array, read through two tensors: one input
+            if (is_argument or other_is_argument) and np.may_share_memory(array, other):
+                return True
+        else:
+            same.append((array, is_argument))
+    return False
 
 
 def _model_changed(versions: list) -> bool:
