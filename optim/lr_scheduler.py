@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from tinygrad_lstm.optim.optimizer import Optimizer
-from tinygrad_lstm.recording import replay_as_calls, replayed_as_call
+from tinygrad_lstm.recording import guard_on_result, replay_as_calls, replayed_as_call
 
 
 EPOCH_DEPRECATION_WARNING = (
@@ -77,6 +77,7 @@ class LRScheduler:
         """The lrs for epoch `self.last_epoch`, one per group; subclasses implement it."""
         raise NotImplementedError(f"{type(self).__name__}.get_lr is not implemented")
 
+    @guard_on_result  # read inside a tl.compile'd function: the program holds while it holds
     def get_last_lr(self) -> list[float]:
         """The lrs set by the last step(), one per group."""
         return self._last_lr

@@ -9,8 +9,31 @@ from typing import Any
 import numpy as np
 
 from tinygrad_lstm.autograd import enable_grad
-from tinygrad_lstm.recording import replay_as_calls, replayed_as_call
+from tinygrad_lstm.recording import (_state, guard_on_result, replay_as_calls,
+                                     replayed_as_call)
 from tinygrad_lstm.tensor import Tensor
+
+
+class ParamGroup(dict):
+    """One parameter group: a dict, as PyTorch's. Under tl.compile a number the function reads
+    from it itself (`optimizer.param_groups[0]["lr"]` in a hand-written update) guards the
+    program: after a scheduler has changed it, the next call traces again rather than replay
+    the old number. (The optimizer's own step() runs for real at each replay and reads it then.)
+    """
+
+    __slots__ = ()
+
+    def __getitem__(self, key):
+        value = dict.__getitem__(self, key)
+        if _state.tracer is not None and type(value) in (int, float, bool, tuple):
+            return _guarded_item(self, key)
+        return value
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+
+_guarded_item = guard_on_result(dict.__getitem__)
 
 
 class _StateByParam(MutableMapping):
@@ -111,6 +134,7 @@ class Optimizer:
         """Add a group of parameters with its own options; missing options take the defaults."""
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+        param_group = ParamGroup(param_group)
         params = param_group["params"]
         if isinstance(params, Tensor):
             params = [params]
@@ -243,8 +267,8 @@ class Optimizer:
             state[p] = {name: _load_value(name, v, p) for name, v in saved_state.items()}
         self.state = state
         self.param_groups = [
-            {**self.defaults, **{k: _python_value(v) for k, v in saved.items() if k != "params"},
-             "params": group["params"]}
+            ParamGroup({**self.defaults, **{k: _python_value(v) for k, v in saved.items()
+                                            if k != "params"}, "params": group["params"]})
             for group, saved in zip(groups, saved_groups, strict=True)
         ]
 

@@ -628,6 +628,39 @@ def test_arguments_that_share_memory_run_eagerly():
     assert "shares memory" in compiled.explain()
 
 
+@pytest.mark.parametrize("read", ["param_groups", "get_last_lr"])
+def test_a_learning_rate_read_in_the_function_is_guarded(read):
+    """A hand-written update that reads the learning rate into Python, with a scheduler that
+    changes it every four calls: the number is a guard of the program, not a constant of it."""
+    def make():
+        tl.manual_seed(0)
+        model = nn.Linear(3, 1)
+        opt = optim.SGD(model.parameters(), lr=0.1)
+        sched = optim.lr_scheduler.StepLR(opt, step_size=4, gamma=0.1)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = ((model(x) - y) ** 2).mean()
+            loss.backward()
+            lr = opt.param_groups[0]["lr"] if read == "param_groups" else sched.get_last_lr()[0]
+            with tl.no_grad():
+                for p in model.parameters():
+                    p.sub_(lr * p.grad)
+            sched.step()
+            return loss
+        return model, step
+
+    (eager_model, eager_step), (model, step) = make(), make()
+    compiled, rng = tl.compile(step), np.random.default_rng(0)
+    for _ in range(10):
+        x = rng.standard_normal((4, 3)).astype(np.float32)
+        y = rng.standard_normal((4, 1)).astype(np.float32)
+        eager_step(Tensor(x), Tensor(y))
+        compiled(Tensor(x), Tensor(y))
+        assert model.weight.numpy().tobytes() == eager_model.weight.numpy().tobytes()
+    assert isinstance(optim.SGD(model.parameters()).param_groups[0], dict)
+
+
 def test_sgd_through_data_compiles():
     def setup():
         model = nn.Linear(4, 3)

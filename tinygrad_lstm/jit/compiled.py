@@ -208,8 +208,10 @@ class CompiledFunction:
             capture.release()
         traced = _Traced(capture, result, reads)
         capture.forget_arrays()
-        if _overlap(_arg_arrays(_flatten((args, kwargs))[0]),
-                    [t._array for t, _ in traced.requires_grad]):
+        flat_args = _flatten((args, kwargs))[0]
+        arguments = {id(a) for a in flat_args}  # (one whose requires_grad_() it called is listed)
+        if _overlap(_arg_arrays(flat_args),
+                    [t._array for t, _ in traced.requires_grad if id(t) not in arguments]):
             capture.refusals.append(_OVERLAP)
         if capture.refusals:
             return self._refuse(entry, "; ".join(capture.refusals), traced.result)
