@@ -661,6 +661,46 @@ def test_a_learning_rate_read_in_the_function_is_guarded(read):
     assert isinstance(optim.SGD(model.parameters()).param_groups[0], dict)
 
 
+def test_a_causal_mask_passed_in_is_asked_about_at_each_call():
+    """TransformerEncoder asks whether its mask is the causal one (guard_on_result): with the
+    mask an argument, the question is asked of each call's mask, not of the traced call's; a
+    mask that is not causal gets its own program."""
+    tl.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(4, 2, dim_feedforward=8, dropout=0.0)
+    model = nn.TransformerEncoder(layer, 1, enable_nested_tensor=False)
+
+    def f(x, mask):
+        with tl.no_grad():
+            return model(x, mask=mask)
+
+    compiled, rng = tl.compile(f), np.random.default_rng(0)
+    causal = nn.Transformer.generate_square_subsequent_mask(3).numpy()
+    for call in range(8):
+        x = rng.standard_normal((3, 2, 4)).astype(np.float32)
+        mask = causal if call < 4 else np.zeros((3, 3), np.float32)
+        eager = f(Tensor(x), Tensor(mask.copy()))
+        assert compiled(Tensor(x), Tensor(mask.copy())).numpy().tobytes() == \
+            eager.numpy().tobytes()
+    assert compiled.explain().count("built a program") == 2
+
+
+def test_a_boolean_mask_index_keeps_the_function_eager():
+    """x[mask] has as many elements as the mask has True values: a replay would keep the
+    traced length (a (1,) result broadcast into the traced (6,) buffer, six times eager's sum)."""
+    def f(x, mask):
+        with tl.no_grad():
+            return (x[mask] * x[mask]).sum()
+
+    compiled, rng = tl.compile(f), np.random.default_rng(0)
+    for count in (6, 6, 6, 1, 1, 3):
+        x = rng.standard_normal((3, 5)).astype(np.float32)
+        mask = np.zeros(15, bool)
+        mask[rng.choice(15, count, replace=False)] = True
+        mask = Tensor(mask.reshape(3, 5))
+        assert compiled(Tensor(x), mask).numpy().tobytes() == f(Tensor(x), mask).numpy().tobytes()
+    assert "boolean mask" in compiled.explain()
+
+
 def test_sgd_through_data_compiles():
     def setup():
         model = nn.Linear(4, 3)

@@ -247,8 +247,16 @@ class Capture(Tracer):
                         f"function, at {_user_frame()}")
         with paused():
             result = fn(*args)
-        self.value_guards.append((fn, args, result))
+        # an argument of the function is asked again about the argument of each later call
+        # (a causal mask passed in), not about this call's tensor
+        self.value_guards.append((fn, tuple(self._argument_at(a) or a for a in args), result))
         return result
+
+    def _argument_at(self, a) -> ArgumentAt | None:
+        if self._kind(a) != "input":
+            return None
+        source = self.var_of(a._array).source
+        return ArgumentAt(source[1]) if source[0] == "arg" else None
 
     def generator(self, generator):
         """A stand-in for rng(generator) whose draws are calls of the program."""
@@ -334,6 +342,16 @@ def _same_objects(a, b) -> bool:
     if isinstance(a, (int, float, str, bool, type(None), complex)):
         return a == b
     return a is b
+
+
+class ArgumentAt:
+    """A guard's argument that is the function's argument at this position of its flattened
+    arguments, the current call's at each check."""
+
+    __slots__ = ("position",)
+
+    def __init__(self, position: int) -> None:
+        self.position = position
 
 
 class Draw:

@@ -28,7 +28,7 @@ import numpy as np
 from ..dtypes import default_float
 from ..recording import _state
 from ..tensor import Tensor
-from .capture import Capture, _same_objects
+from .capture import ArgumentAt, Capture, _same_objects
 from .guards import PythonReads, number_bits
 from .program import Program
 from .trace import NotTraceable, Traced, Var, start, stop
@@ -139,7 +139,7 @@ class CompiledFunction:
                                    f"{entry.refused}")
             return self._fn(*args, **kwargs)
         for program in entry.programs:
-            if program.guards_hold():
+            if program.guards_hold(flat):
                 if program.inputs_overlap(flat):
                     return self._eager(f"{entry.key}: {_OVERLAP}", args, kwargs)
                 return program(flat)
@@ -390,7 +390,7 @@ class _Runner:
     def model_changed(self) -> bool:
         return _model_changed(self._versions)
 
-    def guards_hold(self) -> bool:
+    def guards_hold(self, flat: list) -> bool:
         if _model_changed(self._versions):
             return False
         for module, training in self._modules:
@@ -404,6 +404,7 @@ class _Runner:
             if (leaf._grad is None) != was_none:
                 return False
         for fn, args, result in self._answers:
+            args = [flat[a.position] if type(a) is ArgumentAt else a for a in args]
             if fn(*args) != result:
                 return False
         return self._reads.hold()

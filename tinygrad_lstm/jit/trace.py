@@ -188,11 +188,30 @@ def _record(fn, args: tuple, kwargs: dict):
     tracer = _tracer
     if tracer is None:
         return _returned_out(call(*plain_args, **plain_kwargs), kwargs)
+    if _value_shaped(fn, args):
+        tracer.refuse("a boolean mask index of a value of the run (x[mask]), or nonzero, "
+                      "unique and the like: the result's length depends on the values, which a "
+                      "replay would not follow")
     with _inside_numpy():  # what NumPy calls to do it (np.broadcast_to's np.array) is its own
         result = call(*plain_args, **plain_kwargs)
     if type(fn) is tuple and plain_args and result is plain_args[0]:
         return args[0]  # the array itself (astype to its own dtype, copy=False): no call
     return tracer.record(fn, args, kwargs, result)
+
+
+# NumPy functions whose result's shape depends on the values of their arguments
+_VALUE_SHAPED = {np.nonzero, np.flatnonzero, np.argwhere, np.unique, np.compress, np.extract,
+                 ("method", "nonzero")}
+
+
+def _value_shaped(fn, args: tuple) -> bool:
+    """fn(*args) has a shape that depends on the values of a value of the run: a boolean mask
+    index that is one (a constant mask is the same at every replay), np.nonzero and the like,
+    np.where with one argument."""
+    if fn == ("method", "__getitem__"):
+        index = args[1] if type(args[1]) in (tuple, list) else (args[1],)
+        return any(isinstance(i, Traced) and i.dtype == bool for i in index)
+    return fn in _VALUE_SHAPED or (fn is np.where and len(args) == 1)
 
 
 class _inside_numpy:
