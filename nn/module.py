@@ -72,7 +72,10 @@ class Module:
 
     def __setattr__(self, name: str, value) -> None:
         # the first parent names a module in graph pictures; "layers.0" for list items
-        if isinstance(value, (Module, Parameter)):
+        if isinstance(getattr(value, "_orig_mod", None), Module):  # tl.compile(module)
+            self._check_init(name, value)
+            value._orig_mod._set_scope_name(name)
+        elif isinstance(value, (Module, Parameter)):
             self._check_init(name, value)
             if isinstance(value, Module):
                 value._set_scope_name(name)
@@ -167,6 +170,8 @@ class Module:
                     params.append((name, value))
             elif isinstance(value, Module):
                 children.append((name, value))
+            elif isinstance(getattr(value, "_orig_mod", None), Module):  # tl.compile(module)
+                children.append((name, value._orig_mod))
             elif type(value) in (list, tuple):
                 for i, v in enumerate(value):
                     if isinstance(v, Parameter):

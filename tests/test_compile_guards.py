@@ -701,6 +701,87 @@ def test_a_boolean_mask_index_keeps_the_function_eager():
     assert "boolean mask" in compiled.explain()
 
 
+def test_empty_tensors_compile():
+    """Every value of the program empty: the arena is one piece of 0 bytes (it had none, and
+    the program failed at its first run and at every run after)."""
+    def f(x):
+        return (x.exp() - 1).sum()
+
+    compiled = tl.compile(f)
+    for _ in range(CALLS + 2):
+        x = np.zeros((0, 4), np.float32)
+        assert compiled(Tensor(x)).numpy().tobytes() == f(Tensor(x)).numpy().tobytes()
+    assert compiled.explain().startswith("built a program")
+
+
+def test_anomaly_detection_is_part_of_the_signature():
+    """detect_anomaly() checks every gradient for NaN, which a program does not: a call under
+    it is another signature (traced with value reads, so eager), and raises as eager does."""
+    tl.manual_seed(0)
+    model = nn.Linear(3, 1)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        loss = model(x).pow(2).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    compiled = tl.compile(step)
+    for _ in range(CALLS):
+        compiled(Tensor(np.ones((2, 3), np.float32)))
+    weight = model.weight.numpy().copy()
+    with pytest.raises(RuntimeError, match="nan"), tl.autograd.detect_anomaly():
+        compiled(Tensor(np.full((2, 3), np.nan, np.float32)))
+    assert model.weight.numpy().tobytes() == weight.tobytes()
+
+
+def test_an_unhashable_argument_is_a_signature_of_its_own_object():
+    """An unhashable argument (a dataclass config) is in the signature by identity: a new
+    object at each call is a new signature, never an old one whose object has died and left
+    its id to the new one (which replayed the old object's branch)."""
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Config:
+        scale: float
+        squash: bool
+
+    def f(x, config):
+        y = x * config.scale
+        return y.tanh() if config.squash else y
+
+    compiled, x = tl.compile(f), Tensor(np.ones(2, np.float32))
+    for scale, squash in [(2.0, True)] * 6 + [(3.0, False), (0.5, True), (-1.0, False)]:
+        config = Config(scale, squash)
+        assert compiled(x, config).numpy().tobytes() == f(x, config).numpy().tobytes()
+        del config  # freed before the next is made: CPython often gives the next its id
+
+
+def test_a_compiled_method_and_a_compiled_submodule():
+    """@tl.compile on a method binds the instance; a compiled module assigned to a parent
+    module is one of its submodules (parameters, state_dict, train/eval), as in PyTorch."""
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc = tl.compile(nn.Linear(3, 2))
+            self.head = nn.Linear(2, 1)
+
+        @tl.compile
+        def forward(self, x):
+            return self.head(self.enc(x))
+
+    net, x = Net(), Tensor(np.ones((4, 3), np.float32))
+    with tl.no_grad():
+        outs = [net(x).numpy().tobytes() for _ in range(CALLS + 1)]
+        assert outs == [net.head(net.enc._orig_mod(x)).numpy().tobytes()] * (CALLS + 1)
+    assert list(net.state_dict()) == ["enc.weight", "enc.bias", "head.weight", "head.bias"]
+    assert len(list(net.parameters())) == 4
+    net.eval()
+    assert not net.enc.training
+
+
 def test_sgd_through_data_compiles():
     def setup():
         model = nn.Linear(4, 3)

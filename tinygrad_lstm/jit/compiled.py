@@ -87,6 +87,17 @@ class CompiledFunction:
         return getattr(self._fn, name)
 
     @property
+    def _orig_mod(self):
+        """What was compiled (PyTorch's name): a Module holding a compiled module as an
+        attribute counts this one among its submodules (parameters, state_dict, train())."""
+        return self._fn
+
+    def __get__(self, instance, owner=None):
+        """`@tl.compile` on a method: called on an instance, the instance is the first
+        argument (in the signature by identity)."""
+        return self if instance is None else functools.partial(self, instance)
+
+    @property
     def code(self) -> str:
         """The Python source of the program built last."""
         if self._last is None:
@@ -126,7 +137,7 @@ class CompiledFunction:
 
     def _call(self, args, kwargs):
         flat, key = _flatten((args, kwargs))
-        key = (key, _state.grad_enabled, default_float())
+        key = (key, _state.grad_enabled, bool(_state.anomaly), default_float())
         entry = self._entries.get(key)
         if entry is None:
             if len(self._entries) >= CACHE_SIZE_LIMIT:
@@ -564,7 +575,23 @@ def _key(value, flat: list, first: dict):
         hash(value)
         return ("value", kind, value)
     except TypeError:
-        return ("object", id(value))
+        return ("object", _Identity(value))
+
+
+class _Identity:
+    """An unhashable argument in a signature, by identity: held, so that its id is not given to
+    another object (a new config object at each call) while the signature is kept."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value) -> None:
+        self.value = value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+    def __eq__(self, other) -> bool:
+        return type(other) is _Identity and other.value is self.value
 
 
 def _map_leaves(tree, fn):

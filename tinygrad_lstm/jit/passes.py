@@ -486,7 +486,7 @@ def plan_buffers(tape: list[Call], outputs: list[Var],
             piece_start = offset
         where[offset] = (len(pieces), offset - piece_start)
         piece_end = max(piece_end, offset + size)
-    if piece_end:
+    if extents:  # (all of them empty: one piece of 0 bytes, which their offsets name)
         pieces.append(piece_end - piece_start)
     numbers = iter(range(first_number, 1 << 62))
     rewritten = []

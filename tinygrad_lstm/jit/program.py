@@ -114,16 +114,17 @@ class Program:
     def allocate(self) -> None:
         """Make the arena of plan_buffers and the program's views into it (at its first run, not
         when it is built: the traced call's arrays are gone by then)."""
-        self.arena = [np.empty(size, np.uint8) for size in self._pieces]
+        arena = [np.empty(size, np.uint8) for size in self._pieces]
         for name, piece, offset, value in self._buffers.values():
             dtype = np.dtype(value.dtype)
             nbytes = int(np.prod(value.shape)) * dtype.itemsize
-            memory = self.arena[piece][offset:offset + nbytes]
+            memory = arena[piece][offset:offset + nbytes]
             self._namespace[name] = memory.view(dtype).reshape(value.shape)
         for name, method, args, base in self._views:  # the lines after the function, run as
             array = self._namespace[base]  # such without compiling them (memory)
             self._namespace[name] = array.T if method == "T" else \
                 array[args[0]] if method == "__getitem__" else getattr(array, method)(*args)
+        self.arena = arena  # last: a failure above leaves it to be made at the next run
 
     def where(self, error: BaseException) -> str:
         """'at the program's line N, `code` (module, Op)': the innermost line of the program
