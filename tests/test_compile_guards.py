@@ -782,6 +782,41 @@ def test_a_compiled_method_and_a_compiled_submodule():
     assert not net.enc.training
 
 
+def test_another_threads_tensor_code_during_a_trace_runs_untraced():
+    """Tracing is this thread's: while a compiled function traces a call, tensor code that
+    another thread runs meanwhile (here exactly then: the traced call waits for it) is not
+    written into the trace, and its tensors keep plain arrays."""
+    import itertools
+    import threading
+
+    go, done, seen, calls = threading.Event(), threading.Event(), {}, itertools.count(1)
+
+    def other_thread():
+        go.wait()
+        x = Tensor(np.full((2, 3), 0.5), requires_grad=True)
+        y = (x * 2.0).tanh().sum()
+        y.backward()
+        seen["plain"] = all(type(t._array) is np.ndarray for t in (x, y, x.grad))
+        seen["value"] = y.item() == float(np.tanh(np.full((2, 3), 1.0)).sum())
+        done.set()
+
+    def f(a):
+        if next(calls) == 2:  # the first traced call
+            go.set()
+            done.wait(10)
+        return (a * 3.0).sum()
+
+    compiled, thread = tl.compile(f), threading.Thread(target=other_thread)
+    thread.start()
+    compiled(Tensor(np.ones(2)))  # eager
+    compiled(Tensor(np.ones(2)))  # traced: the other thread runs inside it
+    thread.join(10)
+    assert seen == {"plain": True, "value": True}
+    for _ in range(CALLS):
+        assert compiled(Tensor(np.ones(2))).item() == 6.0
+    assert compiled.explain().startswith("built a program")
+
+
 def test_sgd_through_data_compiles():
     def setup():
         model = nn.Linear(4, 3)

@@ -13,13 +13,14 @@ made by a method this module does not know, a write into an array it cannot name
 
 from __future__ import annotations
 
+import threading
 import traceback
 import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..recording import _state
+from ..recording import set_tracer
 
 
 class NotTraceable(Exception):
@@ -173,7 +174,9 @@ _tracer = None  # the Tracer that records NumPy calls now (None while paused or 
 
 
 def active() -> Tracer | None:
-    return _tracer
+    """The tracer, if this thread is the one it traces (another thread's code runs untraced)."""
+    tracer = _tracer
+    return tracer if tracer is not None and tracer.thread == threading.get_ident() else None
 
 
 def _record(fn, args: tuple, kwargs: dict):
@@ -185,7 +188,7 @@ def _record(fn, args: tuple, kwargs: dict):
     else:
         call = fn
     plain_args, plain_kwargs = _plain(args), {k: _plain(v) for k, v in kwargs.items()}
-    tracer = _tracer
+    tracer = active()
     if tracer is None:
         return _returned_out(call(*plain_args, **plain_kwargs), kwargs)
     if _value_shaped(fn, args):
@@ -239,6 +242,7 @@ class Tracer:
     """The tape of one run, and the names of its values."""
 
     def __init__(self) -> None:
+        self.thread = threading.get_ident()  # the one it traces (start() sets it again)
         self.tape: list[Call] = []
         self.vars: list[Var] = []
         # id(array) -> Var for every live array the tape knows; an entry goes when its array
@@ -417,7 +421,7 @@ def _recording_creator(name: str):
     original = _originals[name]
 
     def create(*args, **kwargs):
-        tracer = _tracer
+        tracer = active()
         if tracer is None:
             return original(*args, **kwargs)
         with _inside_numpy():
@@ -449,7 +453,7 @@ _recording = {name: _recording_creator(name) for name in _CREATORS}
 def start(tracer: Tracer) -> None:
     global _tracer
     _tracer = tracer
-    _state.tracer = tracer
+    set_tracer(tracer)  # tracer.thread: this one; another thread's code runs untraced
     for name, fn in _recording.items():
         setattr(np, name, fn)
 
@@ -457,9 +461,11 @@ def start(tracer: Tracer) -> None:
 def stop() -> None:
     global _tracer
     _tracer = None
-    _state.tracer = None
+    set_tracer(None)
     for name, fn in _originals.items():
         setattr(np, name, fn)
+
+
 
 
 class paused:
