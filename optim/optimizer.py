@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import numbers
+import struct
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from typing import Any
 
@@ -14,26 +16,72 @@ from tinygrad_lstm.recording import (_state, guard_on_result, replay_as_calls,
 from tinygrad_lstm.tensor import Tensor
 
 
-class ParamGroup(dict):
-    """One parameter group: a dict, as PyTorch's. Under tl.compile a number the function reads
-    from it itself (`optimizer.param_groups[0]["lr"]` in a hand-written update) guards the
-    program: after a scheduler has changed it, the next call traces again rather than replay
-    the old number. (The optimizer's own step() runs for real at each replay and reads it then.)
-    """
+class _ParamGroups(list):
+    """An optimizer's param_groups: a list of the groups' own dicts, as PyTorch's. Under
+    tl.compile a group taken from it is a _GuardedGroup, so that a number the compiled function
+    reads from a group itself (a hand-written update's learning rate) guards the program: after
+    a scheduler or a loaded state dict has changed it, the next call traces again rather than
+    replay the old number. (The optimizer's own step() runs for real at each replay.)"""
 
-    __slots__ = ()
+    def __init__(self, optimizer, groups=()) -> None:
+        super().__init__(groups)
+        self.optimizer = optimizer
+
+    def __getitem__(self, index):
+        group = list.__getitem__(self, index)
+        if _state.tracer is None or isinstance(index, slice):
+            return group
+        return _GuardedGroup(self.optimizer, index % len(self), group)
+
+    def __iter__(self):
+        if _state.tracer is None:
+            return list.__iter__(self)
+        return (self[i] for i in range(len(self)))
+
+
+class _GuardedGroup(MutableMapping):
+    """A parameter group read under tl.compile: reads and writes go to the group's dict; a
+    number read is a guard on optimizer.param_groups[index][key], by its bits."""
+
+    def __init__(self, optimizer, index: int, group: dict) -> None:
+        self._optimizer, self._index, self._group = optimizer, index, group
 
     def __getitem__(self, key):
-        value = dict.__getitem__(self, key)
-        if _state.tracer is not None and type(value) in (int, float, bool, tuple):
-            return _guarded_item(self, key)
+        value = self._group[key]
+        if isinstance(value, (numbers.Number, np.generic, tuple)):
+            _group_value(self._optimizer, self._index, key)  # a guard of the program
         return value
 
-    def get(self, key, default=None):
-        return self[key] if key in self else default
+    def __setitem__(self, key, value) -> None:
+        self._group[key] = value
+
+    def __delitem__(self, key) -> None:
+        del self._group[key]
+
+    def __iter__(self):
+        return iter(self._group)
+
+    def __len__(self) -> int:
+        return len(self._group)
 
 
-_guarded_item = guard_on_result(dict.__getitem__)
+@guard_on_result
+def _group_value(optimizer, index: int, key):
+    """optimizer.param_groups[index][key] as compared: by type and bits (-0.0 is not 0.0)."""
+    groups = list(list.__iter__(optimizer.param_groups))
+    value = groups[index].get(key) if index < len(groups) else None
+    if isinstance(value, tuple):
+        return tuple(_as_bits(v) for v in value)
+    return _as_bits(value)
+
+
+def _as_bits(value):
+    if isinstance(value, np.generic):
+        return type(value), value.tobytes()
+    if type(value) in (float, complex):
+        return type(value), struct.pack("<d", value) if type(value) is float else \
+            struct.pack("<dd", value.real, value.imag)
+    return type(value), value
 
 
 class _StateByParam(MutableMapping):
@@ -121,7 +169,7 @@ class Optimizer:
                 f"dicts, but got {type(params).__name__}"
             )
         self.state = _StateByParam()
-        self.param_groups: list[dict[str, Any]] = []
+        self.param_groups: list[dict[str, Any]] = _ParamGroups(self)
         param_groups = list(params)
         if len(param_groups) == 0:
             raise ValueError("optimizer got an empty parameter list")
@@ -134,7 +182,6 @@ class Optimizer:
         """Add a group of parameters with its own options; missing options take the defaults."""
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
-        param_group = ParamGroup(param_group)
         params = param_group["params"]
         if isinstance(params, Tensor):
             params = [params]
@@ -266,11 +313,11 @@ class Optimizer:
             p = param_of[int(k)]
             state[p] = {name: _load_value(name, v, p) for name, v in saved_state.items()}
         self.state = state
-        self.param_groups = [
-            ParamGroup({**self.defaults, **{k: _python_value(v) for k, v in saved.items()
-                                            if k != "params"}, "params": group["params"]})
+        self.param_groups = _ParamGroups(self, [
+            {**self.defaults, **{k: _python_value(v) for k, v in saved.items() if k != "params"},
+             "params": group["params"]}
             for group, saved in zip(groups, saved_groups, strict=True)
-        ]
+        ])
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]

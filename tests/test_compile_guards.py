@@ -782,6 +782,53 @@ def test_a_compiled_method_and_a_compiled_submodule():
     assert not net.enc.training
 
 
+def test_a_learning_rate_read_from_a_copy_of_its_group_is_guarded_by_its_bits():
+    """dict(group) reads through the guard too; the rate is compared by type and bits (0.0 then
+    -0.0, a NumPy number) and re-read from the optimizer's groups as they are at each call (a
+    loaded state dict replaces them)."""
+    def make():
+        tl.manual_seed(0)
+        model = nn.Linear(2, 1)
+        opt = optim.SGD(model.parameters(), lr=0.0)
+
+        def step(x):
+            opt.zero_grad()
+            model(x).sum().backward()
+            lr = dict(opt.param_groups[0])["lr"]
+            with tl.no_grad():
+                for p in model.parameters():
+                    p.sub_(lr * p.grad)
+        return model, opt, step
+
+    (eager_model, eager_opt, eager_step), (model, opt, step) = make(), make()
+    compiled, x = tl.compile(step), Tensor(np.ones((1, 2), np.float32))
+    rates = [0.0] * 4 + [-0.0, -0.0, np.float64(0.5), np.float64(0.5), "load"]
+    for lr in rates:
+        for o in (eager_opt, opt):
+            if lr == "load":
+                saved = o.state_dict()
+                saved["param_groups"][0]["lr"] = 0.25
+                o.load_state_dict(saved)
+            else:
+                o.param_groups[0]["lr"] = lr
+        eager_step(x)
+        compiled(x)
+        assert model.weight.numpy().tobytes() == eager_model.weight.numpy().tobytes()
+
+
+def test_a_parameter_group_is_the_dict_it_was_given():
+    model = nn.Linear(2, 1)
+    head = {"params": [model.bias], "lr": 0.5}
+    opt = optim.SGD([{"params": [model.weight]}], lr=0.1)
+    opt.add_param_group(head)
+    assert opt.param_groups[1] is head
+    head["lr"] = 0.0
+    model(Tensor(np.ones((1, 2), np.float32))).sum().backward()
+    bias = model.bias.numpy().copy()
+    opt.step()
+    assert model.bias.numpy().tobytes() == bias.tobytes()
+
+
 def test_another_threads_tensor_code_during_a_trace_runs_untraced():
     """Tracing is this thread's: while a compiled function traces a call, tensor code that
     another thread runs meanwhile (here exactly then: the traced call waits for it) is not
