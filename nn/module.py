@@ -81,6 +81,7 @@ class Module:
                 value._set_scope_name(name)
         elif type(value) in (list, tuple):
             for i, v in enumerate(value):
+                v = v._orig_mod if isinstance(getattr(v, "_orig_mod", None), Module) else v
                 if isinstance(v, (Module, Parameter)):
                     self._check_init(name, v)
                     if isinstance(v, Module):
@@ -178,6 +179,8 @@ class Module:
                         params.append((f"{name}.{i}", v))
                     elif isinstance(v, Module):
                         children.append((f"{name}.{i}", v))
+                    elif isinstance(getattr(v, "_orig_mod", None), Module):
+                        children.append((f"{name}.{i}", v._orig_mod))
         return params, children
 
     # ------------------------------------------------------------ traversal

@@ -385,6 +385,19 @@ def test_a_traced_call_adds_in_eagers_operand_order():
         assert_bitwise_twins(lambda a, x, y: a.addcmul(x, y), inputs)
 
 
+def test_constants_without_exact_text_are_read_as_objects():
+    """A NaN's sign and payload and a complex's -0.0 or inf have no text that reads back as the
+    same bits (float('nan'), (-0+1j), (inf+0.5j)): the program reads the objects themselves."""
+    import math
+    negative_nan = -math.nan
+    inputs = [(np.array([1.0, -2.0], np.float32) * k,) for k in range(1, 6)]
+    for f in (lambda x: tl.where(x > 0, x, negative_nan),
+              lambda x: x.masked_fill(x < 0, negative_nan),
+              lambda x: x * complex(-0.0, 1.0),
+              lambda x: x * complex(math.inf, 0.5)):
+        assert_bitwise_twins(f, inputs)
+
+
 def assert_bitwise_twins(f, inputs: list) -> CompiledFunction:
     """f eagerly and compiled over `inputs` (argument tuples of arrays): every result equal to
     the bit (-0.0 is not 0.0), no later call changed a result returned earlier, and a program

@@ -781,6 +781,24 @@ def test_a_compiled_method_and_a_compiled_submodule():
     net.eval()
     assert not net.enc.training
 
+    # an attribute assigned on the compiled module is the module's, and is seen
+    net.enc.weight = nn.Parameter(Tensor(np.full((2, 3), 5.0, np.float32)))
+    assert net.enc.weight is net.enc._orig_mod.weight
+    with tl.no_grad():
+        assert net(x).numpy().tobytes() == \
+            net.head(net.enc._orig_mod(x)).numpy().tobytes()
+
+    class Stack(nn.Module):  # compiled modules in a plain list are submodules too
+        def __init__(self):
+            super().__init__()
+            self.layers = [tl.compile(nn.Linear(3, 3)), tl.compile(nn.Linear(3, 3))]
+
+    stack = Stack()
+    assert [n for n, _ in stack.named_parameters()] == \
+        ["layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias"]
+    stack.eval()
+    assert not stack.layers[1].training
+
 
 def test_a_learning_rate_read_from_a_copy_of_its_group_is_guarded_by_its_bits():
     """dict(group) reads through the guard too; the rate is compared by type and bits (0.0 then

@@ -64,6 +64,10 @@ def compile(model=None, *, fullgraph: bool = False, dynamic: bool | None = None,
     return wrap if model is None else wrap(model)
 
 
+# CompiledFunction's own attributes (any other is the compiled function's or module's)
+_OWN = {"_fn", "fullgraph", "disable", "_entries", "_log", "_last", "_free", "_arg_names"}
+
+
 class CompiledFunction:
     """fn, compiled: call it as fn. `.code` is the program's source, `.explain()` the log."""
 
@@ -85,6 +89,20 @@ class CompiledFunction:
         if name.startswith("__") or name == "_fn":
             raise AttributeError(name)
         return getattr(self._fn, name)
+
+    def __setattr__(self, name: str, value) -> None:
+        """A compiled module's attributes are the module's (`net.enc.weight = ...`), as
+        reading them is; the wrapper's own are its own."""
+        if name in _OWN or name.startswith("__") or "_fn" not in self.__dict__:
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._fn, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if name in _OWN or name.startswith("__"):
+            object.__delattr__(self, name)
+        else:
+            delattr(self._fn, name)
 
     @property
     def _orig_mod(self):

@@ -261,15 +261,19 @@ class Program:
             return f"slice({self._value(a.start)}, {self._value(a.stop)}, {self._value(a.step)})"
         if a is Ellipsis:
             return "..."
+        # a NaN's sign and payload, and a complex's -0.0 or inf, have no text that reads back
+        # as the same bits: the program reads the object itself, a global
+        if isinstance(a, float) and a != a or isinstance(a, complex):
+            return self._global(a, "nan" if isinstance(a, float) else "complex_number")
         if isinstance(a, float) and not np.isfinite(a):
             return f"float('{a}')"
-        if isinstance(a, (bool, int, float, str, complex, type(None))):
+        if isinstance(a, (bool, int, float, str, type(None))):
             return repr(a)
         if isinstance(a, np.dtype):
             return _dtype_text(a)
         if isinstance(a, type) and issubclass(a, np.generic):
             return _dtype_text(np.dtype(a))
-        if isinstance(a, np.generic) and a.dtype.kind in "biuf":
+        if isinstance(a, np.generic) and a.dtype.kind in "biuf" and not (a != a):
             value = a.item()
             if isinstance(value, float) and not np.isfinite(value):
                 value = f"float('{value}')"
