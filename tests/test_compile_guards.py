@@ -737,6 +737,44 @@ def test_anomaly_detection_is_part_of_the_signature():
     assert model.weight.numpy().tobytes() == weight.tobytes()
 
 
+class NetWithCompiledParts(nn.Module):  # at module level: pickled by reference
+    def __init__(self):
+        super().__init__()
+        self.enc = tl.compile(nn.Linear(3, 2))
+
+    @tl.compile
+    def forward(self, x):
+        return self.enc(x) * 2.0
+
+
+def test_a_model_with_compiled_parts_copies_and_pickles_and_instances_are_not_kept():
+    """A compiled module or method is copied and pickled as a new compiled function of the
+    copy (no programs: they read the original's tensors); a compiled method's instances are
+    not kept alive by it, nor share its signatures."""
+    import copy
+    import gc
+    import pickle
+    import weakref
+
+    Net = NetWithCompiledParts
+    net, x = Net(), Tensor(np.ones((4, 3), np.float32))
+    with tl.no_grad():
+        want = [net(x) for _ in range(CALLS + 1)][-1].numpy().tobytes()
+        for other in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
+            assert other.enc._orig_mod is not net.enc._orig_mod
+            assert [other(x) for _ in range(CALLS + 1)][-1].numpy().tobytes() == want
+    alive = []
+    for _ in range(10):
+        n = Net()
+        with tl.no_grad():
+            for _ in range(CALLS + 1):
+                n(x)
+        alive.append(weakref.ref(n))
+        del n
+    gc.collect()
+    assert not any(r() for r in alive)
+
+
 def test_an_unhashable_argument_is_a_signature_of_its_own_object():
     """An unhashable argument (a dataclass config) is in the signature by identity: a new
     object at each call is a new signature, never an old one whose object has died and left
@@ -776,6 +814,7 @@ def test_a_compiled_method_and_a_compiled_submodule():
     with tl.no_grad():
         outs = [net(x).numpy().tobytes() for _ in range(CALLS + 1)]
         assert outs == [net.head(net.enc._orig_mod(x)).numpy().tobytes()] * (CALLS + 1)
+    assert net.forward.explain().startswith("built a program")
     assert list(net.state_dict()) == ["enc.weight", "enc.bias", "head.weight", "head.bias"]
     assert len(list(net.parameters())) == 4
     net.eval()

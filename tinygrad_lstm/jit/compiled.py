@@ -65,7 +65,8 @@ def compile(model=None, *, fullgraph: bool = False, dynamic: bool | None = None,
 
 
 # CompiledFunction's own attributes (any other is the compiled function's or module's)
-_OWN = {"_fn", "fullgraph", "disable", "_entries", "_log", "_last", "_free", "_arg_names"}
+_OWN = {"_fn", "fullgraph", "disable", "_entries", "_log", "_last", "_free", "_arg_names",
+        "_attribute", "_bound"}
 
 
 class CompiledFunction:
@@ -110,10 +111,30 @@ class CompiledFunction:
         attribute counts this one among its submodules (parameters, state_dict, train())."""
         return self._fn
 
+    def __set_name__(self, owner, name: str) -> None:
+        self._attribute = name
+
     def __get__(self, instance, owner=None):
-        """`@tl.compile` on a method: called on an instance, the instance is the first
-        argument (in the signature by identity)."""
-        return self if instance is None else functools.partial(self, instance)
+        """`@tl.compile` on a method: each instance gets its own compiled function of the
+        bound method, kept in its __dict__ under the method's name (as functools'
+        cached_property), so that instances neither share signatures nor stay alive through
+        them."""
+        if instance is None:
+            return self
+        bound = CompiledFunction(functools.partial(self._fn, instance), fullgraph=self.fullgraph,
+                                 disable=self.disable)
+        name = self.__dict__.get("_attribute")
+        if name is not None and hasattr(instance, "__dict__"):
+            bound._bound = (instance, name)  # copied as the copy's own method
+            instance.__dict__[name] = bound
+        return bound
+
+    def __reduce__(self):
+        """Copied or pickled (a model holding a compiled submodule or method): a new compiled
+        function of the copy, with no programs (they read the original's tensors)."""
+        if "_bound" in self.__dict__:
+            return getattr, self._bound  # the copied instance's compiled method
+        return CompiledFunction, (self._fn, self.fullgraph, self.disable)
 
     @property
     def code(self) -> str:
