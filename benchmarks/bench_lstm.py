@@ -51,7 +51,10 @@ COMPILED_RSS_TARGET = 1.2
 LR = 1e-3
 N_WINDOWS = 8  # distinct windows cycled through; the state carries across them
 COMPILE_CALLS = 3  # tl.compile: call 1 eager, calls 2 and 3 traced, the program from call 4
-WARMUP_STEPS = COMPILE_CALLS  # untimed steps per implementation before the timed rounds
+# untimed steps per implementation before the timed rounds: tl.compile's three calls, and its
+# program's first run, which writes and compiles the program's source (a few hundred ms; with
+# --quick's three rounds, two of them on a second set of implementations, it was the median)
+WARMUP_STEPS = COMPILE_CALLS + 1
 RSS_STEPS = 3
 BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
