@@ -29,14 +29,24 @@ class _ParamGroups(list):
 
     def __getitem__(self, index):
         group = list.__getitem__(self, index)
-        if _state.tracer is None or isinstance(index, slice):
+        if _state.tracer is None:
             return group
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
         return _GuardedGroup(self.optimizer, index % len(self), group)
 
     def __iter__(self):
         if _state.tracer is None:
             return list.__iter__(self)
         return (self[i] for i in range(len(self)))
+
+    def __reversed__(self):
+        if _state.tracer is None:
+            return list.__reversed__(self)
+        return (self[i] for i in reversed(range(len(self))))
+
+    def copy(self) -> list:
+        return list(self)
 
 
 class _GuardedGroup(MutableMapping):
@@ -53,9 +63,11 @@ class _GuardedGroup(MutableMapping):
         return value
 
     def __setitem__(self, key, value) -> None:
+        _written_in_trace(key)
         self._group[key] = value
 
     def __delitem__(self, key) -> None:
+        _written_in_trace(key)
         del self._group[key]
 
     def __iter__(self):
@@ -63,6 +75,13 @@ class _GuardedGroup(MutableMapping):
 
     def __len__(self) -> int:
         return len(self._group)
+
+
+def _written_in_trace(key) -> None:
+    tracer = _state.tracer
+    if tracer is not None:
+        tracer.refuse(f"a parameter group's {key!r} is written inside the function: a replay "
+                      f"would not write it (set it outside, or with a scheduler)")
 
 
 @guard_on_result

@@ -614,6 +614,13 @@ def test_an_argument_sharing_memory_with_a_tensor_the_step_reads_runs_eagerly():
     assert not traced_with_a_view.explain().startswith("built a program")
 
 
+def test_column_blocks_of_one_array_do_not_share_memory():
+    compiled, x = tl.compile(lambda a, b: (a * b).sum()), Tensor(np.ones((8, 8)))
+    for _ in range(CALLS):
+        compiled(x[:, :4], x[:, 4:])
+    assert compiled.explain().startswith("built a program")
+
+
 def test_arguments_that_share_memory_run_eagerly():
     def f(a, b):
         with tl.no_grad():
@@ -832,6 +839,9 @@ def test_a_compiled_method_and_a_compiled_submodule():
             super().__init__()
             self.layers = [tl.compile(nn.Linear(3, 3)), tl.compile(nn.Linear(3, 3))]
 
+    compiled = tl.compile(nn.Linear(3, 2))  # chained as PyTorch's: still compiled
+    assert compiled.eval() is compiled and compiled.train() is compiled
+
     stack = Stack()
     assert [n for n, _ in stack.named_parameters()] == \
         ["layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias"]
@@ -871,6 +881,38 @@ def test_a_learning_rate_read_from_a_copy_of_its_group_is_guarded_by_its_bits():
         eager_step(x)
         compiled(x)
         assert model.weight.numpy().tobytes() == eager_model.weight.numpy().tobytes()
+
+
+def test_parameter_groups_inside_the_function_slices_guarded_writes_eager():
+    tl.manual_seed(0)
+    model = nn.Linear(2, 1)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+
+    def reads_a_slice(x):
+        opt.zero_grad()
+        model(x).sum().backward()
+        lr = opt.param_groups[-1:][0]["lr"]
+        with tl.no_grad():
+            for p in model.parameters():
+                p.sub_(lr * p.grad)
+
+    def writes(x):
+        opt.param_groups[0]["lr"] = 0.01  # a replay would not write it
+        opt.zero_grad()
+        model(x).sum().backward()
+        opt.step()
+
+    x = Tensor(np.ones((1, 2), np.float32))
+    compiled = tl.compile(reads_a_slice)
+    for lr in (0.1,) * 5 + (0.5,):
+        opt.param_groups[0]["lr"] = lr
+        before = model.weight.numpy().copy()
+        compiled(x)
+        assert np.allclose(before - model.weight.numpy(), lr)  # d(sum)/dW = 1
+    compiled = tl.compile(writes)
+    for _ in range(CALLS + 1):
+        compiled(x)
+    assert "written inside the function" in compiled.explain()
 
 
 def test_a_parameter_group_is_the_dict_it_was_given():

@@ -31,7 +31,7 @@ from ..tensor import Tensor
 from .capture import ArgumentAt, Capture, _same_objects
 from .guards import PythonReads, number_bits
 from .program import Program
-from .trace import NotTraceable, Traced, Var, start, stop
+from .trace import NotTraceable, Traced, Var, start, stop, tracing_anywhere
 
 CACHE_SIZE_LIMIT = 8  # programs per function, as torch._dynamo.config.cache_size_limit
 TRACE_LIMIT = 6  # traced calls of one signature without a program before it stays eager
@@ -89,18 +89,21 @@ class CompiledFunction:
     def __getattr__(self, name: str):  # a compiled Module still has its parameters, train()...
         if name.startswith("__") or name == "_fn":
             raise AttributeError(name)
-        return getattr(self._fn, name)
+        value = getattr(self._fn, name)
+        if callable(value) and getattr(value, "__self__", None) is self._fn:
+            return functools.partial(_itself, self, value)  # model = tl.compile(model).eval()
+        return value
 
     def __setattr__(self, name: str, value) -> None:
         """A compiled module's attributes are the module's (`net.enc.weight = ...`), as
         reading them is; the wrapper's own are its own."""
-        if name in _OWN or name.startswith("__") or "_fn" not in self.__dict__:
+        if name in _OWN or name.startswith("__") or not _is_module(self.__dict__.get("_fn")):
             object.__setattr__(self, name, value)
         else:
             setattr(self._fn, name, value)
 
     def __delattr__(self, name: str) -> None:
-        if name in _OWN or name.startswith("__"):
+        if name in _OWN or name.startswith("__") or not _is_module(self._fn):
             object.__delattr__(self, name)
         else:
             delattr(self._fn, name)
@@ -124,9 +127,10 @@ class CompiledFunction:
         bound = CompiledFunction(functools.partial(self._fn, instance), fullgraph=self.fullgraph,
                                  disable=self.disable)
         name = self.__dict__.get("_attribute")
-        if name is not None and hasattr(instance, "__dict__"):
-            bound._bound = (instance, name)  # copied as the copy's own method
-            instance.__dict__[name] = bound
+        if name is None or not hasattr(instance, "__dict__"):  # nowhere to keep it: the instance
+            return functools.partial(self, instance)  # is an argument, by identity
+        bound._bound = (instance, name)  # copied as the copy's own method
+        instance.__dict__[name] = bound
         return bound
 
     def __reduce__(self):
@@ -167,7 +171,8 @@ class CompiledFunction:
         # inside another's trace its calls are part of that program; inside its own trace or
         # program (Python that a replayed call runs calls it, or another thread) eager: the
         # program's arena is in use
-        if self.disable or _state.tracer is not None or not self._free.acquire(blocking=False):
+        if self.disable or _state.tracer is not None or tracing_anywhere() or \
+                not self._free.acquire(blocking=False):  # (one thread traces at a time)
             return self._fn(*args, **kwargs)
         try:
             return self._call(args, kwargs)
@@ -511,11 +516,34 @@ def _overlap(arguments: list, tensors: list) -> bool:
         for other, other_is_argument in same:
             if other is array and not (is_argument or other_is_argument):
                 break  # one tensor's array, read through two tensors: one input
-            if (is_argument or other_is_argument) and np.may_share_memory(array, other):
+            if (is_argument or other_is_argument) and _shares_memory(array, other):
                 return True
         else:
             same.append((array, is_argument))
     return False
+
+
+def _is_module(fn) -> bool:
+    return any(c.__name__ == "Module" and c.__module__.endswith("nn.module")
+               for c in type(fn).__mro__)
+
+
+def _itself(compiled, method, *args, **kwargs):
+    """method(*args, **kwargs) of the compiled module, or the compiled one where it returns
+    the module itself (train(), eval(), to(): chained, as PyTorch's compiled module does)."""
+    result = method(*args, **kwargs)
+    return compiled if result is compiled._fn else result
+
+
+def _shares_memory(a: np.ndarray, b: np.ndarray) -> bool:
+    """a and b have an element in common (column blocks or interleaved rows of one array do
+    not), or working that out is too hard: then they may."""
+    if a is b:
+        return True
+    try:
+        return bool(np.shares_memory(a, b, max_work=1000))
+    except np.exceptions.TooHardError:
+        return True
 
 
 def _model_changed(versions: list) -> bool:
