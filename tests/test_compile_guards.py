@@ -963,6 +963,50 @@ def test_another_threads_tensor_code_during_a_trace_runs_untraced():
     assert compiled.explain().startswith("built a program")
 
 
+def test_one_thread_traces_at_a_time():
+    """Thread B's traced calls wait, between backward and the optimizer step, while the main
+    thread calls its own compiled step: that call runs eagerly, and B's program keeps its
+    step (a second trace had cleared B's tracer, and both of B's traces lost the step alike)."""
+    import threading
+    import types
+
+    def make(seed):
+        tl.manual_seed(seed)
+        model = nn.Linear(4, 3)
+        return model, optim.SGD(model.parameters(), lr=0.1)
+
+    def step(model, opt, x, wait=None):
+        opt.zero_grad()
+        (model(x).tanh() ** 2).sum().backward()
+        if wait is not None and sync.on and threading.current_thread().name == "B":
+            b_inside.set()
+            a_done.wait(5)
+        opt.step()
+
+    (mb_e, ob_e), (mb_c, ob_c), (ma_e, oa_e), (ma_c, oa_c) = make(1), make(1), make(2), make(2)
+    b_inside, a_done, sync = threading.Event(), threading.Event(), types.SimpleNamespace(on=False)
+    cb = tl.compile(lambda x: step(mb_c, ob_c, x, wait=True))
+    ca = tl.compile(lambda x: step(ma_c, oa_c, x))
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        x = rng.standard_normal((2, 4)).astype(np.float32)
+        step(mb_e, ob_e, Tensor(x))
+        step(ma_e, oa_e, Tensor(x))
+        sync.on = i in (1, 2)  # B's traced calls
+        b_inside.clear()
+        a_done.clear()
+        thread = threading.Thread(target=cb, args=(Tensor(x),), name="B")
+        thread.start()
+        if sync.on:
+            b_inside.wait(5)
+        ca(Tensor(x))
+        a_done.set()
+        thread.join(5)
+        assert mb_c.weight.numpy().tobytes() == mb_e.weight.numpy().tobytes()
+        assert ma_c.weight.numpy().tobytes() == ma_e.weight.numpy().tobytes()
+    assert cb.explain().startswith("built a program")
+
+
 def test_sgd_through_data_compiles():
     def setup():
         model = nn.Linear(4, 3)
