@@ -31,6 +31,7 @@ class _ParamGroups(list):
         group = list.__getitem__(self, index)
         if _state.tracer is None:
             return group
+        _group_count(self.optimizer)  # a guard: another group added
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         return _GuardedGroup(self.optimizer, index % len(self), group)
@@ -38,12 +39,19 @@ class _ParamGroups(list):
     def __iter__(self):
         if _state.tracer is None:
             return list.__iter__(self)
+        _group_count(self.optimizer)
         return (self[i] for i in range(len(self)))
 
     def __reversed__(self):
         if _state.tracer is None:
             return list.__reversed__(self)
+        _group_count(self.optimizer)
         return (self[i] for i in reversed(range(len(self))))
+
+    def __len__(self) -> int:
+        if _state.tracer is not None:
+            _group_count(self.optimizer)
+        return list.__len__(self)
 
     def copy(self) -> list:
         return list(self)
@@ -58,8 +66,15 @@ class _GuardedGroup(MutableMapping):
 
     def __getitem__(self, key):
         value = self._group[key]
+        tracer = _state.tracer
+        if getattr(tracer, "stepped", False):  # a scheduler's step before it may change it
+            tracer.refuse(f"a parameter group's {key!r} is read after a scheduler's step (or a "
+                          f"loaded state dict) inside the function: a replay would read it "
+                          f"from before the step (read it before the step, or outside)")
         if isinstance(value, (numbers.Number, np.generic, tuple)):
             _group_value(self._optimizer, self._index, key)  # a guard of the program
+        elif isinstance(value, list):  # its params: the same tensors
+            _group_members(self._optimizer, self._index, key)
         return value
 
     def __setitem__(self, key, value) -> None:
@@ -82,6 +97,19 @@ def _written_in_trace(key) -> None:
     if tracer is not None:
         tracer.refuse(f"a parameter group's {key!r} is written inside the function: a replay "
                       f"would not write it (set it outside, or with a scheduler)")
+
+
+@guard_on_result
+def _group_count(optimizer) -> int:
+    return list.__len__(optimizer.param_groups)
+
+
+@guard_on_result
+def _group_members(optimizer, index: int, key) -> tuple:
+    """The ids of the objects in optimizer.param_groups[index][key] (its params)."""
+    groups = list(list.__iter__(optimizer.param_groups))
+    members = groups[index].get(key) if index < len(groups) else None
+    return tuple(map(id, members)) if isinstance(members, list) else (None,)
 
 
 @guard_on_result

@@ -782,6 +782,67 @@ def test_a_model_with_compiled_parts_copies_and_pickles_and_instances_are_not_ke
     assert not any(r() for r in alive)
 
 
+def test_a_compiled_base_method_called_through_super_and_a_shallow_copy():
+    """super().forward reaching a compiled Base.forward must not hide Child.forward from then on;
+    a shallow copy's compiled method runs on the copy, not on the original."""
+    import copy
+
+    class Base:
+        def __init__(self, scale):
+            self.scale = scale
+
+        @tl.compile
+        def forward(self, x):
+            return x * self.scale
+
+    class Child(Base):
+        def forward(self, x):
+            return super().forward(x) + 100.0
+
+    child, x = Child(2.0), Tensor(np.ones(2))
+    assert [child.forward(x).numpy()[0] for _ in range(3)] == [102.0] * 3
+    original = Base(2.0)
+    original.forward(x)
+    clone = copy.copy(original)
+    clone.scale = 5.0
+    assert clone.forward(x).numpy()[0] == 5.0 and original.forward(x).numpy()[0] == 2.0
+
+
+def test_parameter_groups_read_after_a_scheduler_step_or_added_later():
+    """A rate read after the scheduler's step inside the function keeps it eager (a replay
+    would read it before the step); a group added between calls is seen by a hand-written
+    update that loops over the groups."""
+    def make(read_after_step):
+        tl.manual_seed(0)
+        body, head = nn.Linear(2, 2), nn.Linear(2, 1)
+        opt = optim.SGD(body.parameters(), lr=1.0)
+        sched = optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+
+        def step(x):
+            opt.zero_grad()
+            head(body(x)).sum().backward()
+            if read_after_step:
+                sched.step()
+            with tl.no_grad():
+                for group in opt.param_groups:
+                    for p in group["params"]:
+                        p.sub_(group["lr"] * p.grad)
+        return body, head, opt, step
+
+    for read_after_step in (True, False):
+        (eb, eh, eo, estep), (cb, ch, co, cstep) = make(read_after_step), make(read_after_step)
+        compiled, x = tl.compile(cstep), Tensor(np.ones((1, 2), np.float32))
+        for i in range(9):
+            if i == 5 and not read_after_step:
+                eo.add_param_group({"params": list(eh.parameters())})
+                co.add_param_group({"params": list(ch.parameters())})
+            estep(x)
+            compiled(x)
+            for e, c in ((eb, cb), (eh, ch)):
+                assert e.weight.numpy().tobytes() == c.weight.numpy().tobytes()
+        assert ("after a scheduler's step" in compiled.explain()) == read_after_step
+
+
 def test_an_unhashable_argument_is_a_signature_of_its_own_object():
     """An unhashable argument (a dataclass config) is in the signature by identity: a new
     object at each call is a new signature, never an old one whose object has died and left

@@ -227,6 +227,9 @@ class Capture(Tracer):
             if any(self._made_here(t) for t in (a if isinstance(a, (list, tuple)) else (a,))):
                 self.refuse(f"{_qualname(fn)} is given a tensor computed in the function")
         self.grads_changed = True  # zero_grad(), `p.grad = None`
+        if args and hasattr(args[0], "optimizer") or \
+                getattr(fn, "__name__", "") in ("load_state_dict", "add_param_group"):
+            self.stepped = True  # a scheduler's step: a group's numbers may change
         outer = self.op, self.scope
         self.op, self.scope = _qualname(fn), _state.scope
         with paused():

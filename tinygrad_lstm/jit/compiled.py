@@ -64,6 +64,8 @@ def compile(model=None, *, fullgraph: bool = False, dynamic: bool | None = None,
     return wrap if model is None else wrap(model)
 
 
+_TRACING = threading.Lock()  # held by the one call being traced, in any thread
+
 # CompiledFunction's own attributes (any other is the compiled function's or module's)
 _OWN = {"_fn", "fullgraph", "disable", "_entries", "_log", "_last", "_free", "_arg_names",
         "_attribute", "_bound"}
@@ -90,8 +92,8 @@ class CompiledFunction:
         if name.startswith("__") or name == "_fn":
             raise AttributeError(name)
         value = getattr(self._fn, name)
-        if callable(value) and getattr(value, "__self__", None) is self._fn:
-            return functools.partial(_itself, self, value)  # model = tl.compile(model).eval()
+        if name in _RETURN_THE_MODULE and getattr(value, "__self__", None) is self._fn:
+            return functools.wraps(value)(functools.partial(_itself, self, value))
         return value
 
     def __setattr__(self, name: str, value) -> None:
@@ -119,18 +121,21 @@ class CompiledFunction:
 
     def __get__(self, instance, owner=None):
         """`@tl.compile` on a method: each instance gets its own compiled function of the
-        bound method, kept in its __dict__ under the method's name (as functools'
-        cached_property), so that instances neither share signatures nor stay alive through
-        them."""
-        if instance is None:
+        bound method, kept in its __dict__ under a key of its own (not the method's name, which
+        would hide a subclass's method from then on), so that instances neither share
+        signatures nor stay alive through them."""
+        if instance is None or isinstance(self._fn, staticmethod):
             return self
-        bound = CompiledFunction(functools.partial(self._fn, instance), fullgraph=self.fullgraph,
-                                 disable=self.disable)
         name = self.__dict__.get("_attribute")
         if name is None or not hasattr(instance, "__dict__"):  # nowhere to keep it: the instance
             return functools.partial(self, instance)  # is an argument, by identity
-        bound._bound = (instance, name)  # copied as the copy's own method
-        instance.__dict__[name] = bound
+        key = f"_tl_compiled_{name}_{id(self)}"
+        bound = instance.__dict__.get(key)
+        if type(bound) is not CompiledFunction or bound._bound[0] is not instance:  # copy.copy
+            bound = CompiledFunction(functools.partial(self._fn, instance),
+                                     fullgraph=self.fullgraph, disable=self.disable)
+            bound._bound = (instance, name)  # copied as the copy's own method
+            instance.__dict__[key] = bound
         return bound
 
     def __reduce__(self):
@@ -138,6 +143,9 @@ class CompiledFunction:
         function of the copy, with no programs (they read the original's tensors)."""
         if "_bound" in self.__dict__:
             return getattr, self._bound  # the copied instance's compiled method
+        module = sys.modules.get(getattr(self, "__module__", None) or "")
+        if not _is_module(self._fn) and _named(module, getattr(self, "__qualname__", "")) is self:
+            return self.__qualname__  # a function compiled at module level: by its name
         return CompiledFunction, (self._fn, self.fullgraph, self.disable)
 
     @property
@@ -231,6 +239,14 @@ class CompiledFunction:
                        f"attribute or parameter was assigned): tracing again")
 
     def _trace(self, entry: _Entry, args, kwargs):
+        if not _TRACING.acquire(blocking=False):  # another thread traces: this call is eager
+            return self._fn(*args, **kwargs)
+        try:
+            return self._trace_alone(entry, args, kwargs)
+        finally:
+            _TRACING.release()
+
+    def _trace_alone(self, entry: _Entry, args, kwargs):
         entry.traces += 1
         if entry.traces > TRACE_LIMIT:
             return self._refuse(entry, f"{TRACE_LIMIT} traced calls made no program (the "
@@ -521,6 +537,18 @@ def _overlap(arguments: list, tensors: list) -> bool:
         else:
             same.append((array, is_argument))
     return False
+
+
+def _named(module, qualname: str):
+    for part in qualname.split(".") if module is not None and qualname else ():
+        module = getattr(module, part, None)
+    return module if qualname else None
+
+
+# a compiled module's methods that return the module itself: chained, they return the compiled
+# one (model = tl.compile(model).eval()), as PyTorch's compiled module does
+_RETURN_THE_MODULE = {"train", "eval", "to", "half", "float", "double", "bfloat16", "cpu", "cuda",
+                      "type", "requires_grad_", "apply", "share_memory"}
 
 
 def _is_module(fn) -> bool:
