@@ -395,7 +395,8 @@ def test_constants_without_exact_text_are_read_as_objects():
               lambda x: x.masked_fill(x < 0, negative_nan),
               lambda x: x * complex(-0.0, 1.0),
               lambda x: x * complex(math.inf, 0.5)):
-        assert_bitwise_twins(f, inputs)
+        with np.errstate(invalid="ignore"):  # inf * 0 in the complex product: nan, as eager's
+            assert_bitwise_twins(f, inputs)
 
 
 def assert_bitwise_twins(f, inputs: list) -> CompiledFunction:
