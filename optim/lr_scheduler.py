@@ -44,6 +44,8 @@ class LRScheduler:
     constructor takes the first step, so the epoch-0 lrs are in place right away.
     """
 
+    writes_param_groups = True  # tl.compile: its step() changes the groups' numbers
+
     _is_initial = False  # True only during the constructor's step
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:

@@ -32,21 +32,25 @@ class _ParamGroups(list):
         if _state.tracer is None:
             return group
         _group_count(self.optimizer)  # a guard: another group added
+        n = list.__len__(self)
         if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        return _GuardedGroup(self.optimizer, index % len(self), group)
+            return [_GuardedGroup(self.optimizer, i, list.__getitem__(self, i))
+                    for i in range(*index.indices(n))]
+        return _GuardedGroup(self.optimizer, index % n, group)
 
     def __iter__(self):
         if _state.tracer is None:
             return list.__iter__(self)
         _group_count(self.optimizer)
-        return (self[i] for i in range(len(self)))
+        return (_GuardedGroup(self.optimizer, i, list.__getitem__(self, i))
+                for i in range(list.__len__(self)))
 
     def __reversed__(self):
         if _state.tracer is None:
             return list.__reversed__(self)
         _group_count(self.optimizer)
-        return (self[i] for i in reversed(range(len(self))))
+        return (_GuardedGroup(self.optimizer, i, list.__getitem__(self, i))
+                for i in reversed(range(list.__len__(self))))
 
     def __len__(self) -> int:
         if _state.tracer is not None:
@@ -66,12 +70,12 @@ class _GuardedGroup(MutableMapping):
 
     def __getitem__(self, key):
         value = self._group[key]
-        tracer = _state.tracer
-        if getattr(tracer, "stepped", False):  # a scheduler's step before it may change it
-            tracer.refuse(f"a parameter group's {key!r} is read after a scheduler's step (or a "
-                          f"loaded state dict) inside the function: a replay would read it "
-                          f"from before the step (read it before the step, or outside)")
         if isinstance(value, (numbers.Number, np.generic, tuple)):
+            tracer = _state.tracer
+            if getattr(tracer, "stepped", False):  # a scheduler's step before it may change it
+                tracer.refuse(f"a parameter group's {key!r} is read after a scheduler's step "
+                              f"inside the function: a replay would check it before the step "
+                              f"(read it before the step, or outside)")
             _group_value(self._optimizer, self._index, key)  # a guard of the program
         elif isinstance(value, list):  # its params: the same tensors
             _group_members(self._optimizer, self._index, key)

@@ -808,6 +808,67 @@ def test_a_compiled_base_method_called_through_super_and_a_shallow_copy():
     assert clone.forward(x).numpy()[0] == 5.0 and original.forward(x).numpy()[0] == 2.0
 
 
+class Based:  # at module level: copied and pickled by reference
+    @tl.compile
+    def f(self, x):
+        return x * 1.0
+
+
+class Overriding(Based):
+    @tl.compile
+    def f(self, x):
+        return x * 0.0 + 101.0
+
+    def base_f(self, x):
+        return super().f(x)
+
+
+def test_a_copy_keeps_each_compiled_method_its_own():
+    """A base class's compiled method reached through super() and the subclass's own compiled
+    method of the same name stay apart in a deep copy and a pickled copy."""
+    import copy
+    import pickle
+
+    b, x = Overriding(), Tensor(np.arange(3.0))
+    want = (b.base_f(x).numpy().tobytes(), b.f(x).numpy().tobytes())
+    for other in (copy.deepcopy(b), pickle.loads(pickle.dumps(b))):
+        assert (other.base_f(x).numpy().tobytes(), other.f(x).numpy().tobytes()) == want
+
+
+def test_get_last_lr_after_the_scheduler_step_and_params_after_it():
+    """get_last_lr() read after the scheduler's step inside the function keeps it eager (a guard
+    is checked before the step); a group's params read after it do not (a scheduler does not
+    change them)."""
+    def make(read):
+        tl.manual_seed(0)
+        model = nn.Linear(2, 1)
+        opt = optim.SGD(model.parameters(), lr=1.0)
+        sched = optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5)
+
+        def step(x):
+            opt.zero_grad()
+            model(x).sum().backward()
+            sched.step()
+            if read == "lr":
+                lr = sched.get_last_lr()[0]
+                with tl.no_grad():
+                    for p in model.parameters():
+                        p.sub_(lr * p.grad)
+            else:
+                opt.step()
+                return sum((p * p).sum() for p in opt.param_groups[0]["params"])
+        return model, step
+
+    for read in ("lr", "params"):
+        (eager_model, eager_step), (model, step) = make(read), make(read)
+        compiled, x = tl.compile(step), Tensor(np.ones((1, 2), np.float32))
+        for _ in range(10):
+            eager_step(x)
+            compiled(x)
+            assert model.weight.numpy().tobytes() == eager_model.weight.numpy().tobytes()
+        assert compiled.explain().startswith("built a program") == (read == "params")
+
+
 def test_parameter_groups_read_after_a_scheduler_step_or_added_later():
     """A rate read after the scheduler's step inside the function keeps it eager (a replay
     would read it before the step); a group added between calls is seen by a hand-written

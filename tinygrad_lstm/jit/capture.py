@@ -227,8 +227,7 @@ class Capture(Tracer):
             if any(self._made_here(t) for t in (a if isinstance(a, (list, tuple)) else (a,))):
                 self.refuse(f"{_qualname(fn)} is given a tensor computed in the function")
         self.grads_changed = True  # zero_grad(), `p.grad = None`
-        if args and hasattr(args[0], "optimizer") or \
-                getattr(fn, "__name__", "") in ("load_state_dict", "add_param_group"):
+        if args and getattr(type(args[0]), "writes_param_groups", False):
             self.stepped = True  # a scheduler's step: a group's numbers may change
         outer = self.op, self.scope
         self.op, self.scope = _qualname(fn), _state.scope
@@ -248,6 +247,10 @@ class Capture(Tracer):
         if any(self._made_here(a) for a in args):
             self.refuse(f"{_qualname(fn)} reads the value of a tensor computed in the "
                         f"function, at {_user_frame()}")
+        if getattr(self, "stepped", False) and args and \
+                getattr(type(args[0]), "writes_param_groups", False):
+            self.refuse(f"{_qualname(fn)} is read after a scheduler's step inside the function: "
+                        f"a replay would check it before the step")
         with paused():
             result = fn(*args)
         # an argument of the function is asked again about the argument of each later call

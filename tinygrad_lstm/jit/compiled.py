@@ -131,10 +131,11 @@ class CompiledFunction:
             return functools.partial(self, instance)  # is an argument, by identity
         key = f"_tl_compiled_{name}_{id(self)}"
         bound = instance.__dict__.get(key)
-        if type(bound) is not CompiledFunction or bound._bound[0] is not instance:  # copy.copy
+        if type(bound) is not CompiledFunction or bound._bound[0] is not instance or \
+                bound._bound[1] is not self:  # a shallow copy's, or a copy's stale entry
             bound = CompiledFunction(functools.partial(self._fn, instance),
                                      fullgraph=self.fullgraph, disable=self.disable)
-            bound._bound = (instance, name)  # copied as the copy's own method
+            bound._bound = (instance, self)  # copied as this method of the copy
             instance.__dict__[key] = bound
         return bound
 
@@ -142,7 +143,8 @@ class CompiledFunction:
         """Copied or pickled (a model holding a compiled submodule or method): a new compiled
         function of the copy, with no programs (they read the original's tensors)."""
         if "_bound" in self.__dict__:
-            return getattr, self._bound  # the copied instance's compiled method
+            instance, descriptor = self._bound
+            return _rebound, (descriptor, instance)  # the copied instance's compiled method
         module = sys.modules.get(getattr(self, "__module__", None) or "")
         if not _is_module(self._fn) and _named(module, getattr(self, "__qualname__", "")) is self:
             return self.__qualname__  # a function compiled at module level: by its name
@@ -537,6 +539,10 @@ def _overlap(arguments: list, tensors: list) -> bool:
         else:
             same.append((array, is_argument))
     return False
+
+
+def _rebound(descriptor: CompiledFunction, instance) -> CompiledFunction:
+    return descriptor.__get__(instance, type(instance))
 
 
 def _named(module, qualname: str):
