@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_lstm.autograd import no_grad
-from tinygrad_lstm.optim.optimizer import Optimizer, check_nonnegative
+from tinygrad_lstm.optim.optimizer import Optimizer, check_nonnegative, refuse_in_trace
 from tinygrad_lstm.tensor import Tensor
 
 
@@ -74,6 +74,7 @@ class LBFGS(Optimizer):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """As Optimizer.load_state_dict, but the state is restored as saved: its vectors span
         all parameters, so they are not shaped like the parameter that holds them."""
+        refuse_in_trace("an optimizer's load_state_dict or add_param_group")
         saved = state_dict["state"]
         super().load_state_dict({**state_dict, "state": {}})
         for k, state in saved.items():

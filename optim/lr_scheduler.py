@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from tinygrad_lstm.optim.optimizer import Optimizer
+from tinygrad_lstm.optim.optimizer import Optimizer, refuse_in_trace
 from tinygrad_lstm.recording import guard_on_result, replay_as_calls, replayed_as_call
 
 
@@ -117,6 +117,7 @@ class LRScheduler:
         return {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        refuse_in_trace("a scheduler's load_state_dict")
         self.__dict__.update(copy.deepcopy(state_dict))
 
 
@@ -328,6 +329,7 @@ class LambdaLR(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        refuse_in_trace("a scheduler's load_state_dict")
         state_dict = dict(state_dict)
         lr_lambdas = state_dict.pop("lr_lambdas")
         super().load_state_dict(state_dict)
@@ -402,6 +404,7 @@ class SequentialLR(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        refuse_in_trace("a scheduler's load_state_dict")
         state_dict = dict(state_dict)
         schedulers = state_dict.pop("_schedulers")
         self.__dict__.update(copy.deepcopy(state_dict))

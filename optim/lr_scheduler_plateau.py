@@ -9,7 +9,7 @@ from typing import Any
 
 from tinygrad_lstm.optim.lr_scheduler import (EPOCH_DEPRECATION_WARNING, LRScheduler,
                                               _check_optimizer)
-from tinygrad_lstm.optim.optimizer import Optimizer
+from tinygrad_lstm.optim.optimizer import Optimizer, refuse_in_trace
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -127,6 +127,7 @@ class ReduceLROnPlateau(LRScheduler):
         self.threshold_mode = threshold_mode
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        refuse_in_trace("a scheduler's load_state_dict")
         super().load_state_dict(state_dict)
         self._init_is_better(mode=self.mode, threshold=self.threshold,
                              threshold_mode=self.threshold_mode)

@@ -96,6 +96,14 @@ class _GuardedGroup(MutableMapping):
         return len(self._group)
 
 
+def refuse_in_trace(what: str) -> None:
+    """Inside a function tl.compile traces: its program would not do `what` (a Python-side
+    change of an optimizer or scheduler), so the function stays eager."""
+    tracer = _state.tracer
+    if tracer is not None:
+        tracer.refuse(f"{what} inside the function: a replay would not do it")
+
+
 def _written_in_trace(key) -> None:
     tracer = _state.tracer
     if tracer is not None:
@@ -231,6 +239,7 @@ class Optimizer:
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group of parameters with its own options; missing options take the defaults."""
+        refuse_in_trace("an optimizer's load_state_dict or add_param_group")
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
         params = param_group["params"]
@@ -338,6 +347,7 @@ class Optimizer:
         or 'maximize') takes this optimizer's default. fused, capturable or differentiable saved
         as True is refused, as in the constructor.
         """
+        refuse_in_trace("an optimizer's load_state_dict or add_param_group")
         groups, saved_groups = self.param_groups, state_dict["param_groups"]
         if len(groups) != len(saved_groups):
             raise ValueError(

@@ -869,6 +869,31 @@ def test_get_last_lr_after_the_scheduler_step_and_params_after_it():
         assert compiled.explain().startswith("built a program") == (read == "params")
 
 
+def test_a_guarded_answer_is_compared_to_the_bit_and_a_state_dict_loaded_inside_is_eager():
+    """get_last_lr() going from 0.0 to -0.0 (a guard compared with == missed it), and an
+    optimizer's load_state_dict inside the function (a replay would not load it)."""
+    model = nn.Linear(1, 1)
+    opt = optim.SGD(model.parameters(), lr=1.0, momentum=0.9)
+    sched = optim.lr_scheduler.LambdaLR(opt, lambda epoch: 0.0 if epoch < 5 else -0.0)
+    compiled, x = tl.compile(lambda x: x * sched.get_last_lr()[0]), Tensor(np.ones(3))
+    for _ in range(8):
+        assert compiled(x).numpy().tobytes() == (x * sched.get_last_lr()[0]).numpy().tobytes()
+        sched.step()
+
+    saved = opt.state_dict()
+
+    def step(x):
+        opt.zero_grad()
+        model(x).sum().backward()
+        opt.load_state_dict(saved)  # the momentum buffers reset at every call
+        opt.step()
+
+    compiled = tl.compile(step)
+    for _ in range(CALLS + 1):
+        compiled(Tensor(np.ones((1, 1), np.float32)))
+    assert "load_state_dict" in compiled.explain()
+
+
 def test_parameter_groups_read_after_a_scheduler_step_or_added_later():
     """A rate read after the scheduler's step inside the function keeps it eager (a replay
     would read it before the step); a group added between calls is seen by a hand-written
