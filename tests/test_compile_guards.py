@@ -874,11 +874,13 @@ def test_a_guarded_answer_is_compared_to_the_bit_and_a_state_dict_loaded_inside_
     optimizer's load_state_dict inside the function (a replay would not load it)."""
     model = nn.Linear(1, 1)
     opt = optim.SGD(model.parameters(), lr=1.0, momentum=0.9)
-    sched = optim.lr_scheduler.LambdaLR(opt, lambda epoch: 0.0 if epoch < 5 else -0.0)
-    compiled, x = tl.compile(lambda x: x * sched.get_last_lr()[0]), Tensor(np.ones(3))
-    for _ in range(8):
-        assert compiled(x).numpy().tobytes() == (x * sched.get_last_lr()[0]).numpy().tobytes()
-        sched.step()
+    for zero in (0.0, np.float64(0.0)):  # a Python float, and a NumPy one, both to the bit
+        sched = optim.lr_scheduler.LambdaLR(opt, lambda epoch, z=zero: z if epoch < 5 else -z)
+        compiled, x = tl.compile(lambda x, s=sched: x * s.get_last_lr()[0]), Tensor(np.ones(3))
+        for _ in range(8):
+            assert compiled(x).numpy().tobytes() == \
+                (x * sched.get_last_lr()[0]).numpy().tobytes()
+            sched.step()
 
     saved = opt.state_dict()
 

@@ -542,15 +542,24 @@ def _overlap(arguments: list, tensors: list) -> bool:
 
 
 def _same_answer(a, b) -> bool:
-    """A guard's answer again, numbers to the bit (-0.0 is not 0.0), through lists and
-    tuples."""
+    """A guard's answer again: numbers and arrays to the bit (-0.0 is not 0.0, a NaN is
+    itself), through lists, tuples and dicts; an answer that cannot be compared is another."""
     if type(a) is not type(b):
         return False
     if type(a) in (float, complex):
         return number_bits(a) == number_bits(b)
-    if type(a) in (list, tuple):
+    if isinstance(a, Tensor):
+        a, b = a._array, b._array
+    if isinstance(a, (np.ndarray, np.generic)):
+        return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+    if isinstance(a, (list, tuple)):
         return len(a) == len(b) and all(_same_answer(x, y) for x, y in zip(a, b))
-    return bool(a == b)
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same_answer(a[k], b[k]) for k in a)
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001 (an answer of a kind == does not decide: not the same)
+        return False
 
 
 def _rebound(descriptor: CompiledFunction, instance) -> CompiledFunction:
