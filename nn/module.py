@@ -72,20 +72,18 @@ class Module:
 
     def __setattr__(self, name: str, value) -> None:
         # the first parent names a module in graph pictures; "layers.0" for list items
-        if isinstance(getattr(value, "_orig_mod", None), Module):  # tl.compile(module)
+        module = _module_of(value)
+        if module is not None or isinstance(value, Parameter):
             self._check_init(name, value)
-            value._orig_mod._set_scope_name(name)
-        elif isinstance(value, (Module, Parameter)):
-            self._check_init(name, value)
-            if isinstance(value, Module):
-                value._set_scope_name(name)
+            if module is not None:
+                module._set_scope_name(name)
         elif type(value) in (list, tuple):
             for i, v in enumerate(value):
-                v = v._orig_mod if isinstance(getattr(v, "_orig_mod", None), Module) else v
-                if isinstance(v, (Module, Parameter)):
+                module = _module_of(v)
+                if module is not None or isinstance(v, Parameter):
                     self._check_init(name, v)
-                    if isinstance(v, Module):
-                        v._set_scope_name(f"{name}.{i}")
+                    if module is not None:
+                        module._set_scope_name(f"{name}.{i}")
         elif name in self.__dict__.get("_buffers", ()):
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
@@ -169,18 +167,14 @@ class Module:
             if isinstance(value, Parameter):
                 if name not in buffers:
                     params.append((name, value))
-            elif isinstance(value, Module):
-                children.append((name, value))
-            elif isinstance(getattr(value, "_orig_mod", None), Module):  # tl.compile(module)
-                children.append((name, value._orig_mod))
+            elif (module := _module_of(value)) is not None:
+                children.append((name, module))
             elif type(value) in (list, tuple):
                 for i, v in enumerate(value):
                     if isinstance(v, Parameter):
                         params.append((f"{name}.{i}", v))
-                    elif isinstance(v, Module):
-                        children.append((f"{name}.{i}", v))
-                    elif isinstance(getattr(v, "_orig_mod", None), Module):
-                        children.append((f"{name}.{i}", v._orig_mod))
+                    elif (module := _module_of(v)) is not None:
+                        children.append((f"{name}.{i}", module))
         return params, children
 
     # ------------------------------------------------------------ traversal
@@ -399,3 +393,11 @@ def _addindent(text: str, spaces: int) -> str:
     """Indent every line but the first (PyTorch's helper for nested reprs)."""
     first, *rest = text.split("\n")
     return "\n".join([first] + [" " * spaces + line for line in rest])
+
+
+def _module_of(value) -> "Module | None":
+    """value if it is a Module, the module it compiled if it is tl.compile(module), else None."""
+    if isinstance(value, Module):
+        return value
+    compiled = getattr(value, "_orig_mod", None)
+    return compiled if isinstance(compiled, Module) else None

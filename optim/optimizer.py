@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import numbers
-import struct
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from typing import Any
 
@@ -82,11 +81,11 @@ class _GuardedGroup(MutableMapping):
         return value
 
     def __setitem__(self, key, value) -> None:
-        _written_in_trace(key)
+        refuse_in_trace(f"a parameter group's {key!r} written")  # (outside, or by a scheduler)
         self._group[key] = value
 
     def __delitem__(self, key) -> None:
-        _written_in_trace(key)
+        refuse_in_trace(f"a parameter group's {key!r} written")  # (outside, or by a scheduler)
         del self._group[key]
 
     def __iter__(self):
@@ -104,13 +103,6 @@ def refuse_in_trace(what: str) -> None:
         tracer.refuse(f"{what} inside the function: a replay would not do it")
 
 
-def _written_in_trace(key) -> None:
-    tracer = _state.tracer
-    if tracer is not None:
-        tracer.refuse(f"a parameter group's {key!r} is written inside the function: a replay "
-                      f"would not write it (set it outside, or with a scheduler)")
-
-
 @guard_on_result
 def _group_count(optimizer) -> int:
     return list.__len__(optimizer.param_groups)
@@ -119,28 +111,20 @@ def _group_count(optimizer) -> int:
 @guard_on_result
 def _group_members(optimizer, index: int, key) -> tuple:
     """The ids of the objects in optimizer.param_groups[index][key] (its params)."""
-    groups = list(list.__iter__(optimizer.param_groups))
-    members = groups[index].get(key) if index < len(groups) else None
+    members = _group_item(optimizer, index, key)
     return tuple(map(id, members)) if isinstance(members, list) else (None,)
 
 
 @guard_on_result
 def _group_value(optimizer, index: int, key):
-    """optimizer.param_groups[index][key] as compared: by type and bits (-0.0 is not 0.0)."""
-    groups = list(list.__iter__(optimizer.param_groups))
-    value = groups[index].get(key) if index < len(groups) else None
-    if isinstance(value, tuple):
-        return tuple(_as_bits(v) for v in value)
-    return _as_bits(value)
+    """optimizer.param_groups[index][key], as the groups are now (the guard compares it by type
+    and bits: -0.0 is not 0.0)."""
+    return _group_item(optimizer, index, key)
 
 
-def _as_bits(value):
-    if isinstance(value, np.generic):
-        return type(value), value.tobytes()
-    if type(value) in (float, complex):
-        return type(value), struct.pack("<d", value) if type(value) is float else \
-            struct.pack("<dd", value.real, value.imag)
-    return type(value), value
+def _group_item(optimizer, index: int, key):
+    groups = optimizer.param_groups  # read without the guards of _ParamGroups
+    return list.__getitem__(groups, index).get(key) if index < list.__len__(groups) else None
 
 
 class _StateByParam(MutableMapping):

@@ -998,6 +998,17 @@ def test_a_compiled_method_and_a_compiled_submodule():
     assert not stack.layers[1].training
 
 
+def hand_sgd_step(model, opt, x, rate_of) -> None:
+    """A hand-written SGD update of model.sum()'s gradient at the rate rate_of(opt), a number
+    read into Python from the optimizer's groups."""
+    opt.zero_grad()
+    model(x).sum().backward()
+    lr = rate_of(opt)
+    with tl.no_grad():
+        for p in model.parameters():
+            p.sub_(lr * p.grad)
+
+
 def test_a_learning_rate_read_from_a_copy_of_its_group_is_guarded_by_its_bits():
     """dict(group) reads through the guard too; the rate is compared by type and bits (0.0 then
     -0.0, a NumPy number) and re-read from the optimizer's groups as they are at each call (a
@@ -1006,15 +1017,8 @@ def test_a_learning_rate_read_from_a_copy_of_its_group_is_guarded_by_its_bits():
         tl.manual_seed(0)
         model = nn.Linear(2, 1)
         opt = optim.SGD(model.parameters(), lr=0.0)
-
-        def step(x):
-            opt.zero_grad()
-            model(x).sum().backward()
-            lr = dict(opt.param_groups[0])["lr"]
-            with tl.no_grad():
-                for p in model.parameters():
-                    p.sub_(lr * p.grad)
-        return model, opt, step
+        return model, opt, lambda x: hand_sgd_step(model, opt, x,
+                                                   lambda o: dict(o.param_groups[0])["lr"])
 
     (eager_model, eager_opt, eager_step), (model, opt, step) = make(), make()
     compiled, x = tl.compile(step), Tensor(np.ones((1, 2), np.float32))
@@ -1038,12 +1042,7 @@ def test_parameter_groups_inside_the_function_slices_guarded_writes_eager():
     opt = optim.SGD(model.parameters(), lr=0.1)
 
     def reads_a_slice(x):
-        opt.zero_grad()
-        model(x).sum().backward()
-        lr = opt.param_groups[-1:][0]["lr"]
-        with tl.no_grad():
-            for p in model.parameters():
-                p.sub_(lr * p.grad)
+        hand_sgd_step(model, opt, x, lambda o: o.param_groups[-1:][0]["lr"])
 
     def writes(x):
         opt.param_groups[0]["lr"] = 0.01  # a replay would not write it

@@ -29,6 +29,7 @@ class Capture(Tracer):
     def __init__(self) -> None:
         super().__init__()
         self._adopted: list = []  # (tensor, its own array, the Traced view it holds meanwhile)
+        self.stepped = False  # a scheduler's step was replayed: groups' numbers may differ now
         self._grad_of: dict[int, tuple] = {}  # id(a .grad read or written) -> (it, its leaf)
         self._grads_at_start: set[int] = set()  # ids of .grad tensors the call found
         self.grads_changed = False  # a backward or a replayed call may have replaced .grad
@@ -227,7 +228,7 @@ class Capture(Tracer):
             if any(self._made_here(t) for t in (a if isinstance(a, (list, tuple)) else (a,))):
                 self.refuse(f"{_qualname(fn)} is given a tensor computed in the function")
         self.grads_changed = True  # zero_grad(), `p.grad = None`
-        if args and getattr(type(args[0]), "writes_param_groups", False):
+        if _scheduler(args):
             self.stepped = True  # a scheduler's step: a group's numbers may change
         outer = self.op, self.scope
         self.op, self.scope = _qualname(fn), _state.scope
@@ -247,8 +248,7 @@ class Capture(Tracer):
         if any(self._made_here(a) for a in args):
             self.refuse(f"{_qualname(fn)} reads the value of a tensor computed in the "
                         f"function, at {_user_frame()}")
-        if getattr(self, "stepped", False) and args and \
-                getattr(type(args[0]), "writes_param_groups", False):
+        if self.stepped and _scheduler(args):
             self.refuse(f"{_qualname(fn)} is read after a scheduler's step inside the function: "
                         f"a replay would check it before the step")
         with paused():
@@ -348,6 +348,11 @@ def _same_objects(a, b) -> bool:
     if isinstance(a, (int, float, str, bool, type(None), complex)):
         return a == b
     return a is b
+
+
+def _scheduler(args: tuple) -> bool:
+    """A call on a learning-rate scheduler (LRScheduler.writes_param_groups)."""
+    return bool(args) and getattr(type(args[0]), "writes_param_groups", False)
 
 
 class ArgumentAt:

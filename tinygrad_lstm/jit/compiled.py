@@ -31,7 +31,7 @@ from ..tensor import Tensor
 from .capture import ArgumentAt, Capture, _same_objects
 from .guards import PythonReads, number_bits
 from .program import Program
-from .trace import NotTraceable, Traced, Var, start, stop, tracing_anywhere
+from .trace import NotTraceable, Traced, Var, start, stop
 
 CACHE_SIZE_LIMIT = 8  # programs per function, as torch._dynamo.config.cache_size_limit
 TRACE_LIMIT = 6  # traced calls of one signature without a program before it stays eager
@@ -181,8 +181,7 @@ class CompiledFunction:
         # inside another's trace its calls are part of that program; inside its own trace or
         # program (Python that a replayed call runs calls it, or another thread) eager: the
         # program's arena is in use
-        if self.disable or _state.tracer is not None or tracing_anywhere() or \
-                not self._free.acquire(blocking=False):  # (one thread traces at a time)
+        if self.disable or _state.tracer is not None or not self._free.acquire(blocking=False):
             return self._fn(*args, **kwargs)
         try:
             return self._call(args, kwargs)
@@ -215,7 +214,7 @@ class CompiledFunction:
         if not entry.warm:
             entry.warm = True
             return self._fn(*args, **kwargs)
-        return self._trace(entry, args, kwargs)
+        return self._trace(entry, args, kwargs, flat)
 
     def _eager(self, reason: str, args, kwargs):
         if self.fullgraph:
@@ -240,15 +239,15 @@ class CompiledFunction:
             self._note(f"{entry.key}: the model changed since its program was built (a module "
                        f"attribute or parameter was assigned): tracing again")
 
-    def _trace(self, entry: _Entry, args, kwargs):
+    def _trace(self, entry: _Entry, args, kwargs, flat: list):
         if not _TRACING.acquire(blocking=False):  # another thread traces: this call is eager
             return self._fn(*args, **kwargs)
         try:
-            return self._trace_alone(entry, args, kwargs)
+            return self._trace_alone(entry, args, kwargs, flat)
         finally:
             _TRACING.release()
 
-    def _trace_alone(self, entry: _Entry, args, kwargs):
+    def _trace_alone(self, entry: _Entry, args, kwargs, flat: list):
         entry.traces += 1
         if entry.traces > TRACE_LIMIT:
             return self._refuse(entry, f"{TRACE_LIMIT} traced calls made no program (the "
@@ -281,9 +280,8 @@ class CompiledFunction:
             capture.release()
         traced = _Traced(capture, result, reads)
         capture.forget_arrays()
-        flat_args = _flatten((args, kwargs))[0]
-        arguments = {id(a) for a in flat_args}  # (one whose requires_grad_() it called is listed)
-        if _overlap(_arg_arrays(flat_args),
+        arguments = {id(a) for a in flat}  # (one whose requires_grad_() it called is listed)
+        if _overlap(_arg_arrays(flat),
                     [t._array for t, _ in traced.requires_grad if id(t) not in arguments]):
             capture.refusals.append(_OVERLAP)
         if capture.refusals:
@@ -522,9 +520,9 @@ def _arg_arrays(flat: list) -> list:
 def _overlap(arguments: list, tensors: list) -> bool:
     """An argument array that may share memory with another one, or with a tensor's array (the
     same array too: a tensor the function reads, passed in). The tensors' arrays are each their
-    own input, the same array counted once. perf: owners compared first, np.may_share_memory's
-    bounds only within one owner: a few microseconds a call for an LSTM step's four arguments
-    and six parameters."""
+    own input, the same array counted once. perf: owners compared first, _shares_memory only
+    within one owner: a few microseconds a call for an LSTM step's four arguments and six
+    parameters."""
     by_owner: dict[int, list] = {}
     for array, is_argument in [(a, True) for a in arguments] + [(t, False) for t in tensors]:
         owner = array
@@ -579,8 +577,8 @@ _RETURN_THE_MODULE = {"train", "eval", "to", "half", "float", "double", "bfloat1
 
 
 def _is_module(fn) -> bool:
-    return any(c.__name__ == "Module" and c.__module__.endswith("nn.module")
-               for c in type(fn).__mro__)
+    from tinygrad_lstm.nn.module import Module  # nn is above the engine: imported when asked
+    return isinstance(fn, Module)
 
 
 def _itself(compiled, method, *args, **kwargs):

@@ -173,11 +173,6 @@ def _user_frame() -> str:
 _tracer = None  # the Tracer that records NumPy calls now (None while paused or not tracing)
 
 
-def tracing_anywhere() -> bool:
-    """A call is being traced, in some thread (one at a time: the tracer is one)."""
-    return _tracer is not None
-
-
 def active() -> Tracer | None:
     """The tracer, if this thread is the one it traces (another thread's code runs untraced)."""
     tracer = _tracer
@@ -469,8 +464,6 @@ def stop() -> None:
     set_tracer(None)
     for name, fn in _originals.items():
         setattr(np, name, fn)
-
-
 
 
 class paused:

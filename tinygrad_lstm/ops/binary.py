@@ -13,17 +13,13 @@ def _same(out, x, y) -> bool:
     """True when NumPy's result dtype for op(x, y) is PyTorch's: when it is the dtype of each
     array operand (NumPy treats Python scalars as PyTorch does, unless their category is higher,
     and then it promotes the array). Identity tests only: every binary op of the LSTM passes."""
+    # a tl.compile trace's arrays (a subclass) count as arrays, unless one stands for a NumPy
+    # scalar: the trace takes eager's branch, eager's NumPy calls in eager's operand order (a
+    # sum of two NaNs keeps the first one's sign)
     d = out.dtype
-    x_array = type(x) is _ND or _traced(x)
-    y_array = type(y) is _ND or _traced(y)
+    x_array = type(x) is _ND or isinstance(x, _ND) and not getattr(x, "numpy_scalar", False)
+    y_array = type(y) is _ND or isinstance(y, _ND) and not getattr(y, "numpy_scalar", False)
     return (x.dtype is d if x_array else y_array) and (not y_array or y.dtype is d)
-
-
-def _traced(a) -> bool:
-    """One of a tl.compile trace's arrays (a subclass), unless it stands for a NumPy scalar: it
-    takes eager's branch, so the trace makes eager's NumPy calls in eager's operand order (a sum
-    of two NaNs keeps the first one's sign)."""
-    return isinstance(a, _ND) and not getattr(a, "numpy_scalar", False)
 
 
 def _promoted(fn, out, *operands, true_divide: bool = False):

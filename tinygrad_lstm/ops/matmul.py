@@ -88,7 +88,7 @@ class Addmm(Primitive):
         # -> 28 us, rows 32, H = 256: 230 -> 180 us; rows 64, H = 128: 86 -> 109 us, hence
         # FEW_ROWS; one row (a vector): the same. The same bits in every case measured.
         # bench_lstm, alternating: compiled small 1.06x, medium 1.04x; eager 1.02x, 1.05x
-        if 1 < x.shape[0] <= FEW_ROWS and w.T.flags.c_contiguous and \
+        if 1 < x.shape[0] <= FEW_ROWS and w.flags.f_contiguous and \
                 not w.flags.c_contiguous and input.shape == (x.shape[0], w.shape[1]) and \
                 input.flags.c_contiguous:
             product = np.dot(w.T, x.T).T
