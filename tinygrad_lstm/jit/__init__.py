@@ -5,6 +5,7 @@ capture.py  the engine's side: tensors adopted as inputs, optimizer steps and ra
             kept as calls, gradients written into .grad
 program.py  the tape as Python source, compiled into one function
 compiled.py compile(fn): guards, the eager warm-up, two traces compared, replay or fallback
+memory.py   malloc's free pages given back while tracing (glibc's malloc_trim)
 """
 
 from .compiled import CompiledFunction, compile

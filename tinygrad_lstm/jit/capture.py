@@ -20,6 +20,7 @@ from ..random import rng
 from ..recording import _sequence, _state
 from ..tensor import Tensor
 from .guards import number_bits
+from .memory import return_free_memory
 from .trace import Traced, Tracer, Var, _plain, _user_frame, paused
 
 
@@ -134,6 +135,7 @@ class Capture(Tracer):
 
     def backward_begins(self, retain_graph: bool, create_graph: bool = False) -> None:
         self.backwards += 1
+        return_free_memory()  # what the forward freed: the backward makes other sizes
         if retain_graph or create_graph:
             self.refuse("backward(retain_graph=True or create_graph=True): the program keeps "
                         "no graph after it")

@@ -28,6 +28,7 @@ import numpy as np
 
 from .capture import AccumulateGrads, CallLabel, Draw, GradOf, Replayed
 from .batch import batch_over_steps
+from .memory import return_free_memory
 from .passes import (common_views, concatenate_in_place, fixed_views, live_calls, plan_buffers,
                      reuse_dying_operands, scatter_in_place, typed_scalars, vars_in)
 from .trace import Call, Var
@@ -113,7 +114,8 @@ class Program:
 
     def allocate(self) -> None:
         """Make the arena of plan_buffers and the program's views into it (at its first run, not
-        when it is built: the traced call's arrays are gone by then)."""
+        when it is built: the traced call's arrays are gone by then, their pages given back)."""
+        return_free_memory()
         arena = [np.empty(size, np.uint8) for size in self._pieces]
         for name, piece, offset, value in self._buffers.values():
             dtype = np.dtype(value.dtype)
