@@ -7,9 +7,10 @@ parameters and see the same windows, so their losses agree (the `loss0` column).
 (eager), the same step wrapped in tl.compile (its losses must equal eager's, bit for bit, at
 every step), the hand-written NumPy BPTT (with the input projection as one matmul, and again as
 a row gather, which only a model that knows its input is one-hot can do) and torch, when it is
-installed, take turns step by step, in alternating order, after a few untimed warm-up steps
-each (tl.compile's eager and traced calls: its timed steps run the program); a ratio is the
-median of the per-round ratios. The ratios "project/hand" and "compiled/hand" are against the
+installed, take turns of a few consecutive steps (TURN_STEPS: 8 at tiny, 1 at large), in
+alternating order, after a few untimed warm-up steps each (tl.compile's eager and traced calls:
+its timed steps run the program); a ratio is the median of the per-round ratios of the turns'
+mean step times. The ratios "project/hand" and "compiled/hand" are against the
 faster of the two hand-written versions in this run; "project/hand-dense" against the one that,
 like the project, multiplies the dense one-hot input; "compiled/eager" against the project.
 Peak RSS comes from a fresh process per implementation that runs a few steps (tl.compile: its
@@ -43,6 +44,12 @@ CONFIGS = {
     "medium": ((32, 64, 256, 65), 10, 0.90),
     "large": ((64, 128, 512, 65), 6, 0.95),
 }
+# consecutive steps an implementation runs at its turn, all timed: a training run's steps follow
+# each other, and a turn of one step timed how fast a step runs just after another
+# implementation's step has evicted its code and arrays from the caches (at tiny the program's
+# step after the eager one 0.99 ms, after its own 0.79; the hand-written one's 0.89 and 0.76).
+# Fewer at larger sizes, whose steps are long enough for the first one's misses not to count
+TURN_STEPS = {"tiny": 8, "small": 4, "medium": 2, "large": 1}
 RSS_TARGET = {"medium": 1.5}  # peak RSS project / hand-NumPy at most this (issue 6)
 # issue 16: tl.compile's program against the fastest hand-written version, tokens/s at least
 # this, and its peak RSS at most COMPILED_RSS_TARGET times the hand-written one's
@@ -229,7 +236,7 @@ def available_runs() -> list[str]:
 
 
 def time_config(name: str, repeats: int, runs: list[str]) -> dict:
-    """Alternate the implementations step by step; per-step times and losses.
+    """Alternate the implementations, TURN_STEPS steps at a turn; step times and losses.
 
     Half of the rounds run on implementations built in the order of `runs`, half on a second
     set built in the reverse order: where an implementation's arrays land in memory moves its
@@ -241,8 +248,8 @@ def time_config(name: str, repeats: int, runs: list[str]) -> dict:
     The warm-up also covers tl.compile's eager and traced calls: its timed steps run the program.
     """
     (B, T, H, V), _, _ = CONFIGS[name]
-    windows = make_windows(B, T, V)
-    times = {r: [] for r in runs}
+    windows, turn = make_windows(B, T, V), TURN_STEPS[name]
+    times = {r: [] for r in runs}  # per round: the mean step time of its turn
     losses = {r: [] for r in runs}  # warm-up and timed steps, both sets in turn
     for build_order, rounds in ((runs, (repeats + 1) // 2), (runs[::-1], repeats // 2)):
         if rounds == 0:
@@ -255,9 +262,10 @@ def time_config(name: str, repeats: int, runs: list[str]) -> dict:
             order = runs if k % 2 == 0 else runs[::-1]  # neither goes first every time
             for r in order:
                 start = time.perf_counter()
-                loss = impls[r].step(*windows[(k + WARMUP_STEPS) % N_WINDOWS])
-                times[r].append(time.perf_counter() - start)
-                losses[r].append(loss)
+                for j in range(turn):
+                    window = windows[(WARMUP_STEPS + k * turn + j) % N_WINDOWS]
+                    losses[r].append(impls[r].step(*window))
+                times[r].append((time.perf_counter() - start) / turn)
         del impls
     if losses["compiled"] != losses["project"]:  # bitwise equal, by design
         k = next(k for k, (a, b) in enumerate(zip(losses["compiled"], losses["project"]))

@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 
+from tinygrad_lstm import ops
 from tinygrad_lstm.autograd import graph_scope
 from tinygrad_lstm.nn import functional as F
 from tinygrad_lstm.nn.init import uniform_
@@ -42,13 +43,8 @@ def _lstm_step(xw: Tensor, state: tuple, w_hh_t: Tensor, b_hh: Tensor | None) ->
     gates = xw.addmm(h, w_hh_t)  # (N, 4H)
     if b_hh is not None:
         gates = gates + b_hh
-    # one sigmoid over all four blocks, the g block's result discarded: one op where three were.
-    # Where each op's bookkeeping outweighs its arithmetic this pays (tiny benchmark: 4% faster);
-    # at (B, H) = (64, 512) the extra quarter of sigmoid, the slice for g and its gradient's
-    # scatter cost 2%, and backward keeps one (N, H) array more per step
-    i, f, _, o = gates.sigmoid().chunk(4, 1)
-    hidden = gates.shape[1] // 4
-    g = gates[:, 2 * hidden:3 * hidden].tanh()
+    # sigmoid(i), sigmoid(f), tanh(g), sigmoid(o) as one op (PERF below)
+    i, f, g, o = ops.LSTMGates.apply(gates).chunk(4, 1)
     c = (f * c).addcmul(i, g)  # f * c + i * g
     return o * c.tanh(), c
 

@@ -163,7 +163,7 @@ def test_see_the_code_prints_bptt_and_its_gradient_matches_finite_differences():
     # 1 - tanh**2 and s * (1 - s) need only forward values: computed once for the three calls
     once = re.search(r"# once for all calls: (.*)", out.stdout).group(1).split("; ")
     assert "lstmcell calls 0-2, TanhBackward" in once
-    assert "lstmcell calls 0-2, SigmoidBackward" in once
+    assert "lstmcell calls 0-2, LSTMGatesBackward" in once
     error = float(re.search(r"max abs difference (\S+)", out.stdout).group(1))
     assert error < 1e-7
 

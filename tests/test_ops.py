@@ -28,6 +28,12 @@ def _sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
 
+def _lstm_gates(a):
+    """sigmoid on blocks i, f, o and tanh on block g of the last axis, written out per block."""
+    i, f, g, o = np.split(a, 4, axis=-1)
+    return np.concatenate([_sigmoid(i), _sigmoid(f), np.tanh(g), _sigmoid(o)], axis=-1)
+
+
 def _log_softmax(x, axis):
     m = x.max(axis=axis, keepdims=True)
     return x - m - np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
@@ -104,6 +110,8 @@ OPS = [
     ("log", lambda x: x.log(), np.log, UNARY_SHAPES, positive),
     ("tanh", lambda x: x.tanh(), np.tanh, UNARY_SHAPES, normal),
     ("sigmoid", lambda x: x.sigmoid(), _sigmoid, UNARY_SHAPES, normal),
+    ("lstm_gates", lambda a: ops.LSTMGates.apply(a), _lstm_gates,
+     [((3, 8),), ((1, 4),), ((2, 3, 12),), ((8,),)], normal),
     ("relu", lambda x: x.relu(), lambda x: np.maximum(x, 0), UNARY_SHAPES, away_from_zero),
     ("sqrt", lambda x: x.sqrt(), np.sqrt, UNARY_SHAPES, positive),
     ("erf", lambda x: x.erf(), np.vectorize(math.erf), UNARY_SHAPES, normal),
@@ -533,3 +541,22 @@ def test_unary_ops_on_integers_compute_in_float32(op):
     assert out.dtype == np.float32
     np.testing.assert_allclose(out.numpy(), getattr(Tensor([1.0, 2.0]), op)().numpy())
     assert (Tensor([[1, 2]]) @ Tensor(np.ones((2, 2), np.float32))).dtype == np.float32
+
+
+def test_lstm_gates_computes_the_bits_of_sigmoid_and_tanh_it_replaces():
+    """nn.LSTM's step used sigmoid over all four blocks and tanh on a slice: the fused op gives
+    the same float32 bits, forward and backward (its VJP rounds as their two did)."""
+    rng = np.random.default_rng(0)
+    a = rng.normal(0, 3, (5, 4 * 7)).astype(np.float32)
+    d = rng.normal(0, 1, a.shape).astype(np.float32)
+    fused = Tensor(a, requires_grad=True)
+    out = ops.LSTMGates.apply(fused)
+    out.backward(Tensor(d))
+    apart = Tensor(a, requires_grad=True)
+    s, t = apart.sigmoid(), apart[:, 14:21].tanh()
+    (s[:, :14] * Tensor(d[:, :14])).sum().backward(retain_graph=True)
+    (s[:, 21:] * Tensor(d[:, 21:])).sum().backward(retain_graph=True)
+    (t * Tensor(d[:, 14:21])).sum().backward()
+    expected = np.concatenate([s.numpy()[:, :14], t.numpy(), s.numpy()[:, 21:]], axis=1)
+    assert out.numpy().tobytes() == expected.tobytes()
+    assert fused.grad.numpy().tobytes() == apart.grad.numpy().tobytes()

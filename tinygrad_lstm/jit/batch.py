@@ -296,7 +296,8 @@ def _stack_for(column: list[Var], stack_of, defined, roots, writes, tape, first,
                written_by_group: bool = False):
     """The stack that already holds these values in this order (a batched result, unwritten
     until each step reads it); True if the calls that made them can write them into a new one
-    (an elementwise ufunc or a matmul, before the group, never written); None if neither."""
+    (an elementwise ufunc or a matmul, before the group, not written from the group's first
+    call on); None if neither."""
     known = [stack_of.get(v.number) for v in column]
     if all(k is not None for k in known):
         stack = known[0][0]
@@ -310,7 +311,7 @@ def _stack_for(column: list[Var], stack_of, defined, roots, writes, tape, first,
         return None
     for v in column:
         at = defined.get(v.number)
-        if at is None or at >= first or _written(v, roots, writes):
+        if at is None or at >= first or _written_from(v, first, roots, writes):
             return None
         producer = tape[at]
         if not (isinstance(producer.fn, np.ufunc) and _batchable_fn(producer) or
@@ -328,5 +329,9 @@ def _still(var: Var, first: int, positions: list, defined, roots, writes) -> boo
                    for w in writes.get(r, ()))
 
 
-def _written(var: Var, roots, writes) -> bool:
-    return any(writes.get(r) for r in roots_of([var], roots))
+def _written_from(var: Var, first: int, roots, writes) -> bool:
+    """Something writes into var (or memory it shares) at or after position `first`. Writes
+    before it, in place into the value its producer made (an LSTM's gates: sigmoid's steps,
+    then tanh into the g block), go into its slice of the stack as well: the value is that
+    slice from its producer on."""
+    return any(w >= first for r in roots_of([var], roots) for w in writes.get(r, ()))

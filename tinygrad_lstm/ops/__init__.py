@@ -14,8 +14,8 @@ import warnings
 # on small arrays.
 warnings.filterwarnings("ignore", "overflow encountered in exp", RuntimeWarning, __name__)
 
-from .unary import (Cast, Cos, Erf, Exp, Expm1, Log, Log1p, Neg, Relu, Sigmoid,  # noqa: E402
-                    Sin, Stepwise, Tanh)
+from .unary import (Cast, Cos, Erf, Exp, Expm1, Log, Log1p, LSTMGates, Neg, Relu,  # noqa: E402
+                    Sigmoid, Sin, Stepwise, Tanh)
 from .binary import (Add, Addcmul, Div, Maximum, Minimum, Mul, Pow, Remainder,  # noqa: E402
                      Sub)
 from .matmul import Addmm, Einsum, Linear, Matmul, einsum_subscripts  # noqa: E402
@@ -26,7 +26,8 @@ from .nn import CrossEntropy, LogSoftmax, class_targets  # noqa: E402
 
 __all__ = ["Add", "AddAt", "Addcmul", "Addmm", "Cast", "Cat", "Clone", "CopySlices", "Cos",
            "CrossEntropy", "Div", "Einsum", "Erf", "Exp", "Expand", "Expm1", "Gather", "Getitem",
-           "Linear", "Log", "Log1p", "LogSoftmax", "Matmul", "Max", "Maximum", "Minimum", "Mul",
-           "Neg", "Norm", "Permute", "Pow", "Prod", "Relu", "Remainder", "Reshape", "Scatter",
-           "Sigmoid", "Sin", "Split", "Stack", "Stepwise", "Sub", "Sum", "Tanh", "Unbind",
-           "Where", "class_targets", "einsum_subscripts", "view_of", "write_region"]
+           "Linear", "Log", "Log1p", "LogSoftmax", "LSTMGates", "Matmul", "Max", "Maximum",
+           "Minimum", "Mul", "Neg", "Norm", "Permute", "Pow", "Prod", "Relu", "Remainder",
+           "Reshape", "Scatter", "Sigmoid", "Sin", "Split", "Stack", "Stepwise", "Sub", "Sum",
+           "Tanh", "Unbind", "Where", "class_targets", "einsum_subscripts", "view_of",
+           "write_region"]
