@@ -1,5 +1,6 @@
 """Module: the base class of every layer, found by walking its attributes (tinygrad style)."""
 
+import math
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterator, Mapping
 
@@ -95,12 +96,14 @@ class Module:
     def _changed(self, name: str, value, how: str) -> None:
         """A module a tl.compile program called (it has a `_compiled` version) gets another
         attribute: its programs stop matching. `self.count += 1` on a tensor assigns the same
-        object back, and an equal number is no change."""
+        object back, and an equal number is no change (a float to its sign: 0.0 to -0.0 is)."""
         if "_compiled" not in self.__dict__:
             return
         old = self.__dict__.get(name, _UNSET)
         if old is value or (type(old) is type(value) and type(value) in (int, float, bool, str)
-                            and old == value):
+                            and old == value and (type(value) is not float or
+                                                  math.copysign(1.0, old) ==
+                                                  math.copysign(1.0, value))):
             return
         self.__dict__["_compiled"] += 1  # its version: the programs that called it check it
         model_changed(f"{type(self).__name__}.{name} is {how}")

@@ -61,24 +61,23 @@ class _ParamGroups(list):
 
 
 class _GuardedGroup(MutableMapping):
-    """A parameter group read under tl.compile: reads and writes go to the group's dict; a
-    number read is a guard on optimizer.param_groups[index][key], by its bits."""
+    """A parameter group read under tl.compile: reads and writes go to the group's dict; every
+    key read, or found missing, is a guard on optimizer.param_groups[index][key] (`_group_value`),
+    and so is the set of its keys when it is iterated."""
 
     def __init__(self, optimizer, index: int, group: dict) -> None:
         self._optimizer, self._index, self._group = optimizer, index, group
 
     def __getitem__(self, key):
-        value = self._group[key]
-        if isinstance(value, (numbers.Number, np.generic, tuple)):
-            tracer = _state.tracer
-            if getattr(tracer, "stepped", False):  # a scheduler's step before it may change it
+        tracer = _state.tracer
+        if tracer is not None:
+            # a scheduler's step before the read may change a number (not the params' list)
+            if getattr(tracer, "stepped", False) and not isinstance(self._group.get(key), list):
                 tracer.refuse(f"a parameter group's {key!r} is read after a scheduler's step "
                               f"inside the function: a replay would check it before the step "
                               f"(read it before the step, or outside)")
-            _group_value(self._optimizer, self._index, key)  # a guard of the program
-        elif isinstance(value, list):  # its params: the same tensors
-            _group_members(self._optimizer, self._index, key)
-        return value
+            _group_value(self._optimizer, self._index, key)  # a guard: a missing key too
+        return self._group[key]
 
     def __setitem__(self, key, value) -> None:
         refuse_in_trace(f"a parameter group's {key!r} written")  # (outside, or by a scheduler)
@@ -89,9 +88,13 @@ class _GuardedGroup(MutableMapping):
         del self._group[key]
 
     def __iter__(self):
+        if _state.tracer is not None:
+            _group_keys(self._optimizer, self._index)
         return iter(self._group)
 
     def __len__(self) -> int:
+        if _state.tracer is not None:
+            _group_keys(self._optimizer, self._index)
         return len(self._group)
 
 
@@ -109,22 +112,53 @@ def _group_count(optimizer) -> int:
 
 
 @guard_on_result
-def _group_members(optimizer, index: int, key) -> tuple:
-    """The ids of the objects in optimizer.param_groups[index][key] (its params)."""
-    members = _group_item(optimizer, index, key)
-    return tuple(map(id, members)) if isinstance(members, list) else (None,)
+def _group_value(optimizer, index: int, key):
+    """optimizer.param_groups[index][key] as it is now, in a form the guard can compare with
+    the same read later (`_comparable`); _MISSING where the group or the key is not there."""
+    groups = optimizer.param_groups  # read without the guards of _ParamGroups
+    group = list.__getitem__(groups, index) if index < list.__len__(groups) else {}
+    return _comparable(group.get(key, _MISSING))
 
 
 @guard_on_result
-def _group_value(optimizer, index: int, key):
-    """optimizer.param_groups[index][key], as the groups are now (the guard compares it by type
-    and bits: -0.0 is not 0.0)."""
-    return _group_item(optimizer, index, key)
+def _group_keys(optimizer, index: int) -> tuple:
+    groups = optimizer.param_groups
+    return tuple(list.__getitem__(groups, index)) if index < list.__len__(groups) else ()
 
 
-def _group_item(optimizer, index: int, key):
-    groups = optimizer.param_groups  # read without the guards of _ParamGroups
-    return list.__getitem__(groups, index).get(key) if index < list.__len__(groups) else None
+_MISSING = object()
+
+
+class _Same:
+    """An object in a guard's answer, compared by identity, and held: its id is not reused."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value) -> None:
+        self.value = value
+
+    def __eq__(self, other) -> bool:
+        return type(other) is _Same and other.value is self.value
+
+    __hash__ = None
+
+
+def _comparable(value):
+    """A group's value for a guard (compared by type and bits, through tuples and dicts): a
+    number or None as it is; an array as a copy (a write into it is a change); a tensor (a
+    program reads the object itself) and the items of a list (its params) by identity; a dict
+    item by item."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, list):
+        return tuple(_Same(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _comparable(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(_comparable(v) for v in value)
+    if isinstance(value, (numbers.Number, np.generic, str, bytes, type(None))):
+        return value
+    return _Same(value)  # a tensor, or any other object
 
 
 class _StateByParam(MutableMapping):

@@ -1646,3 +1646,148 @@ def test_a_program_compiled_in_pieces_runs_as_one_and_names_the_line_of_its_sour
         compiled(Tensor(np.ones((2, 3))), Tensor(np.array([0, 7])))
     number = int(re.search(r"line (\d+)", str(e.value)).group(1))
     assert lines[number - 1].strip().startswith("getitem") and number > 7
+
+
+# ---------------------------------------------------------------- found by the review of 2026-12-06
+
+
+def _side_by_side(make, x, change, calls=8, at=5):
+    """make() -> (module, fn) twice: one eager, one compiled; change(module) on both before call
+    `at`; every call's result compared to the bit."""
+    (eager_module, eager), (module, fn) = make(), make()
+    compiled = tl.compile(fn)
+    with tl.no_grad():
+        for i in range(calls):
+            if i == at:
+                change(eager_module)
+                change(module)
+            assert eager(x).numpy().tobytes() == compiled(x).numpy().tobytes(), \
+                (i, compiled.explain())
+    return compiled
+
+
+def test_a_parameter_stored_in_another_layout_is_another_program():
+    # Addmm multiplies an F-ordered weight another way (other bits, for these shapes): the
+    # program traced with one layout must not run on the other
+    rng = np.random.default_rng(0)
+    w, x = rng.standard_normal((40, 64)).astype(np.float32), rng.standard_normal((32, 64))
+
+    def make():
+        linear = nn.Linear(64, 40, bias=False)
+        linear.weight.data = Tensor(w.copy())
+        b = Tensor(np.zeros((32, 40), np.float32))
+        return linear, lambda x: tl.addmm(b, x, linear.weight.T) * 1.0
+
+    def to_fortran(linear):
+        linear.weight.data = tl.from_numpy(np.asfortranarray(linear.weight.numpy()))
+
+    _side_by_side(make, Tensor(x.astype(np.float32)), to_fortran)
+
+
+def test_a_module_float_attribute_set_to_minus_zero_is_a_change():
+    def make():
+        act = nn.LeakyReLU(0.0)
+        return act, lambda x: act(x) * 1.0
+
+    def minus_zero(act):
+        act.negative_slope = -0.0
+
+    compiled = _side_by_side(make, Tensor(np.array([-3.0, 2.0], np.float32)), minus_zero)
+    assert "the model changed" in compiled.explain()
+
+
+def _scale_of_group(read, before, change):
+    """A hand-written SGD step whose rate is group['lr'] * read(group); before(group) at the
+    start, change(group) between calls; the weights compared with eager's after every call."""
+    def make():
+        tl.manual_seed(0)
+        model = nn.Linear(2, 1)
+        opt = optim.SGD(model.parameters(), lr=0.1)
+        before(opt.param_groups[0])
+
+        def step(x):
+            opt.zero_grad()
+            model(x).sum().backward()
+            group = opt.param_groups[0]
+            rate = group["lr"] * read(group)
+            with tl.no_grad():
+                for p in model.parameters():
+                    p.sub_(rate * p.grad)
+        return model, opt, step
+
+    (eager_model, eager_opt, eager), (model, opt, step) = make(), make()
+    compiled, x = tl.compile(step), Tensor(np.ones((1, 2), np.float32))
+    for i in range(8):
+        if i == 5:
+            change(eager_opt.param_groups[0])
+            change(opt.param_groups[0])
+        eager(x)
+        compiled(x)
+        assert eager_model.weight.numpy().tobytes() == model.weight.numpy().tobytes(), \
+            (i, compiled.explain())
+
+
+def _set(key, value):
+    return lambda group: group.__setitem__(key, value)
+
+
+@pytest.mark.parametrize("read, before, change", [
+    # an array number, changed in place: guarded by a copy of its bits
+    (lambda g: float(g["scale"]), _set("scale", np.array(1.0)),
+     lambda g: g["scale"].fill(10.0)),
+    # a tensor, replaced by another: the program read the first one
+    (lambda g: g["scale"], _set("scale", Tensor(np.array(1.0, np.float32))),
+     _set("scale", Tensor(np.array(10.0, np.float32)))),
+    # a key missing at first (the default), then set
+    (lambda g: g.get("scale", 1.0), lambda g: None, _set("scale", 2.0)),
+    # None, then a number
+    (lambda g: 1.0 if g["scale"] is None else g["scale"], _set("scale", None), _set("scale", 2.0)),
+    # a list's item replaced in place, twice (the freed float's id comes back)
+    (lambda g: g["scales"][0], _set("scales", [1.5]),
+     lambda g: [g["scales"].__setitem__(0, g["scales"][0] * 2.0) for _ in range(2)]),
+    # a key added, seen by iterating over the group
+    (lambda g: float(len(g)), lambda g: None, _set("extra", 0)),
+], ids=["array", "tensor", "missing", "none", "list_item", "keys"])
+def test_every_value_read_from_a_parameter_group_is_guarded(read, before, change):
+    _scale_of_group(read, before, change)
+
+
+@pytest.mark.parametrize("array", [np.matrix([[1.0, 2.0], [3.0, 4.0]]),
+                                   np.ma.masked_array([1.0, 2.0, 100.0], mask=[0, 0, 1])],
+                         ids=["matrix", "masked"])
+def test_an_ndarray_subclass_argument_keeps_the_function_eager(array):
+    def f(a):  # matrix: * is a matrix product; masked: the masked element is left out
+        return Tensor(np.asarray(a * a if isinstance(a, np.matrix) else a.sum()))
+
+    compiled = tl.compile(f)
+    for _ in range(CALLS):
+        assert compiled(array).numpy().tobytes() == f(array).numpy().tobytes()
+    assert "an ndarray subclass" in compiled.explain()
+    with pytest.raises(NotTraceable, match="an ndarray subclass"):
+        tl.compile(f, fullgraph=True)(array)
+
+
+def test_a_list_or_dict_argument_written_by_the_function_is_written_and_stays_eager():
+    def make():
+        tl.manual_seed(0)
+        linear = nn.Linear(3, 3)
+
+        def step(x, state, scales):  # a recurrent state kept in a dict; a list of raw arrays
+            h = (linear(x) + state["h"]).tanh() * Tensor(scales[0])
+            state["h"] = h.detach()
+            scales[0] = scales[0] * 0.5
+            return h.sum()
+        return step
+
+    x, zeros = Tensor(np.ones((1, 3), np.float32)), np.zeros((1, 3), np.float32)
+    eager, compiled = make(), tl.compile(make())
+    eager_state, state = {"h": Tensor(zeros)}, {"h": Tensor(zeros.copy())}
+    eager_scales, scales = [np.ones(3, np.float32)], [np.ones(3, np.float32)]
+    with tl.no_grad():
+        for i in range(CALLS):
+            assert eager(x, eager_state, eager_scales).numpy().tobytes() == \
+                compiled(x, state, scales).numpy().tobytes(), (i, compiled.explain())
+            assert state["h"].numpy().tobytes() == eager_state["h"].numpy().tobytes()
+            assert scales[0].tobytes() == eager_scales[0].tobytes()
+            assert type(scales[0]) is np.ndarray
+    assert "writes into a list or dict it is given" in compiled.explain()

@@ -197,6 +197,13 @@ class CompiledFunction:
                 return self._eager(f"more than {CACHE_SIZE_LIMIT} input signatures", args,
                                    kwargs)
             entry = self._entries[key] = _Entry(_describe_key(flat))
+            subclass = next((type(a) for a in flat
+                             if isinstance(a, np.ndarray) and type(a) is not np.ndarray), None)
+            if subclass is not None:  # a trace sees plain arrays: np.matrix's * would be lost
+                self._refuse(entry, f"an argument is a {subclass.__module__}."
+                             f"{subclass.__qualname__} (an ndarray subclass), which a trace "
+                             f"would see as a plain array", None)
+                return self._fn(*args, **kwargs)
         if entry.refused is not None:
             if self.fullgraph:
                 raise NotTraceable(f"compile(fullgraph=True): {entry.key} runs eagerly: "
@@ -260,6 +267,8 @@ class CompiledFunction:
         names = iter(_arg_paths(self._arg_names, args, kwargs))
         positions = iter(range(1 << 30))
 
+        arrays: dict[int, np.ndarray] = {}  # id(traced view) -> the caller's array
+
         def as_input(value):  # tensor and array arguments are the program's inputs
             i, name = next(positions), next(names)
             if isinstance(value, Tensor) and type(value._array) is not Traced:
@@ -267,9 +276,12 @@ class CompiledFunction:
             elif isinstance(value, np.ndarray) and type(value) is not Traced:
                 var = capture.new_var("input", ("arg", i), name)
                 var.dtype = value.dtype  # the signature's: a replay gets it
-                return capture.traced(value, var)
+                traced = capture.traced(value, var)
+                arrays[id(traced)] = value
+                return traced
             return value
-        traced_args, traced_kwargs = _map_leaves((args, kwargs), as_input)
+        copies: list = []
+        traced_args, traced_kwargs = _map_leaves((args, kwargs), as_input, copies)
         reads = PythonReads(self._fn, capture.mark_module)
         start(capture)
         try:
@@ -278,6 +290,9 @@ class CompiledFunction:
         finally:
             stop()
             capture.release()
+            if _write_back(copies, arrays):
+                capture.refusals.append("the function writes into a list or dict it is "
+                                        "given (`state['h'] = h`): a program would not")
         traced = _Traced(capture, result, reads)
         capture.forget_arrays()
         arguments = {id(a) for a in flat}  # (one whose requires_grad_() it called is listed)
@@ -443,7 +458,10 @@ class _Runner:
         self._answers = value_guards  # (fn, args, result): recording.guard_on_result
         self.runs = 0
         # requires_grad as the traced call found it (it may have toggled it: a replayed call)
-        self._tensors = [(t, t._array.shape, t._array.dtype, r) for t, r in requires_grad]
+        # and each one's layout: ops branch on it (Addmm's product of an F-ordered weight), and
+        # a reshape is a view of one layout and a copy of another
+        self._tensors = [(t, t._array.shape, t._array.dtype, t._array.strides, r)
+                         for t, r in requires_grad]
         self._grads = list(grad_guards.values())  # (leaf, its .grad was None at the start)
         self.modes = ", ".join(f"{type(m).__name__} in {'train' if t else 'eval'}"
                                for m, t in modules[:1])
@@ -467,8 +485,9 @@ class _Runner:
         for module, training in self._modules:
             if module.training != training:
                 return False
-        for t, shape, dtype, requires_grad in self._tensors:
-            if t._array.shape != shape or t._array.dtype != dtype or \
+        for t, shape, dtype, strides, requires_grad in self._tensors:
+            a = t._array
+            if a.shape != shape or a.dtype != dtype or a.strides != strides or \
                     t.requires_grad != requires_grad:
                 return False
         for leaf, was_none in self._grads:
@@ -681,7 +700,7 @@ def _key(value, flat: list, first: dict):
     if isinstance(value, np.ndarray):
         position = first.setdefault(id(value), len(flat))
         flat.append(value)
-        return ("array", value.shape, value.dtype, value.strides, position)
+        return ("array", type(value), value.shape, value.dtype, value.strides, position)
     if kind is tuple or kind is list:
         return (kind, *[_key(v, flat, first) for v in value])
     if kind is dict:
@@ -714,13 +733,47 @@ class _Identity:
         return type(other) is _Identity and other.value is self.value
 
 
-def _map_leaves(tree, fn):
-    """tree with each leaf replaced by fn(leaf), leaves in `_flatten`'s order."""
+def _map_leaves(tree, fn, copies: list | None = None):
+    """tree with each leaf replaced by fn(leaf), leaves in `_flatten`'s order. `copies` gets
+    (new list or dict, the original, its items as made) for each list and dict, inner first."""
     if type(tree) in (tuple, list):
-        return type(tree)(_map_leaves(v, fn) for v in tree)
-    if type(tree) is dict:
-        return {k: _map_leaves(v, fn) for k, v in tree.items()}
-    return fn(tree)
+        new = type(tree)(_map_leaves(v, fn, copies) for v in tree)
+    elif type(tree) is dict:
+        new = {k: _map_leaves(v, fn, copies) for k, v in tree.items()}
+    else:
+        return fn(tree)
+    if copies is not None and type(tree) is not tuple:
+        copies.append((new, tree, _items(new)))
+    return new
+
+
+def _items(container) -> list:
+    return list(container.items()) if type(container) is dict else list(container)
+
+
+def _write_back(copies: list, arrays: dict) -> bool:
+    """The traced call got copies of the caller's lists and dicts (with its arrays traced):
+    where the function wrote into one, the caller's gets the same contents (its own arrays and
+    containers again, as eager would leave it). Whether any was written."""
+    originals = {id(new): original for new, original, _ in copies}
+
+    def back(v):
+        v = originals.get(id(v), arrays.get(id(v), v))
+        return v.view(np.ndarray) if type(v) is Traced else v  # one the function made
+    written = False
+    for new, original, items in copies:
+        now = _items(new)
+        if len(now) == len(items) and all(
+                (a[0] == b[0] and a[1] is b[1]) if type(new) is dict else a is b
+                for a, b in zip(now, items)):
+            continue
+        written = True
+        if type(new) is dict:
+            original.clear()
+            original.update((k, back(v)) for k, v in new.items())
+        else:
+            original[:] = [back(v) for v in new]
+    return written
 
 
 def _arg_paths(names: list, args: tuple, kwargs: dict) -> list[str]:
