@@ -3,12 +3,13 @@ refused rather than ignored, and the state machine (eager, traced twice, then th
 seen from outside. Equality of compiled and eager training is tests/test_compile.py's."""
 
 import re
+from collections import namedtuple
 
 import numpy as np
 import pytest
 
 import tinygrad_lstm as tl
-from tinygrad_lstm import nn
+from tinygrad_lstm import Tensor, nn, optim
 from tinygrad_lstm.jit import CompiledFunction, NotTraceable
 from tinygrad_lstm.jit import passes
 from tinygrad_lstm.jit.passes import scatter_in_place, typed_scalars
@@ -829,3 +830,41 @@ def test_what_explain_says_is_logged_at_info_where_logging_is_in_use(caplog):
     messages = [r.getMessage() for r in caplog.records if r.name == "tinygrad_lstm.compile"]
     assert len(messages) == 1 and messages[0].endswith(f"<lambda>: {compiled.explain()}")
     assert compiled.explain().startswith("built a program")
+
+
+Step = namedtuple("Step", "loss out")
+
+
+def test_a_namedtuple_result_and_a_tensor_returned_twice_come_back_as_they_were():
+    def make():
+        tl.manual_seed(0)
+        model = nn.Linear(3, 2)
+        opt = optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x):
+            opt.zero_grad()
+            out = model(x)
+            loss = out.square().mean()
+            loss.backward()
+            opt.step()
+            out = out.detach()
+            return Step(loss.detach(), out), out
+        return step
+
+    eager, compiled = make(), tl.compile(make())
+    x = Tensor(np.arange(12, dtype=np.float32).reshape(4, 3))
+    for i in range(6):
+        (e, e_out), (c, c_out) = eager(x), compiled(x)
+        assert type(c) is Step and c.out is c_out, i
+        assert type(c.loss._array) is np.ndarray and type(c_out._array) is np.ndarray, i
+        assert c.loss.numpy().tobytes() == e.loss.numpy().tobytes(), i
+        assert c_out.numpy().tobytes() == e_out.numpy().tobytes(), i
+    assert compiled.explain().startswith("built a program"), compiled.explain()
+
+
+def test_returning_an_argument_says_so():
+    compiled = tl.compile(lambda x: x)
+    x = Tensor(np.ones(3, np.float32))
+    for _ in range(5):
+        assert compiled(x) is x
+    assert "returns a tensor it did not compute (an argument" in compiled.explain()

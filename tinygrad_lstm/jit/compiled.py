@@ -362,12 +362,15 @@ class _Traced:
         toggled = [t for t in capture.requires_grad_set() if id(t) not in ids]
         self.requires_grad = [(t, capture.requires_grad_at_start(t)) for t in read + toggled]
         self.outputs: list[Var] = []
+        self._output_of: dict[int, _Output] = {}  # id(tensor) -> its output: one returned twice
         self.template = self._template(result)
         self.result = result
 
     def _template(self, value):
         """The result with each tensor replaced by the index of its output value."""
         if isinstance(value, Tensor):
+            if id(value) in self._output_of:  # (y, y): one output, one tensor again
+                return self._output_of[id(value)]
             var = self.capture.var_of(value._array)
             if value.requires_grad and not self.capture.backwards:
                 self.capture.refuse("the function returns a tensor that requires grad without "
@@ -375,16 +378,21 @@ class _Traced:
             if isinstance(value._array, Traced):
                 value._array = np.ndarray.view(value._array, np.ndarray)
             if var is None:
-                self.capture.refuse("the function returns a tensor the trace did not see made")
+                self.capture.refuse("the function returns a tensor it did not compute (an "
+                                    "argument, or a tensor made before the call): a program "
+                                    "returns what it computes")
                 return None
             self.outputs.append(var)
-            return _Output(len(self.outputs) - 1)
+            output = self._output_of[id(value)] = _Output(len(self.outputs) - 1)
+            return output
         if isinstance(value, np.ndarray):
             if type(value) is Traced:
                 self.capture.refuse("the function returns a NumPy array")
             return None
         if type(value) in (tuple, list):
             return type(value)(self._template(v) for v in value)
+        if _is_namedtuple(value):
+            return type(value)(*[self._template(v) for v in value])
         if type(value) is dict:
             return {k: self._template(v) for k, v in value.items()}
         return value
@@ -626,14 +634,25 @@ def _model_changed(versions: list) -> bool:
     return False
 
 
-def _fill(template, outputs):
+def _fill(template, outputs, made: dict | None = None):
+    """The result of a run: the template with a tensor for each output (one per output: a
+    tensor returned twice is one tensor again)."""
+    made = {} if made is None else made
     if type(template) is _Output:
-        return Tensor._make(outputs[template.index])
+        if template.index not in made:
+            made[template.index] = Tensor._make(outputs[template.index])
+        return made[template.index]
     if type(template) in (tuple, list):
-        return type(template)(_fill(v, outputs) for v in template)
+        return type(template)(_fill(v, outputs, made) for v in template)
+    if _is_namedtuple(template):
+        return type(template)(*[_fill(v, outputs, made) for v in template])
     if type(template) is dict:
-        return {k: _fill(v, outputs) for k, v in template.items()}
+        return {k: _fill(v, outputs, made) for k, v in template.items()}
     return template
+
+
+def _is_namedtuple(value) -> bool:
+    return isinstance(value, tuple) and hasattr(type(value), "_fields")
 
 
 def _same_module(a, b) -> bool:
@@ -665,7 +684,7 @@ def _same_values(a, b) -> bool:
         return a.number == b.number and a.kind == b.kind
     if type(a) is not type(b):
         return False
-    if type(a) in (tuple, list):
+    if type(a) in (tuple, list) or _is_namedtuple(a):
         return len(a) == len(b) and all(_same_values(x, y) for x, y in zip(a, b))
     if type(a) is dict:
         return a.keys() == b.keys() and all(_same_values(a[k], b[k]) for k in a)
