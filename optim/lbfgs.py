@@ -74,7 +74,7 @@ class LBFGS(Optimizer):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """As Optimizer.load_state_dict, but the state is restored as saved: its vectors span
         all parameters, so they are not shaped like the parameter that holds them."""
-        refuse_in_trace("an optimizer's load_state_dict or add_param_group")
+        refuse_in_trace("an optimizer's load_state_dict")
         saved = state_dict["state"]
         super().load_state_dict({**state_dict, "state": {}})
         for k, state in saved.items():

@@ -239,6 +239,10 @@ class Optimizer:
         replay_as_calls(cls, "step", "zero_grad")
 
     def __init__(self, params: Iterable, defaults: dict[str, Any]) -> None:
+        if _state.tracer is not None:  # (its add_param_group calls say so too, after this)
+            _state.tracer.refuse("an optimizer made inside the function: its state (momentum, "
+                                 "Adam's moments) would start anew at every call; make it once, "
+                                 "outside")
         self.defaults = defaults
         if isinstance(params, Tensor):
             raise TypeError(
@@ -257,7 +261,7 @@ class Optimizer:
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group of parameters with its own options; missing options take the defaults."""
-        refuse_in_trace("an optimizer's load_state_dict or add_param_group")
+        refuse_in_trace("an optimizer's add_param_group")
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
         params = param_group["params"]
@@ -365,7 +369,7 @@ class Optimizer:
         or 'maximize') takes this optimizer's default. fused, capturable or differentiable saved
         as True is refused, as in the constructor.
         """
-        refuse_in_trace("an optimizer's load_state_dict or add_param_group")
+        refuse_in_trace("an optimizer's load_state_dict")
         groups, saved_groups = self.param_groups, state_dict["param_groups"]
         if len(groups) != len(saved_groups):
             raise ValueError(

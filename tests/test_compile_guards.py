@@ -1791,3 +1791,18 @@ def test_a_list_or_dict_argument_written_by_the_function_is_written_and_stays_ea
             assert scales[0].tobytes() == eager_scales[0].tobytes()
             assert type(scales[0]) is np.ndarray
     assert "writes into a list or dict it is given" in compiled.explain()
+
+
+def test_an_optimizer_made_inside_the_function_keeps_it_eager_and_says_why():
+    model = nn.Linear(2, 1)
+
+    def step(x):
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)  # momentum: new each call
+        opt.zero_grad()
+        model(x).sum().backward()
+        opt.step()
+
+    compiled = tl.compile(step)
+    for _ in range(CALLS):
+        compiled(Tensor(np.ones((1, 2), np.float32)))
+    assert "eagerly: an optimizer made inside the function" in compiled.explain()
