@@ -144,14 +144,13 @@ class _Same:
 
 
 def _comparable(value):
-    """A group's value for a guard (compared by type and bits, through tuples and dicts): a
-    number or None as it is; an array as a copy (a write into it is a change); a tensor (a
-    program reads the object itself) and the items of a list (its params) by identity; a dict
-    item by item."""
+    """A group's value for a guard (compared by type and bits, through lists, tuples and
+    dicts): a number or None as it is; an array as a copy (a write into it is a change); a
+    tensor (its params; a program reads the object itself) by identity."""
     if isinstance(value, np.ndarray):
         return value.copy()
     if isinstance(value, list):
-        return tuple(_Same(v) for v in value)
+        return [_comparable(v) for v in value]
     if isinstance(value, dict):
         return {k: _comparable(v) for k, v in value.items()}
     if isinstance(value, tuple):

@@ -4,7 +4,9 @@ parameters, bit for bit), and says whether the compiled side became a program or
 with its reason. Either is right; a replay that differs from eager is the bug these catch.
 """
 
+import copy
 import re
+from collections import OrderedDict, defaultdict
 
 import numpy as np
 import pytest
@@ -1806,3 +1808,59 @@ def test_an_optimizer_made_inside_the_function_keeps_it_eager_and_says_why():
     for _ in range(CALLS):
         compiled(Tensor(np.ones((1, 2), np.float32)))
     assert "eagerly: an optimizer made inside the function" in compiled.explain()
+
+
+def test_the_same_list_given_twice_is_one_list_in_the_traced_call():
+    def f(x, a, b):
+        a.append("from a")
+        b.append("from b")
+        return x * len(b)
+
+    compiled, x = tl.compile(f), Tensor(np.ones(2, np.float32))
+    for i in range(CALLS):
+        mine = []
+        assert compiled(x, mine, mine).numpy().tolist() == [2.0, 2.0], i
+        assert mine == ["from a", "from b"], i
+
+
+def test_a_dict_argument_returned_is_the_callers_own():
+    def f(x, d):
+        d_sum = x * 2
+        return d, d_sum
+
+    compiled, x = tl.compile(f), Tensor(np.ones(2, np.float32))
+    for i in range(CALLS):
+        mine = {"a": np.arange(3)}
+        returned, _ = compiled(x, mine)
+        assert returned is mine and type(returned["a"]) is np.ndarray, i
+    assert "returns a list or dict it is given" in compiled.explain()
+
+
+def test_a_tensor_written_into_a_dict_argument_has_a_plain_array():
+    def f(x, state):
+        state["h"] = (x * 2).detach()
+
+    compiled, x = tl.compile(f), Tensor(np.ones(2, np.float32))
+    for i in range(CALLS):
+        state = {}
+        compiled(x, state)
+        assert type(state["h"]._array) is np.ndarray, i
+
+
+@pytest.mark.parametrize("container", [OrderedDict(w=1.0), defaultdict(float, w=1.0)],
+                         ids=["OrderedDict", "defaultdict"])
+def test_a_dict_subclass_argument_keeps_the_function_eager(container):
+    def f(x, d):
+        d["w"] = d["w"] + 1.0
+        return x * d["w"]
+
+    eager_d, d = copy.copy(container), container
+    compiled, x = tl.compile(f), Tensor(np.ones(2, np.float32))
+    for i in range(CALLS):
+        assert compiled(x, d).numpy().tobytes() == f(x, eager_d).numpy().tobytes(), i
+    assert "whose items the program would not follow" in compiled.explain()
+
+
+def test_an_array_in_a_list_in_a_parameter_group_is_guarded_by_its_values():
+    _scale_of_group(lambda g: float(g["scales"][0][0]),
+                    _set("scales", [np.ones(1)]), lambda g: g["scales"][0].fill(5.0))

@@ -197,12 +197,9 @@ class CompiledFunction:
                 return self._eager(f"more than {CACHE_SIZE_LIMIT} input signatures", args,
                                    kwargs)
             entry = self._entries[key] = _Entry(_describe_key(flat))
-            subclass = next((type(a) for a in flat
-                             if isinstance(a, np.ndarray) and type(a) is not np.ndarray), None)
-            if subclass is not None:  # a trace sees plain arrays: np.matrix's * would be lost
-                self._refuse(entry, f"an argument is a {subclass.__module__}."
-                             f"{subclass.__qualname__} (an ndarray subclass), which a trace "
-                             f"would see as a plain array", None)
+            reason = _unfollowed_argument(flat)
+            if reason is not None:
+                self._refuse(entry, reason, None)
                 return self._fn(*args, **kwargs)
         if entry.refused is not None:
             if self.fullgraph:
@@ -293,6 +290,11 @@ class CompiledFunction:
             if _write_back(copies, arrays):
                 capture.refusals.append("the function writes into a list or dict it is "
                                         "given (`state['h'] = h`): a program would not")
+        swapped = _containers_returned(result, {id(new): old for new, old, _ in copies})
+        if swapped is not None:  # eager returns the caller's own: so does this call
+            result = swapped
+            capture.refusals.append("the function returns a list or dict it is given: a "
+                                    "program returns new ones")
         traced = _Traced(capture, result, reads)
         capture.forget_arrays()
         arguments = {id(a) for a in flat}  # (one whose requires_grad_() it called is listed)
@@ -752,18 +754,56 @@ class _Identity:
         return type(other) is _Identity and other.value is self.value
 
 
-def _map_leaves(tree, fn, copies: list | None = None):
+def _unfollowed_argument(flat: list) -> str | None:
+    """Why an argument keeps the function eager, if one does: an ndarray subclass (a trace sees
+    plain arrays: np.matrix's * would be lost), a list or dict subclass (its items are not part
+    of the signature, and a write into it is not seen)."""
+    for a in flat:
+        kind = type(a)
+        if isinstance(a, np.ndarray) and kind is not np.ndarray:
+            return (f"an argument is a {kind.__module__}.{kind.__qualname__} (an ndarray "
+                    f"subclass), which a trace would see as a plain array")
+        if isinstance(a, (list, dict)) and kind not in (list, dict):
+            return (f"an argument is a {kind.__module__}.{kind.__qualname__}, whose items the "
+                    f"program would not follow: pass a plain {kind.__mro__[-2].__name__}")
+    return None
+
+
+def _map_leaves(tree, fn, copies: list | None = None, made: dict | None = None):
     """tree with each leaf replaced by fn(leaf), leaves in `_flatten`'s order. `copies` gets
-    (new list or dict, the original, its items as made) for each list and dict, inner first."""
+    (new list or dict, the original, its items as made) for each list and dict, inner first;
+    a list or dict met twice (f(x, a, a)) is copied once (`made`: id -> its copy)."""
+    made = {} if made is None else made
+    if type(tree) in (list, dict) and id(tree) in made:
+        return made[id(tree)]
     if type(tree) in (tuple, list):
-        new = type(tree)(_map_leaves(v, fn, copies) for v in tree)
+        new = type(tree)(_map_leaves(v, fn, copies, made) for v in tree)
     elif type(tree) is dict:
-        new = {k: _map_leaves(v, fn, copies) for k, v in tree.items()}
+        new = {k: _map_leaves(v, fn, copies, made) for k, v in tree.items()}
     else:
         return fn(tree)
     if copies is not None and type(tree) is not tuple:
+        made[id(tree)] = new
         copies.append((new, tree, _items(new)))
     return new
+
+
+def _containers_returned(result, originals: dict):
+    """The result with the caller's lists and dicts in place of the traced call's copies of
+    them, or None if it holds none of them."""
+    found = []
+
+    def swap(v):
+        if id(v) in originals:
+            found.append(v)
+            return originals[id(v)]
+        if type(v) in (tuple, list):
+            return type(v)(swap(x) for x in v)
+        if type(v) is dict:
+            return {k: swap(x) for k, x in v.items()}
+        return v
+    swapped = swap(result)
+    return swapped if found else None
 
 
 def _items(container) -> list:
@@ -778,7 +818,9 @@ def _write_back(copies: list, arrays: dict) -> bool:
 
     def back(v):
         v = originals.get(id(v), arrays.get(id(v), v))
-        return v.view(np.ndarray) if type(v) is Traced else v  # one the function made
+        if isinstance(v, Tensor) and type(v._array) is Traced:  # one the function made
+            v._array = np.ndarray.view(v._array, np.ndarray)
+        return v.view(np.ndarray) if type(v) is Traced else v
     written = False
     for new, original, items in copies:
         now = _items(new)
