@@ -833,3 +833,49 @@ def test_every_subpackage_is_in_the_distribution():
                                      ("tinygrad_lstm.nn", "nn"), ("tinygrad_lstm.optim", "optim")]
              for p in (root / folder).rglob("__init__.py")}
     assert found <= listed, sorted(found - listed)
+
+
+# ---------------------------------------------------------------- index ops: checks at each call
+
+INDEX_OPS = {  # loss of (w, index), an index in range, one out of range, the error
+    "gather": (lambda w, i: w.gather(1, i).sum(), [[0], [2], [1], [4]], [[0], [5], [1], [4]],
+               "gather\\(\\): index 5 is out of bounds for dimension 1 with size 5"),
+    "scatter_add": (lambda w, i: w.scatter_add(1, i, w[:, :1] * 2).square().sum(),
+                    [[0], [2], [1], [4]], [[0], [2], [-1], [4]],
+                    "scatter\\(\\): index -1 is out of bounds"),
+    "index_select": (lambda w, i: w.index_select(1, i).square().sum(), [0, 3, -1], [0, 7, 1],
+                     "index_select\\(\\): index out of range"),
+    "max_dim": (lambda w, i: w.max(dim=1).values.sum() + w.sum() * i.sum(), [1], None, None),
+    "topk": (lambda w, i: w.topk(2, dim=1).values.square().sum() * i.sum(), [1], None, None),
+    "sort": (lambda w, i: (w.sort(dim=0).values * i.sum()).sum(), [1, 2], None, None),
+}
+
+
+@pytest.mark.parametrize("loss_of, good, bad, error", INDEX_OPS.values(), ids=INDEX_OPS.keys())
+def test_index_ops_become_programs_that_check_their_indices_at_every_call(loss_of, good, bad,
+                                                                             error):
+    def make():
+        w = nn.Parameter(Tensor(np.random.default_rng(0).standard_normal((4, 5))))
+        opt = optim.SGD([w], lr=0.1)
+
+        def step(i):
+            opt.zero_grad()
+            loss = loss_of(w, i)
+            loss.backward()
+            opt.step()
+            return loss.detach()
+        return w, step
+
+    (eager_w, eager), (w, step) = make(), make()
+    compiled, index = tl.compile(step), Tensor(np.array(good))
+    for k in range(CALLS):
+        assert compiled(index).numpy().tobytes() == eager(index).numpy().tobytes(), k
+        assert w.numpy().tobytes() == eager_w.numpy().tobytes(), k
+    assert compiled.explain().startswith("built a program"), compiled.explain()
+    if bad is not None:  # the program checks the values it is given, as eager does
+        before = w.numpy().copy()
+        with pytest.raises((RuntimeError, IndexError), match=error):
+            compiled(Tensor(np.array(bad)))
+        with pytest.raises((RuntimeError, IndexError), match=error):
+            eager(Tensor(np.array(bad)))
+        assert w.numpy().tobytes() == before.tobytes()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .dims import (_bounds, _check_empty_arg, _check_empty_reduction, _is_int, _normalize_dim,
-                   _normalize_dims, _sizes)
+                   _normalize_dims, _sizes, check_indices)
 from .dtypes import array_result_type, check_random_float
 from .random import rng
 from .recording import read_array
@@ -501,8 +501,8 @@ class Composites:
             raise IndexError(f"index_select(): Index is supposed to be a vector of ints, got "
                              f"{i.ndim}-D {i.dtype}")
         n = self.shape[d] if self.ndim else 1
-        if i.size and (i.min() < -n or i.max() >= n):
-            raise IndexError(f"index_select(): index out of range in self (size {n} at dim {d})")
+        check_indices(i, -n, n, IndexError, f"index_select(): index out of range in self (size "
+                                            f"{n} at dim {d})")
         return self[(slice(None),) * d + (i.reshape(-1),)] if self.ndim else self.reshape(1)[i]
 
     def repeat(self, *sizes) -> Tensor:

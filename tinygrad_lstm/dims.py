@@ -4,6 +4,8 @@ import functools
 
 import numpy as np
 
+from .recording import replayed_as_call
+
 
 def _is_int(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
@@ -71,10 +73,16 @@ def _index_along(x, dim: int, index, op: str) -> tuple:
         raise RuntimeError(f"{op}: Size does not match at a dimension other than {d}: index "
                            f"{i.shape}, input {x.shape}")
     n = x.shape[d] if x.ndim else 1
-    if i.size and (i.min() < 0 or i.max() >= n):
-        raise RuntimeError(f"{op}(): index {i.max() if i.max() >= n else i.min()} is out of "
-                           f"bounds for dimension {d} with size {n}")
+    check_indices(i, 0, n, RuntimeError, f"{op}(): index {{}} is out of bounds for dimension "
+                                         f"{d} with size {n}")
     return d, i
+
+
+@replayed_as_call  # a check on values: tl.compile's program makes it at every call
+def check_indices(i: np.ndarray, low: int, high: int, error: type, message: str) -> None:
+    """Raise error(message naming the first bad index) if an index lies outside [low, high)."""
+    if i.size and (i.min() < low or i.max() >= high):
+        raise error(message.format(i[(i < low) | (i >= high)].flat[0]))
 
 
 @functools.lru_cache(maxsize=256)  # every LSTM step chunks its gates the same way
