@@ -879,3 +879,53 @@ def test_index_ops_become_programs_that_check_their_indices_at_every_call(loss_o
         with pytest.raises((RuntimeError, IndexError), match=error):
             eager(Tensor(np.array(bad)))
         assert w.numpy().tobytes() == before.tobytes()
+
+
+def test_an_index_tensor_held_outside_the_function_is_read_at_every_run():
+    index = Tensor(np.array([[0], [2], [1], [4]]))
+
+    def make():
+        w = nn.Parameter(Tensor(np.random.default_rng(0).standard_normal((4, 5))))
+        opt = optim.SGD([w], lr=0.1)
+
+        def step():
+            opt.zero_grad()
+            loss = w.gather(1, index).square().sum() + w.scatter_add(1, index, w[:, :1]).sum()
+            loss.backward()
+            opt.step()
+            return loss.detach()
+        return w, step
+
+    (eager_w, eager), (w, step) = make(), make()
+    compiled = tl.compile(step)
+    for k in range(2 * CALLS):
+        if k == CALLS:
+            index._array[...] = [[4], [3], [0], [0]]  # in place, after the program is built
+        assert compiled().numpy().tobytes() == eager().numpy().tobytes(), k
+        assert w.numpy().tobytes() == eager_w.numpy().tobytes(), k
+    assert compiled.explain().startswith("built a program"), compiled.explain()
+    index._array[0, 0] = 9
+    with pytest.raises(RuntimeError, match="index 9 is out of bounds"):
+        compiled()
+
+
+def test_a_values_indices_result_is_a_program_and_comes_back_as_one():
+    def make():
+        w = nn.Parameter(Tensor(np.random.default_rng(0).standard_normal((4, 5))))
+        opt = optim.SGD([w], lr=0.1)
+
+        def step():
+            opt.zero_grad()
+            loss = w.square().sum()
+            loss.backward()
+            opt.step()
+            return w.detach().max(dim=1)
+        return step
+
+    eager, compiled = make(), tl.compile(make())
+    for k in range(CALLS):
+        e, c = eager(), compiled()
+        assert type(c) is type(e) and type(c.values._array) is np.ndarray, k
+        assert c.values.numpy().tobytes() == e.values.numpy().tobytes(), k
+        assert c.indices.numpy().tobytes() == e.indices.numpy().tobytes(), k
+    assert compiled.explain().startswith("built a program"), compiled.explain()

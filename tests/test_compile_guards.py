@@ -1839,12 +1839,34 @@ def test_a_dict_argument_returned_is_the_callers_own():
 def test_a_tensor_written_into_a_dict_argument_has_a_plain_array():
     def f(x, state):
         state["h"] = (x * 2).detach()
+        state["hc"] = ((x * 3).detach(), [(x * 4).detach()])  # in a tuple and a list it made
 
     compiled, x = tl.compile(f), Tensor(np.ones(2, np.float32))
     for i in range(CALLS):
         state = {}
         compiled(x, state)
         assert type(state["h"]._array) is np.ndarray, i
+        assert type(state["hc"][0]._array) is np.ndarray, i
+        assert type(state["hc"][1][0]._array) is np.ndarray, i
+
+
+def test_the_same_question_of_a_parameter_group_is_one_guard():
+    model = nn.Sequential(*[nn.Linear(2, 2) for _ in range(20)])
+    opt = optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        model(x).sum().backward()
+        with tl.no_grad():
+            for group in opt.param_groups:
+                for p in group["params"]:
+                    p.sub_(group["lr"] * p.grad)
+
+    compiled = tl.compile(step)
+    for _ in range(CALLS):
+        compiled(Tensor(np.ones((1, 2), np.float32)))
+    runner = next(iter(compiled._entries.values())).programs[0]
+    assert len(runner._answers) <= 4  # the group count, params, lr: not one per parameter
 
 
 @pytest.mark.parametrize("container", [OrderedDict(w=1.0), defaultdict(float, w=1.0)],

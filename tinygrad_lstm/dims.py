@@ -4,7 +4,7 @@ import functools
 
 import numpy as np
 
-from .recording import replayed_as_call
+from .recording import read_array, replayed_as_call
 
 
 def _is_int(value) -> bool:
@@ -61,7 +61,9 @@ def _check_empty_arg(shape: tuple, axis: int | None, op: str) -> None:
 def _index_along(x, dim: int, index, op: str) -> tuple:
     """(dim, index array) for gather and scatter, with PyTorch's checks of index."""
     d = _normalize_dim(dim, x.ndim, op)
-    i = np.asarray(getattr(index, "_array", index))
+    # read_array: an index tensor made before the call is an input of a tl.compile program,
+    # read at every run (its ._array would be a constant of it)
+    i = np.asarray(read_array(index) if hasattr(index, "_array") else index)
     if i.dtype != np.int64:
         raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {i.dtype}")
     if i.ndim == 0 and x.ndim == 1:  # PyTorch takes a 0-d index as 1-d there

@@ -19,7 +19,7 @@ from ..autograd.outer_sum import OuterSum, dense
 from ..random import rng
 from ..recording import _sequence, _state
 from ..tensor import Tensor
-from .guards import number_bits
+from .guards import number_bits, same_answer
 from .memory import return_free_memory
 from .trace import Traced, Tracer, Var, _plain, _user_frame, paused
 
@@ -39,6 +39,7 @@ class Capture(Tracer):
         self.modules: dict[int, tuple] = {}  # id -> (module, training) of each module called
         self.marked: dict[int, object] = {}  # id -> module whose version the programs check
         self.value_guards: list = []  # (fn, args, its result): the same again before a replay
+        self._guards: dict = {}  # (fn, ids of its args) -> the result of its first guard
         self.calls: dict[int, int] = {}  # id(module) -> how many times it was called
         self.backwards = 0
         self.first_node = next(_sequence)  # nodes numbered below were recorded before the call
@@ -257,7 +258,13 @@ class Capture(Tracer):
             result = fn(*args)
         # an argument of the function is asked again about the argument of each later call
         # (a causal mask passed in), not about this call's tensor
-        self.value_guards.append((fn, tuple(self._argument_at(a) or a for a in args), result))
+        guard = (fn, tuple(self._argument_at(a) or a for a in args), result)
+        # perf: the same question with the same answer again (a group's lr read for each of
+        # 400 parameters) is one guard; its first arguments are held, so their ids stay theirs
+        key = (fn, tuple(map(id, guard[1])))
+        if key not in self._guards or not same_answer(self._guards[key], result):
+            self._guards[key] = result
+            self.value_guards.append(guard)
         return result
 
     def _argument_at(self, a) -> ArgumentAt | None:

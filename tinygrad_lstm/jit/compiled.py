@@ -25,11 +25,12 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..composites import ValuesIndices
 from ..dtypes import default_float
 from ..recording import _state
 from ..tensor import Tensor
 from .capture import ArgumentAt, Capture, _same_objects
-from .guards import PythonReads, number_bits
+from .guards import PythonReads, number_bits, same_answer
 from .program import Program
 from .trace import NotTraceable, Traced, Var, start, stop
 
@@ -505,7 +506,7 @@ class _Runner:
                 return False
         for fn, args, result in self._answers:
             args = [flat[a.position] if type(a) is ArgumentAt else a for a in args]
-            if not _same_answer(fn(*args), result):
+            if not same_answer(fn(*args), result):
                 return False
         return self._reads.hold()
 
@@ -566,27 +567,6 @@ def _overlap(arguments: list, tensors: list) -> bool:
         else:
             same.append((array, is_argument))
     return False
-
-
-def _same_answer(a, b) -> bool:
-    """A guard's answer again: numbers and arrays to the bit (-0.0 is not 0.0, a NaN is
-    itself), through lists, tuples and dicts; an answer that cannot be compared is another."""
-    if type(a) is not type(b):
-        return False
-    if type(a) in (float, complex):
-        return number_bits(a) == number_bits(b)
-    if isinstance(a, Tensor):
-        a, b = a._array, b._array
-    if isinstance(a, (np.ndarray, np.generic)):
-        return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(_same_answer(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same_answer(a[k], b[k]) for k in a)
-    try:
-        return bool(a == b)
-    except Exception:  # noqa: BLE001 (an answer of a kind == does not decide: not the same)
-        return False
 
 
 def _rebound(descriptor: CompiledFunction, instance) -> CompiledFunction:
@@ -654,7 +634,10 @@ def _fill(template, outputs, made: dict | None = None):
 
 
 def _is_namedtuple(value) -> bool:
-    return isinstance(value, tuple) and hasattr(type(value), "_fields")
+    """A tuple subclass made again from its items, type(value)(*items): a namedtuple, or the
+    (values, indices) pair max(dim) and sort return."""
+    return isinstance(value, tuple) and (hasattr(type(value), "_fields") or
+                                         type(value) is ValuesIndices)
 
 
 def _same_module(a, b) -> bool:
@@ -788,6 +771,19 @@ def _map_leaves(tree, fn, copies: list | None = None, made: dict | None = None):
     return new
 
 
+def _untraced(value) -> None:
+    """The tensors in value (through tuples, lists and dicts) hold plain arrays again."""
+    if isinstance(value, Tensor):
+        if type(value._array) is Traced:
+            value._array = np.ndarray.view(value._array, np.ndarray)
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            _untraced(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _untraced(v)
+
+
 def _containers_returned(result, originals: dict):
     """The result with the caller's lists and dicts in place of the traced call's copies of
     them, or None if it holds none of them."""
@@ -818,8 +814,7 @@ def _write_back(copies: list, arrays: dict) -> bool:
 
     def back(v):
         v = originals.get(id(v), arrays.get(id(v), v))
-        if isinstance(v, Tensor) and type(v._array) is Traced:  # one the function made
-            v._array = np.ndarray.view(v._array, np.ndarray)
+        _untraced(v)  # what the function made: tensors, and tensors in its tuples and lists
         return v.view(np.ndarray) if type(v) is Traced else v
     written = False
     for new, original, items in copies:

@@ -281,7 +281,7 @@ class Program:
                 value = f"float('{value}')"
             return f"{_dtype_text(a.dtype)}({value!r})" if not isinstance(value, str) \
                 else f"{_dtype_text(a.dtype)}({value})"
-        return self._global(a, type(a).__name__.lower())
+        return self._global(a, a.__name__ if isinstance(a, type) else type(a).__name__.lower())
 
     def _arguments(self, args, kwargs) -> str:
         parts = [self._value(a) for a in args]
