@@ -297,6 +297,20 @@ def test_addmm_of_a_transposed_weight_is_c_contiguous_as_pytorch_returns_it():
         np.testing.assert_allclose(out.view(-1).numpy(), (input + h @ w.T).ravel(), rtol=1e-13)
 
 
+@pytest.mark.parametrize("x_order", ["C", "F"])
+def test_addmm_of_a_transposed_weight_has_the_bits_of_input_plus_the_product(x_order):
+    """Whichever product addmm takes (the few-rows path up to ops.matmul.FEW_ROWS rows, or
+    np.dot), its bits are those of input + np.dot(x, w): an F-ordered x takes np.dot, whose
+    sum BLAS orders like this reference (the transposed product would order it another way)."""
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((52, 37)).astype(np.float32)
+    for rows in range(2, ops.matmul.FEW_ROWS + 2):
+        x = np.asarray(rng.standard_normal((rows, 37)).astype(np.float32), order=x_order)
+        i = rng.standard_normal((rows, 52)).astype(np.float32)
+        out = Tensor(i).addmm(Tensor(x), Tensor(w).T).numpy()
+        assert out.tobytes() == (i + np.dot(x, w.T)).tobytes(), rows
+
+
 def test_max_indices_like_numpy():
     x = distinct(np.random.default_rng(0), (3, 4))
     values, indices = Tensor(x).max(dim=1)

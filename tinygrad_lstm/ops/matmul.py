@@ -81,19 +81,20 @@ class Addmm(Primitive):
         if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[0]:
             raise ValueError(f"addmm: expected matrices (N, K) @ (K, M), got {x.shape} @ "
                              f"{w.shape}")
-        # perf: a few rows times a transposed weight (the LSTM's h @ W_hh.T): BLAS packs all of
-        # w at every call, and a transposed w slower than one in its own layout, so multiply
-        # w's C-ordered transpose instead, (w^T x^T)^T, and let the sum below write the result
-        # C-ordered. One call and its sum, w: (4H, H)^T, one BLAS thread: rows 16, H = 128: 43
-        # -> 28 us, rows 32, H = 256: 230 -> 180 us; one row (a vector): the same. The same bits
-        # in every case measured. bench_lstm, alternating: compiled small 1.06x, medium 1.04x;
-        # eager 1.02x, 1.05x. FEW_ROWS: at 64 rows, on an Intel Xeon (AVX-512, one thread) H =
-        # 128 went 86 -> 109 us and the large step 0.99x; on an AMD EPYC (two threads) H = 128
-        # and 256 the same, H = 512 1372 -> 1169 us, and the large step compiled 1.04x to 1.08x
-        # in four A/B runs (one thread too), eager 0.97x to 1.05x; 128 rows, H = 512: 1.03x
+        # perf: a few rows times a transposed weight (the LSTM's h @ W_hh.T): BLAS packs all of w at
+        # every call, and a transposed w slower than one in its own layout, so multiply w's
+        # C-ordered transpose instead, (w^T x^T)^T, and let the sum below write the result
+        # C-ordered. One call and its sum, w: (4H, H)^T, one BLAS thread: rows 16, H = 128: 43 -> 28
+        # us, rows 32, H = 256: 230 -> 180 us; one row (a vector): the same. The same bits in every
+        # case measured with a C-ordered x (an F-ordered one, x.T C-ordered, is summed in another
+        # order by BLAS: np.dot then). bench_lstm, alternating: compiled small 1.06x, medium 1.04x;
+        # eager 1.02x, 1.05x. FEW_ROWS: at 64 rows, on an Intel Xeon (AVX-512, one thread) H = 128
+        # went 86 -> 109 us and the large step 0.99x; on an AMD EPYC (two threads) H = 128 and 256
+        # the same, H = 512 1372 -> 1169 us, and the large step compiled 1.04x to 1.08x in four A/B
+        # runs (one thread too), eager 0.97x to 1.05x; 128 rows, H = 512: 1.03x
         if 1 < x.shape[0] <= FEW_ROWS and w.flags.f_contiguous and \
-                not w.flags.c_contiguous and input.shape == (x.shape[0], w.shape[1]) and \
-                input.flags.c_contiguous:
+                not w.flags.c_contiguous and x.flags.c_contiguous and \
+                input.shape == (x.shape[0], w.shape[1]) and input.flags.c_contiguous:
             product = np.dot(w.T, x.T).T
         else:
             product = np.dot(x, w)
