@@ -1886,3 +1886,37 @@ def test_a_dict_subclass_argument_keeps_the_function_eager(container):
 def test_an_array_in_a_list_in_a_parameter_group_is_guarded_by_its_values():
     _scale_of_group(lambda g: float(g["scales"][0][0]),
                     _set("scales", [np.ones(1)]), lambda g: g["scales"][0].fill(5.0))
+
+
+class _Trainer:
+    """A user's trainer whose compiled step keeps its last loss and counts its steps."""
+
+    def __init__(self, count: bool) -> None:
+        tl.manual_seed(0)
+        self.model = nn.Linear(3, 1)
+        self.opt = optim.SGD(self.model.parameters(), lr=0.1)
+        self.count, self.steps, self.last = count, 0, None
+
+    def step(self, x):
+        self.opt.zero_grad()
+        loss = self.model(x).square().mean()
+        loss.backward()
+        self.opt.step()
+        if self.count:
+            self.steps += 1
+        else:
+            self.last = loss.detach()
+        return loss.detach()
+
+
+@pytest.mark.parametrize("count", [False, True], ids=["last-loss", "step-count"])
+def test_a_method_that_assigns_its_objects_attributes_stays_eager(count):
+    eager, trainer = _Trainer(count), _Trainer(count)
+    compiled, x = tl.compile(trainer.step), Tensor(np.ones((2, 3), np.float32))
+    for i in range(CALLS):
+        assert compiled(x).numpy().tobytes() == eager.step(x).numpy().tobytes(), i
+        assert trainer.steps == eager.steps, i
+        if not count:
+            assert trainer.last.numpy().tobytes() == eager.last.numpy().tobytes(), i
+            assert type(trainer.last._array) is np.ndarray, i
+    assert f"assigns _Trainer.{'steps' if count else 'last'}" in compiled.explain()

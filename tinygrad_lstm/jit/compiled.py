@@ -296,6 +296,11 @@ class CompiledFunction:
             result = swapped
             capture.refusals.append("the function returns a list or dict it is given: a "
                                     "program returns new ones")
+        if reads.assigned:  # `self.last = loss.detach()` on the user's object
+            names = ", ".join(f"{type(obj).__name__}.{name}" for obj, name in reads.assigned)
+            capture.refusals.append(f"the function assigns {names}: a replay would not")
+            for obj, name in reads.assigned:
+                _untraced(vars(obj).get(name))
         traced = _Traced(capture, result, reads)
         capture.forget_arrays()
         arguments = {id(a) for a in flat}  # (one whose requires_grad_() it called is listed)

@@ -97,8 +97,10 @@ class PythonReads:
         self._places: list = []  # (dict or cell, name or None)
         self._skip = _library_dirs()
         self._mark_module = mark_module  # a module whose method ran: its attributes are guarded
+        self._before: dict = {}  # id(obj) -> (obj, its attributes when its method first ran)
         self._closures(fn, depth=3)
         self.values: list = []
+        self.assigned: list[tuple] = []  # (obj, name): attributes the call assigned
 
     def _closures(self, fn, depth: int) -> None:
         """fn's closure cells, and those of the functions in them (a decorator's wrapper
@@ -141,6 +143,8 @@ class PythonReads:
         self._places += [(attributes, n) for n in _attributes_loaded(code) if n in attributes]
         if self._mark_module is not None and "training" in attributes:
             self._mark_module(obj)
+        elif id(obj) not in self._before:  # (a module's assignments are seen as it makes them)
+            self._before[id(obj)] = (obj, dict(attributes))
 
     def _static(self, depth: int = 3) -> None:
         """Under a profiler and a debugger (sys.setprofile and sys.settrace taken): the
@@ -175,6 +179,10 @@ class PythonReads:
             sys.settrace(None)
         self._seen = [_read(place) for place in self._places]
         self.values = [_value(v) for v in self._seen]
+        for obj, before in self._before.values():  # `self.last = loss`: a replay would not
+            now = vars(obj)
+            self.assigned += [(obj, name) for name in sorted({*before, *now})
+                              if before.get(name, _MISSING) is not now.get(name, _MISSING)]
 
     def hold(self) -> bool:
         """The same values as at the end of the traced call."""
