@@ -1920,3 +1920,42 @@ def test_a_method_that_assigns_its_objects_attributes_stays_eager(count):
             assert trainer.last.numpy().tobytes() == eager.last.numpy().tobytes(), i
             assert type(trainer.last._array) is np.ndarray, i
     assert f"assigns _Trainer.{'steps' if count else 'last'}" in compiled.explain()
+
+
+class _DecayingSGD(optim.Optimizer):
+    """A user's optimizer with a Python-side step count: its step runs for real at each replay."""
+
+    def __init__(self, params, lr: float) -> None:
+        super().__init__(params, dict(lr=lr))
+        self.k = 0
+
+    @tl.no_grad()
+    def step(self, closure=None):
+        self.k += 1
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.sub_(p.grad * (group["lr"] / self.k))
+
+
+def test_a_users_optimizer_with_a_python_step_count_is_replayed_as_a_call():
+    def make():
+        tl.manual_seed(0)
+        model = nn.Linear(3, 1)
+        opt = _DecayingSGD(model.parameters(), 0.1)
+
+        def step(x):
+            opt.zero_grad()
+            loss = model(x).square().mean()
+            loss.backward()
+            opt.step()
+            return loss.detach()
+        return model, opt, step
+
+    (eager_model, eager_opt, eager), (model, opt, step) = make(), make()
+    compiled, x = tl.compile(step), Tensor(np.ones((2, 3), np.float32))
+    for i in range(CALLS):
+        assert compiled(x).numpy().tobytes() == eager(x).numpy().tobytes(), i
+        assert model.weight.numpy().tobytes() == eager_model.weight.numpy().tobytes(), i
+    assert opt.k == eager_opt.k == CALLS
+    assert compiled.explain().startswith("built a program"), compiled.explain()

@@ -25,6 +25,7 @@ import types
 import numpy as np
 
 from ..tensor import Tensor
+from .trace import active
 
 _SCALARS = (int, float, bool, str, complex, type(None))
 _ARRAY_BY_VALUE = 4096  # elements: a larger global array is guarded by identity only
@@ -125,7 +126,9 @@ class PythonReads:
         self._places += [(namespace, n) for n in _globals_loaded(code) if n in namespace]
 
     def _hook(self, frame, event: str, arg) -> None:
-        if event != "call":
+        # not inside a call that runs for real at each replay (a user's optimizer step, a
+        # scheduler's lr_lambda: the tracer is paused): what it reads is read again then
+        if event != "call" or active() is None:
             return
         code = frame.f_code
         self._see(code, frame.f_globals)
@@ -143,8 +146,8 @@ class PythonReads:
         self._places += [(attributes, n) for n in _attributes_loaded(code) if n in attributes]
         if self._mark_module is not None and "training" in attributes:
             self._mark_module(obj)
-        elif id(obj) not in self._before:  # (a module's assignments are seen as it makes them)
-            self._before[id(obj)] = (obj, dict(attributes))
+        elif id(obj) not in self._before:  # its attributes now, to see what the call assigns
+            self._before[id(obj)] = (obj, dict(attributes))  # (a module's: seen as assigned)
 
     def _static(self, depth: int = 3) -> None:
         """Under a profiler and a debugger (sys.setprofile and sys.settrace taken): the
