@@ -10,6 +10,7 @@ program, run for real at each replay (`call`, `generator`, `leaves_done`).
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterator
 from types import FunctionType, MethodType
 
@@ -175,16 +176,17 @@ class Capture(Tracer):
     def requires_grad_at_start(self, t: Tensor) -> bool:
         return self._requires_grad.get(id(t), (t, t.requires_grad))[1]
 
-    def mark_module(self, module) -> None:
+    def mark_module(self, module) -> bool:
         """From now on, assigning an attribute of the module or its submodules bumps its
-        version (Module._changed), which the programs of this call check."""
+        version (Module._changed), which the programs of this call check. Whether it is one."""
         from ..nn.module import Module
         if not isinstance(module, Module):
-            return
+            return False
         for m in module.modules():
             if "_compiled" not in m.__dict__:
                 object.__setattr__(m, "_compiled", 0)
             self.marked[id(m)] = m
+        return True
 
     def leaves_done(self, write):
         """The engine's last step, writing the leaves' gradients into `.grad`, as one call of
@@ -241,6 +243,10 @@ class Capture(Tracer):
             result._array = self.record(Replayed(fn, array=True), args, kwargs,
                                         _plain(result._array))
         else:
+            if isinstance(result, (numbers.Number, str, np.generic)):  # a user's step that
+                # says whether it stepped: the function may branch on it
+                self.refuse(f"{_qualname(fn)} returns a Python value ({result!r}) to the "
+                            f"function: a replay runs it, but would not give it back")
             self.record(Replayed(fn), args, kwargs, None)
         self.op, self.scope = outer
         return result

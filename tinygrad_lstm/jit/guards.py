@@ -25,7 +25,6 @@ import types
 import numpy as np
 
 from ..tensor import Tensor
-from .trace import active
 
 _SCALARS = (int, float, bool, str, complex, type(None))
 _ARRAY_BY_VALUE = 4096  # elements: a larger global array is guarded by identity only
@@ -73,11 +72,24 @@ def _value(v):
         return (type(v), v.tobytes())
     if type(v) is np.ndarray and v.size <= _ARRAY_BY_VALUE:  # a small global array: the
         return (None, v, v.dtype, v.shape, v.tobytes())  # program may hold its values
-    if type(v) in (list, tuple) and len(v) <= 64:  # a list of modules grown in place
-        return (type(v), id(v), None, tuple(_value(x) for x in v))
+    if type(v) in (list, tuple) and len(v) <= 64:  # a list of modules grown in place (a
+        # tuple, which cannot be, by its items alone: `self.shape = tuple(x.shape)` again)
+        return (type(v), id(v) if type(v) is list else None, None, tuple(_value(x) for x in v))
     if type(v) is dict and len(v) <= 64:  # a config dict
         return (dict, id(v), tuple(v), tuple(_value(x) for x in v.values()))
     return (None, v)
+
+
+def _unchanged(a, b) -> bool:
+    """An attribute assigned again: the same object, or an equal number, string, or tuple of
+    them (`self.batch_size = len(x)` at every call is no change, as for a module)."""
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if type(a) in _SCALARS:
+        return number_bits(a) == number_bits(b)
+    return type(a) is tuple and len(a) == len(b) and all(map(_unchanged, a, b))
 
 
 def _same(a, b) -> bool:
@@ -126,9 +138,9 @@ class PythonReads:
         self._places += [(namespace, n) for n in _globals_loaded(code) if n in namespace]
 
     def _hook(self, frame, event: str, arg) -> None:
-        # not inside a call that runs for real at each replay (a user's optimizer step, a
-        # scheduler's lr_lambda: the tracer is paused): what it reads is read again then
-        if event != "call" or active() is None:
+        # (inside a replayed call too, a user's optimizer step: what it reads may flow back into
+        # the function, through its result or a global it sets)
+        if event != "call":
             return
         code = frame.f_code
         self._see(code, frame.f_globals)
@@ -139,15 +151,18 @@ class PythonReads:
     def _see_self(self, obj, code) -> None:
         """A method of the user's object ran (a trainer's step, a model's own loss): the
         attributes its code loads are guarded as globals are."""
-        attributes = getattr(obj, "__dict__", None)
+        try:
+            attributes = getattr(obj, "__dict__", None)
+        except Exception:  # noqa: BLE001 (a __getattr__ that raises KeyError: no attributes)
+            return
         if attributes is None or (id(obj), code) in self._selves:
             return
         self._selves.add((id(obj), code))
         self._places += [(attributes, n) for n in _attributes_loaded(code) if n in attributes]
-        if self._mark_module is not None and "training" in attributes:
-            self._mark_module(obj)
-        elif id(obj) not in self._before:  # its attributes now, to see what the call assigns
-            self._before[id(obj)] = (obj, dict(attributes))  # (a module's: seen as assigned)
+        if self._mark_module is not None and "training" in attributes and self._mark_module(obj):
+            return  # a module: its assignments are seen as they are made (Module._changed)
+        if id(obj) not in self._before and code.co_name != "__init__":  # (one made in the call)
+            self._before[id(obj)] = (obj, dict(attributes))  # to see what the call assigns
 
     def _static(self, depth: int = 3) -> None:
         """Under a profiler and a debugger (sys.setprofile and sys.settrace taken): the
@@ -185,7 +200,8 @@ class PythonReads:
         for obj, before in self._before.values():  # `self.last = loss`: a replay would not
             now = vars(obj)
             self.assigned += [(obj, name) for name in sorted({*before, *now})
-                              if before.get(name, _MISSING) is not now.get(name, _MISSING)]
+                              if not _unchanged(before.get(name, _MISSING),
+                                                now.get(name, _MISSING))]
 
     def hold(self) -> bool:
         """The same values as at the end of the traced call."""
