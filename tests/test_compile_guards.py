@@ -1888,40 +1888,6 @@ def test_an_array_in_a_list_in_a_parameter_group_is_guarded_by_its_values():
                     _set("scales", [np.ones(1)]), lambda g: g["scales"][0].fill(5.0))
 
 
-class _Trainer:
-    """A user's trainer whose compiled step keeps its last loss and counts its steps."""
-
-    def __init__(self, count: bool) -> None:
-        tl.manual_seed(0)
-        self.model = nn.Linear(3, 1)
-        self.opt = optim.SGD(self.model.parameters(), lr=0.1)
-        self.count, self.steps, self.last = count, 0, None
-
-    def step(self, x):
-        self.opt.zero_grad()
-        loss = self.model(x).square().mean()
-        loss.backward()
-        self.opt.step()
-        if self.count:
-            self.steps += 1
-        else:
-            self.last = loss.detach()
-        return loss.detach()
-
-
-@pytest.mark.parametrize("count", [False, True], ids=["last-loss", "step-count"])
-def test_a_method_that_assigns_its_objects_attributes_stays_eager(count):
-    eager, trainer = _Trainer(count), _Trainer(count)
-    compiled, x = tl.compile(trainer.step), Tensor(np.ones((2, 3), np.float32))
-    for i in range(CALLS):
-        assert compiled(x).numpy().tobytes() == eager.step(x).numpy().tobytes(), i
-        assert trainer.steps == eager.steps, i
-        if not count:
-            assert trainer.last.numpy().tobytes() == eager.last.numpy().tobytes(), i
-            assert type(trainer.last._array) is np.ndarray, i
-    assert f"assigns _Trainer.{'steps' if count else 'last'}" in compiled.explain()
-
-
 class _DecayingSGD(optim.Optimizer):
     """A user's optimizer with a Python-side step count: its step runs for real at each replay."""
 
@@ -1938,32 +1904,6 @@ class _DecayingSGD(optim.Optimizer):
                     p.sub_(p.grad * (group["lr"] / self.k))
 
 
-def test_a_users_optimizer_with_a_python_step_count_gives_eagers_results():
-    """Its step runs for real at each replay, but what it reads may flow back into the function
-    (its result, a global it sets), so its changing count keeps the function eager."""
-    def make():
-        tl.manual_seed(0)
-        model = nn.Linear(3, 1)
-        opt = _DecayingSGD(model.parameters(), 0.1)
-
-        def step(x):
-            opt.zero_grad()
-            loss = model(x).square().mean()
-            loss.backward()
-            opt.step()
-            return loss.detach()
-        return model, opt, step
-
-    (eager_model, eager_opt, eager), (model, opt, step) = make(), make()
-    compiled, x = tl.compile(step), Tensor(np.ones((2, 3), np.float32))
-    for i in range(CALLS):
-        assert compiled(x).numpy().tobytes() == eager(x).numpy().tobytes(), i
-        assert model.weight.numpy().tobytes() == eager_model.weight.numpy().tobytes(), i
-    assert opt.k == eager_opt.k == CALLS
-    assert re.search(r"eagerly: .*(_DecayingSGD\.k|'k' differs)", compiled.explain()), \
-        compiled.explain()
-
-
 class _CountingSGD(optim.SGD):
     """A user's step that says which step it made: the function branches on it."""
 
@@ -1977,25 +1917,35 @@ class _CountingSGD(optim.SGD):
         return self.k
 
 
-def test_a_replayed_step_that_returns_a_number_keeps_the_function_eager():
-    def make():
-        tl.manual_seed(0)
-        model = nn.Linear(3, 1)
-        opt = _CountingSGD(model.parameters(), 0.1)
+def _user_optimizer_step(opt_class, use_result: bool):
+    tl.manual_seed(0)
+    model = nn.Linear(3, 1)
+    opt = opt_class(model.parameters(), 0.1)
 
-        def step(x):
-            opt.zero_grad()
-            loss = model(x).square().mean()
-            loss.backward()
-            k = opt.step()
-            return loss.detach() * (2.0 if k % 6 == 0 else 1.0)
-        return step
+    def step(x):
+        opt.zero_grad()
+        loss = model(x).square().mean()
+        loss.backward()
+        k = opt.step()
+        return loss.detach() * (2.0 if use_result and k % 6 == 0 else 1.0)
+    return model, opt, step
 
-    eager, compiled = make(), tl.compile(make())
-    x = Tensor(np.ones((2, 3), np.float32))
+
+@pytest.mark.parametrize("opt_class, use_result, reason", [
+    (_DecayingSGD, False, r"_DecayingSGD\.k|'k' differs"),
+    (_CountingSGD, True, "returns a Python value"),
+], ids=["step-count", "step-result"])
+def test_a_users_optimizer_with_python_state_gives_eagers_results(opt_class, use_result, reason):
+    """Its step runs for real at each replay, but what it reads or returns may flow back into
+    the function (its result, a global it sets): its changing Python state keeps it eager."""
+    (eager_model, eager_opt, eager), (model, opt, step) = \
+        _user_optimizer_step(opt_class, use_result), _user_optimizer_step(opt_class, use_result)
+    compiled, x = tl.compile(step), Tensor(np.ones((2, 3), np.float32))
     for i in range(2 * CALLS):
         assert compiled(x).numpy().tobytes() == eager(x).numpy().tobytes(), i
-    assert "returns a Python value" in compiled.explain()
+        assert model.weight.numpy().tobytes() == eager_model.weight.numpy().tobytes(), i
+    assert opt.k == eager_opt.k == 2 * CALLS
+    assert re.search(f"eagerly: .*({reason})", compiled.explain()), compiled.explain()
 
 
 class _Smoothing:  # a helper made inside the step: its __init__ sets what it needs
@@ -2006,14 +1956,16 @@ class _Smoothing:  # a helper made inside the step: its __init__ sets what it ne
         return loss * (1 - self.eps)
 
 
-class _Sized:
-    """A trainer that notes its batch size (an equal int, a new object) and carries a
-    `training` flag without being a module."""
+class _Trainer:
+    """A user's trainer (not a module, though it has a `training` flag) whose compiled step
+    notes the batch's size and shape (equal values assigned again), uses a helper it makes,
+    and keeps its last loss, or counts its steps, or neither."""
 
-    def __init__(self, keep_last: bool) -> None:
+    def __init__(self, keeps: str) -> None:
         tl.manual_seed(0)
-        self.model, self.training, self.keep_last = nn.Linear(3, 1), True, keep_last
+        self.model, self.training, self.keeps = nn.Linear(3, 1), True, keeps
         self.opt = optim.SGD(self.model.parameters(), lr=0.1)
+        self.steps, self.last = 0, None
 
     def step(self, x):
         self.batch_size, self.shape = x.shape[0] * 1, tuple(x.shape)
@@ -2021,21 +1973,27 @@ class _Sized:
         loss = _Smoothing(0.1)(self.model(x).square().mean())
         loss.backward()
         self.opt.step()
-        if self.keep_last:
+        if self.keeps == "steps":
+            self.steps += 1
+        elif self.keeps == "last":
             self.last = loss.detach()
         return loss.detach()
 
 
-@pytest.mark.parametrize("keep_last", [False, True], ids=["program", "assigns-last"])
-def test_equal_values_assigned_again_and_objects_made_in_the_step_are_no_assignment(keep_last):
-    eager, trainer = _Sized(keep_last), _Sized(keep_last)
+@pytest.mark.parametrize("keeps", ["last", "steps", "nothing"])
+def test_a_method_that_assigns_its_objects_attributes_stays_eager(keeps):
+    eager, trainer = _Trainer(keeps), _Trainer(keeps)
     compiled, x = tl.compile(trainer.step), Tensor(np.ones((512, 3), np.float32))
     for i in range(CALLS):
         assert compiled(x).numpy().tobytes() == eager.step(x).numpy().tobytes(), i
-    if keep_last:  # not a module, though it has `training`: its assignment is seen
-        assert "assigns _Sized.last" in compiled.explain()
-    else:
+        assert trainer.steps == eager.steps, i
+        if keeps == "last":
+            assert trainer.last.numpy().tobytes() == eager.last.numpy().tobytes(), i
+            assert type(trainer.last._array) is np.ndarray, i
+    if keeps == "nothing":  # an equal batch size (512, a new int) and shape: no assignment
         assert compiled.explain().startswith("built a program"), compiled.explain()
+    else:
+        assert f"assigns _Trainer.{keeps}" in compiled.explain()
 
 
 def test_an_object_whose_getattr_raises_keyerror_is_read_without_crashing():
