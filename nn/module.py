@@ -11,7 +11,8 @@ from tinygrad_lstm.autograd import graph_scope, no_grad
 from tinygrad_lstm.conversions import parse_to_args
 from tinygrad_lstm.device import as_device
 from tinygrad_lstm.nn.parameter import Parameter
-from tinygrad_lstm.recording import _state, model_changed, replayed_as_call
+from tinygrad_lstm.recording import (_state, model_changed, register_module_class,
+                                     replayed_as_call)
 from tinygrad_lstm.tensor import Tensor
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -396,6 +397,9 @@ def _addindent(text: str, spaces: int) -> str:
     """Indent every line but the first (PyTorch's helper for nested reprs)."""
     first, *rest = text.split("\n")
     return "\n".join([first] + [" " * spaces + line for line in rest])
+
+
+register_module_class(Module)  # for tl.compile, which is below nn
 
 
 def _module_of(value) -> "Module | None":

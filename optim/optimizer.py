@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_lstm.autograd import enable_grad
-from tinygrad_lstm.recording import (_state, guard_on_result, replay_as_calls,
+from tinygrad_lstm.recording import (Identity, _state, guard_on_result, replay_as_calls,
                                      replayed_as_call)
 from tinygrad_lstm.tensor import Tensor
 
@@ -130,20 +130,6 @@ def _group_keys(optimizer, index: int) -> tuple:
 _MISSING = object()
 
 
-class _Same:
-    """An object in a guard's answer, compared by identity, and held: its id is not reused."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value) -> None:
-        self.value = value
-
-    def __eq__(self, other) -> bool:
-        return type(other) is _Same and other.value is self.value
-
-    __hash__ = None
-
-
 class _SameItems:
     """A list of tensors in a guard's answer: the same objects in the same order (held)."""
 
@@ -174,7 +160,7 @@ def _comparable(value):
         return tuple(_comparable(v) for v in value)
     if isinstance(value, (numbers.Number, np.generic, str, bytes, type(None))):
         return value
-    return _Same(value)  # a tensor, or any other object
+    return Identity(value)  # a tensor, or any other object
 
 
 class _StateByParam(MutableMapping):

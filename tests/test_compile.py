@@ -256,6 +256,27 @@ def training(build, make_optimizer, loss=F.mse_loss, scheduler=None, max_norm=No
     return setup
 
 
+def products_with_a_weight_written_between_steps(written: Tensor):
+    """f(xs, w): tanh(xs[t]) * w for three steps, all the tanh made before the first product,
+    with `written` incremented in place between the steps (batching the products over the steps
+    would read it once)."""
+    class Scale(nn.Module):
+        def forward(self, h, w):
+            return (h * w).reshape(-1)
+
+    scale = Scale()
+
+    def f(xs, w):
+        hs = [xs[t].tanh() for t in range(3)]  # all made before the first product
+        outs = []
+        for t in range(3):
+            outs.append(scale(hs[t], w))
+            with tl.no_grad():
+                written.add_(1.0)
+        return tl.stack(outs)
+    return f
+
+
 def sgd(params):
     return optim.SGD(params, lr=0.1, momentum=0.9)
 

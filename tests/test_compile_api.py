@@ -7,6 +7,7 @@ from collections import namedtuple
 
 import numpy as np
 import pytest
+from test_compile import products_with_a_weight_written_between_steps
 
 import tinygrad_lstm as tl
 from tinygrad_lstm import Tensor, nn, optim
@@ -548,22 +549,9 @@ def test_a_tensor_written_between_steps_is_not_read_once_for_all_of_them():
     """A per-step product with a tensor the loop writes in place between steps: batching the
     products into one call would read the tensor once. (Inputs of the program count as written
     like the arrays it makes: a helper read their writes under another default.)"""
-    class Scale(nn.Module):
-        def forward(self, h, w):
-            return (h * w).reshape(-1)
-
-    scale, w = Scale(), tl.Tensor(np.ones(3))
-
-    def f(xs):
-        hs = [xs[t].tanh() for t in range(3)]  # all made before the first product
-        outs = []
-        for t in range(3):
-            outs.append(scale(hs[t], w))
-            with tl.no_grad():
-                w.add_(1.0)
-        return tl.stack(outs)
-
-    compiled = tl.compile(f)
+    w = tl.Tensor(np.ones(3))
+    step = products_with_a_weight_written_between_steps(w)
+    compiled = tl.compile(lambda xs: step(xs, w))
     for k in range(6):
         x = np.random.default_rng(k).standard_normal((3, 2, 3))
         w_before = w.numpy().copy()

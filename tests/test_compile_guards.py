@@ -10,7 +10,8 @@ from collections import OrderedDict, defaultdict
 
 import numpy as np
 import pytest
-from test_compile import CALLS, EAGER_CALLS, Twins, counting, mlp, regression
+from test_compile import (CALLS, EAGER_CALLS, Twins, counting, mlp,
+                          products_with_a_weight_written_between_steps, regression)
 
 import tinygrad_lstm as tl
 import tinygrad_lstm.nn.functional as F
@@ -582,21 +583,8 @@ def test_an_argument_sharing_memory_with_a_tensor_the_step_reads_runs_eagerly():
     """The passes rely on each input being its own memory: batch_over_steps reads w once for
     all steps, as nothing writes it. A call that passes W itself (or a view of it), which the
     step writes between steps, runs eagerly, as does a trace that sees it."""
-    class Scale(nn.Module):
-        def forward(self, h, w):
-            return (h * w).reshape(-1)
-
-    scale, W = Scale(), Tensor(np.ones(3))
-
-    def f(xs, w):
-        hs = [xs[t].tanh() for t in range(3)]  # all made before the first product
-        outs = []
-        for t in range(3):
-            outs.append(scale(hs[t], w))
-            with tl.no_grad():
-                W.add_(1.0)
-        return tl.stack(outs)
-
+    W = Tensor(np.ones(3))
+    f = products_with_a_weight_written_between_steps(W)
     compiled, rng = tl.compile(f), np.random.default_rng(0)
     for k in range(CALLS + 3):
         x = rng.standard_normal((3, 2, 3))
@@ -1653,7 +1641,7 @@ def test_a_program_compiled_in_pieces_runs_as_one_and_names_the_line_of_its_sour
 # ---------------------------------------------------------------- found by the review of 2026-12-06
 
 
-def _side_by_side(make, x, change, calls=8, at=5):
+def _assert_equal_to_eager_across(make, x, change, calls=8, at=5):
     """make() -> (module, fn) twice: one eager, one compiled; change(module) on both before call
     `at`; every call's result compared to the bit."""
     (eager_module, eager), (module, fn) = make(), make()
@@ -1683,7 +1671,7 @@ def test_a_parameter_stored_in_another_layout_is_another_program():
     def to_fortran(linear):
         linear.weight.data = tl.from_numpy(np.asfortranarray(linear.weight.numpy()))
 
-    _side_by_side(make, Tensor(x.astype(np.float32)), to_fortran)
+    _assert_equal_to_eager_across(make, Tensor(x.astype(np.float32)), to_fortran)
 
 
 def test_a_module_float_attribute_set_to_minus_zero_is_a_change():
@@ -1694,11 +1682,12 @@ def test_a_module_float_attribute_set_to_minus_zero_is_a_change():
     def minus_zero(act):
         act.negative_slope = -0.0
 
-    compiled = _side_by_side(make, Tensor(np.array([-3.0, 2.0], np.float32)), minus_zero)
+    x = Tensor(np.array([-3.0, 2.0], np.float32))
+    compiled = _assert_equal_to_eager_across(make, x, minus_zero)
     assert "the model changed" in compiled.explain()
 
 
-def _scale_of_group(read, before, change):
+def _assert_group_reads_follow_eager(read, before, change):
     """A hand-written SGD step whose rate is group['lr'] * read(group); before(group) at the
     start, change(group) between calls; the weights compared with eager's after every call."""
     def make():
@@ -1751,7 +1740,7 @@ def _set(key, value):
     (lambda g: float(len(g)), lambda g: None, _set("extra", 0)),
 ], ids=["array", "tensor", "missing", "none", "list_item", "keys"])
 def test_every_value_read_from_a_parameter_group_is_guarded(read, before, change):
-    _scale_of_group(read, before, change)
+    _assert_group_reads_follow_eager(read, before, change)
 
 
 @pytest.mark.parametrize("array", [np.matrix([[1.0, 2.0], [3.0, 4.0]]),
@@ -1884,7 +1873,7 @@ def test_a_dict_subclass_argument_keeps_the_function_eager(container):
 
 
 def test_an_array_in_a_list_in_a_parameter_group_is_guarded_by_its_values():
-    _scale_of_group(lambda g: float(g["scales"][0][0]),
+    _assert_group_reads_follow_eager(lambda g: float(g["scales"][0][0]),
                     _set("scales", [np.ones(1)]), lambda g: g["scales"][0].fill(5.0))
 
 

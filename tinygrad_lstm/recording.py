@@ -72,6 +72,13 @@ _sequence = itertools.count(1)
 _modified = {}
 
 
+def same_layout(a: np.ndarray, b: np.ndarray) -> bool:
+    """The same elements of the same memory (two array objects over it: a tl.compile trace puts
+    its own over a tensor's memory while it runs)."""
+    return (a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype
+            and a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
+
+
 def _root(array: np.ndarray) -> np.ndarray:
     while isinstance(array.base, np.ndarray):
         array = array.base
@@ -146,6 +153,37 @@ def one_call(fn):
         tracer = _state.tracer
         return fn(*arrays) if tracer is None else tracer.one_call(fn, arrays)
     return wrapper
+
+
+class Identity:
+    """An object compared by identity, and held, so that its id is not given to another while
+    it is kept: in a tl.compile signature (an unhashable argument) or a guard's answer (a
+    parameter group's tensor)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value) -> None:
+        self.value = value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+    def __eq__(self, other) -> bool:
+        return type(other) is Identity and other.value is self.value
+
+
+# nn's Module class, which nn registers here: the engine (tl.compile) asks whether an object is
+# a module without importing nn, which is built on it
+_module_class: type | None = None
+
+
+def register_module_class(cls: type) -> None:
+    global _module_class
+    _module_class = cls
+
+
+def is_module(obj) -> bool:
+    return _module_class is not None and isinstance(obj, _module_class)
 
 
 def guard_on_result(fn):

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..tensor import Tensor
-from ..recording import _sequence, _state
+from ..recording import _sequence, _state, same_layout
 from .outer_sum import dense
 
 
@@ -219,18 +219,11 @@ def recorded_after(cls: type, output: np.ndarray, edges: list, saved: tuple, **a
 def _parent(view: Tensor) -> Tensor:
     parent, array = view._view[0], view._view[5]
     if parent._array is not array and not (_state.tracer is not None and
-                                           _same_memory(parent._array, array)):
+                                           same_layout(parent._array, array)):
         raise RuntimeError("a view was taken of a tensor that has since changed its shape or "
                            "memory in place (unsqueeze_, t_, transpose_, .data = ...); take "
                            "the view again after that change")
     return parent
-
-
-def _same_memory(a: np.ndarray, b: np.ndarray) -> bool:
-    """The same elements of the same memory: a tl.compile trace puts its own array object over a
-    tensor's memory while it runs (a view taken before the call is still a view of it)."""
-    return a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype and \
-        a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
 
 
 def view_base(t: Tensor) -> tuple:

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..autograd.outer_sum import OuterSum, dense
 from ..random import rng
-from ..recording import _sequence, _state
+from ..recording import _sequence, _state, is_module
 from ..tensor import Tensor
 from .guards import number_bits, same_answer
 from .memory import return_free_memory
@@ -179,8 +179,7 @@ class Capture(Tracer):
     def mark_module(self, module) -> bool:
         """From now on, assigning an attribute of the module or its submodules bumps its
         version (Module._changed), which the programs of this call check. Whether it is one."""
-        from ..nn.module import Module
-        if not isinstance(module, Module):
+        if not is_module(module):
             return False
         for m in module.modules():
             if "_compiled" not in m.__dict__:

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..composites import ValuesIndices
 from ..dtypes import default_float
-from ..recording import _state
+from ..recording import Identity, _state, is_module
 from ..tensor import Tensor
 from .capture import ArgumentAt, Capture, _same_objects
 from .guards import PythonReads, number_bits, same_answer
@@ -100,13 +100,13 @@ class CompiledFunction:
     def __setattr__(self, name: str, value) -> None:
         """A compiled module's attributes are the module's (`net.enc.weight = ...`), as
         reading them is; the wrapper's own are its own."""
-        if name in _OWN or name.startswith("__") or not _is_module(self.__dict__.get("_fn")):
+        if name in _OWN or name.startswith("__") or not is_module(self.__dict__.get("_fn")):
             object.__setattr__(self, name, value)
         else:
             setattr(self._fn, name, value)
 
     def __delattr__(self, name: str) -> None:
-        if name in _OWN or name.startswith("__") or not _is_module(self._fn):
+        if name in _OWN or name.startswith("__") or not is_module(self._fn):
             object.__delattr__(self, name)
         else:
             delattr(self._fn, name)
@@ -147,7 +147,7 @@ class CompiledFunction:
             instance, descriptor = self._bound
             return _rebound, (descriptor, instance)  # the copied instance's compiled method
         module = sys.modules.get(getattr(self, "__module__", None) or "")
-        if not _is_module(self._fn) and _named(module, getattr(self, "__qualname__", "")) is self:
+        if not is_module(self._fn) and _named(module, getattr(self, "__qualname__", "")) is self:
             return self.__qualname__  # a function compiled at module level: by its name
         return CompiledFunction, (self._fn, self.fullgraph, self.disable)
 
@@ -590,11 +590,6 @@ _RETURN_THE_MODULE = {"train", "eval", "to", "half", "float", "double", "bfloat1
                       "type", "requires_grad_", "apply", "share_memory"}
 
 
-def _is_module(fn) -> bool:
-    from tinygrad_lstm.nn.module import Module  # nn is above the engine: imported when asked
-    return isinstance(fn, Module)
-
-
 def _itself(compiled, method, *args, **kwargs):
     """method(*args, **kwargs) of the compiled module, or the compiled one where it returns
     the module itself (train(), eval(), to(): chained, as PyTorch's compiled module does)."""
@@ -723,23 +718,7 @@ def _key(value, flat: list, first: dict):
         hash(value)
         return ("value", kind, value)
     except TypeError:
-        return ("object", _Identity(value))
-
-
-class _Identity:
-    """An unhashable argument in a signature, by identity: held, so that its id is not given to
-    another object (a new config object at each call) while the signature is kept."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value) -> None:
-        self.value = value
-
-    def __hash__(self) -> int:
-        return id(self.value)
-
-    def __eq__(self, other) -> bool:
-        return type(other) is _Identity and other.value is self.value
+        return ("object", Identity(value))
 
 
 def _unfollowed_argument(flat: list) -> str | None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..recording import set_tracer
+from ..recording import same_layout, set_tracer
 
 
 class NotTraceable(Exception):
@@ -286,7 +286,7 @@ class Tracer:
         base = array.base
         while isinstance(base, np.ndarray):
             known = self._by_id.get(id(base))
-            if known is not None and _same_layout(array, base):
+            if known is not None and same_layout(array, base):
                 self.name(array, known)
                 return known
             base = base.base
@@ -402,11 +402,6 @@ class _Ref(weakref.ref):
         self.key = key
 
 
-def _same_layout(a: np.ndarray, b: np.ndarray) -> bool:
-    return (a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype
-            and a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
-
-
 # ------------------------------------------------------------ NumPy's non-dispatching functions
 
 # These make arrays without an array argument, or convert without __array_function__, so a
@@ -444,7 +439,7 @@ def _recording_creator(name: str):
 
 
 def _shares(a: np.ndarray, b: np.ndarray) -> bool:
-    return _same_layout(a, b) or (a.base is not None and (a.base is b or a.base is b.base))
+    return same_layout(a, b) or (a.base is not None and (a.base is b or a.base is b.base))
 
 
 _recording = {name: _recording_creator(name) for name in _CREATORS}

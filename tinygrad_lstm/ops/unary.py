@@ -89,6 +89,22 @@ class Tanh(Primitive):
         return dx
 
 
+def _sigmoid_of_negated(out: np.ndarray) -> np.ndarray:
+    """out = -x becomes sigmoid(x) = 1 / (1 + exp(-x)), in place: one temporary."""
+    np.exp(out, out=out)  # overflows to inf for very negative x: the exact limit 0
+    out += _ONE[out.dtype]
+    np.divide(_ONE[out.dtype], out, out=out)  # perf: at _ONE
+    return out
+
+
+def _sigmoid_slope(out):
+    """sigmoid's derivative from its output, out * (1 - out): a new array (or Tensor, under
+    create_graph), multiplied in place."""
+    slope = _ONE[out.dtype] - out
+    slope *= out
+    return slope
+
+
 class Sigmoid(Primitive):
     """1 / (1 + exp(-x)). VJP: g * out * (1 - out)."""
     saved_roles = ("out",)
@@ -97,10 +113,8 @@ class Sigmoid(Primitive):
     def forward(ctx, x):
         x = _floating(x)
         out = np.negative(x)
-        if type(out) is np.ndarray:  # in place: one temporary; a 0-d x gives a NumPy scalar
-            np.exp(out, out=out)  # overflows to inf for very negative x: the exact limit 0
-            out += _ONE[out.dtype]
-            np.divide(_ONE[out.dtype], out, out=out)  # perf: at _ONE
+        if type(out) is np.ndarray:  # a 0-d x gives a NumPy scalar
+            out = _sigmoid_of_negated(out)
         else:
             out = np.asarray(1 / (1 + np.exp(out)))
         ctx.save_for_backward(out)
@@ -109,9 +123,8 @@ class Sigmoid(Primitive):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
-        dx = _ONE[out.dtype] - out
-        dx *= out  # in place: two temporaries fewer
-        dx *= g
+        dx = _sigmoid_slope(out)
+        dx *= g  # in place: two temporaries fewer
         return dx
 
 
@@ -129,10 +142,7 @@ class LSTMGates(Primitive):
     def forward(ctx, a):
         a = _floating(a)
         hidden = a.shape[-1] // 4
-        out = np.negative(a)  # sigmoid, as Sigmoid computes it, over all four blocks
-        np.exp(out, out=out)
-        out += _ONE[out.dtype]
-        np.divide(_ONE[out.dtype], out, out=out)  # perf: at _ONE
+        out = _sigmoid_of_negated(np.negative(a))  # over all four blocks, as Sigmoid's
         np.tanh(a[..., 2 * hidden:3 * hidden], out=out[..., 2 * hidden:3 * hidden])
         ctx.save_for_backward(out)
         return out
@@ -141,8 +151,7 @@ class LSTMGates(Primitive):
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
         one, hidden = _ONE[out.dtype], out.shape[-1] // 4
-        local = one - out
-        local *= out  # sigmoid's derivative, in place; then tanh's in the g block
+        local = _sigmoid_slope(out)  # then tanh's derivative in the g block
         t = out[..., 2 * hidden:3 * hidden]
         if isinstance(local, np.ndarray):
             local_g = local[..., 2 * hidden:3 * hidden]
